@@ -1,0 +1,1 @@
+"""Address normalization, validation against the official region list, and geocoding."""

@@ -1,0 +1,208 @@
+"""The card's states and the transitions allowed between them: the one place that says how a card moves.
+
+Every domain moves cards, so every state change goes through `move` (one card) or `move_many`
+(bulk), which check the transition and write the card's history: who, when, why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, String, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class CardState(StrEnum):
+    READY = "READY"
+    DUPLICATE = "DUPLICATE"
+    DAMAGED = "DAMAGED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+STATE_LABELS: dict[CardState, str] = {
+    CardState.READY: "Siap dikirim",
+    CardState.DUPLICATE: "Cetak ganda (disisihkan)",
+    CardState.DAMAGED: "Rusak (cetak ulang)",
+    CardState.WITHDRAWN: "Ditarik (ke kelurahan)",
+}
+
+# `None` is the state before intake: the states a card may start in.
+TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
+    None: frozenset({CardState.READY, CardState.DUPLICATE, CardState.WITHDRAWN}),
+    CardState.READY: frozenset({CardState.DAMAGED, CardState.WITHDRAWN}),
+    CardState.DUPLICATE: frozenset({CardState.DAMAGED}),
+    CardState.WITHDRAWN: frozenset({CardState.DAMAGED}),
+    CardState.DAMAGED: frozenset(),
+}
+
+# While a card is in one of these states it stands for its NIK: another card printed for the same NIK
+# is a duplicate print. A damaged card does not (it is reprinted), nor a delivered one.
+HOLDS_NIK: frozenset[CardState] = frozenset({CardState.READY, CardState.WITHDRAWN})
+
+
+def _state_column() -> Enum:
+    # Stored as text without a CHECK constraint so that later states need no table rebuild on SQLite.
+    return Enum(CardState, native_enum=False, length=24, validate_strings=True)
+
+
+class Card(Base):
+    """One printed e-KTP card: a physical object, identified by the serial number of its blank."""
+
+    __tablename__ = "card"
+    __table_args__ = (
+        Index("ix_card_office_state", "office_id", "state"),
+        Index("ix_card_office_nik", "office_id", "nik"),
+        Index("ix_card_office_kelurahan", "office_id", "kelurahan_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    print_run_id: Mapped[int] = mapped_column(ForeignKey("print_run.id"), index=True)
+    line: Mapped[int]
+    nomor_blanko: Mapped[str] = mapped_column(String(40), unique=True)
+    nik: Mapped[str] = mapped_column(String(16))
+    nama: Mapped[str] = mapped_column(String(200))
+    tempat_lahir: Mapped[str] = mapped_column(String(100))
+    tanggal_lahir: Mapped[dt.date]
+    jenis_kelamin: Mapped[str] = mapped_column(String(1))
+    alamat: Mapped[str] = mapped_column(String(500))
+    rt: Mapped[str | None] = mapped_column(String(3))
+    rw: Mapped[str | None] = mapped_column(String(3))
+    kelurahan_raw: Mapped[str | None] = mapped_column(String(120))
+    kecamatan_raw: Mapped[str | None] = mapped_column(String(120))
+    kabupaten_kota_raw: Mapped[str | None] = mapped_column(String(120))
+    provinsi_raw: Mapped[str | None] = mapped_column(String(120))
+    kode_wilayah_raw: Mapped[str | None] = mapped_column(String(20))
+    kode_pos_raw: Mapped[str | None] = mapped_column(String(5))
+    no_kk: Mapped[str | None] = mapped_column(String(16))
+    no_hp: Mapped[str | None] = mapped_column(String(20))
+    tanggal_cetak: Mapped[dt.date]
+    # The kelurahan/desa the card belongs to (Kemendagri code), when it could be placed.
+    kelurahan_code: Mapped[str | None] = mapped_column(String(13))
+    state: Mapped[CardState] = mapped_column(_state_column())
+    state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # For a duplicate print: the card that goes out instead.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
+
+    history: Mapped[list[CardHistory]] = relationship(
+        back_populates="card", order_by="CardHistory.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+class CardHistory(Base):
+    """One state change of a card: from, to, when, who and why. Never updated, never deleted."""
+
+    __tablename__ = "card_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    from_state: Mapped[CardState | None] = mapped_column(_state_column())
+    to_state: Mapped[CardState] = mapped_column(_state_column())
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+
+    card: Mapped[Card] = relationship(back_populates="history")
+
+
+class TransitionError(ValueError):
+    """A state change the lifecycle does not allow; the message is for staff (Bahasa Indonesia)."""
+
+
+def can_move(current: CardState | None, target: CardState) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def check_move(card_label: str, current: CardState | None, target: CardState) -> None:
+    if not can_move(current, target):
+        now = STATE_LABELS[current] if current else "belum ada"
+        raise TransitionError(
+            f"Kartu {card_label} berstatus '{now}' dan tidak dapat diubah menjadi '{STATE_LABELS[target]}'."
+        )
+
+
+class Actor:
+    """Who made a change: a logged-in user, or a named system process (intake, courier webhook...)."""
+
+    def __init__(self, label: str, user_id: int | None = None) -> None:
+        self.label = label
+        self.user_id = user_id
+
+    @classmethod
+    def system(cls, process: str) -> Actor:
+        return cls(f"sistem:{process}")
+
+    def __repr__(self) -> str:
+        return f"Actor({self.label!r})"
+
+
+def move(session: Session, card: Card, target: CardState, actor: Actor, reason: str) -> None:
+    """Move one card to `target`, recording the change in its history."""
+    check_move(card.nomor_blanko, card.state, target)
+    at = utcnow()
+    session.add(
+        CardHistory(card=card, from_state=card.state, to_state=target, at=at,
+                    actor=actor.label, user_id=actor.user_id, reason=reason)
+    )
+    card.state = target
+    card.state_changed_at = at
+
+
+def move_many(
+    session: Session, card_ids: Sequence[int], target: CardState, actor: Actor, reason: str,
+    *, expect: Iterable[CardState] | None = None,
+) -> int:
+    """Move many cards at once (bulk statements); every card must be allowed to move. Returns the count.
+
+    `expect` narrows which current states are accepted; a card in any other state aborts the whole move,
+    so nothing is half-done.
+    """
+    if not card_ids:
+        return 0
+    allowed_from = {s for s, targets in TRANSITIONS.items() if s is not None and target in targets}
+    if expect is not None:
+        allowed_from &= set(expect)
+    at = utcnow()
+    history = []
+    for chunk in _chunks(list(card_ids), 5000):
+        rows = session.execute(select(Card.id, Card.state, Card.nomor_blanko).where(Card.id.in_(chunk))).all()
+        if len(rows) != len(set(chunk)):
+            raise TransitionError("Sebagian kartu tidak ditemukan.")
+        for row in rows:
+            if row.state not in allowed_from:
+                check_move(row.nomor_blanko, row.state, target)
+                raise TransitionError(f"Kartu {row.nomor_blanko} tidak dapat dipindahkan dari status ini.")
+        history.extend(
+            {"card_id": r.id, "from_state": r.state, "to_state": target, "at": at,
+             "actor": actor.label, "user_id": actor.user_id, "reason": reason}
+            for r in rows
+        )
+        session.execute(update(Card).where(Card.id.in_(chunk)).values(state=target, state_changed_at=at))
+    session.execute(insert(CardHistory), history)
+    return len(history)
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def history_rows(card_ids: Sequence[int], states: Sequence[CardState], at: dt.datetime,
+                 actor: Actor, reasons: Sequence[str]) -> list[dict]:
+    """History rows for cards that start their life at intake (the `None` -> state transition)."""
+    for state in set(states):
+        check_move("baru", None, state)
+    return [
+        {"card_id": cid, "from_state": None, "to_state": st, "at": at,
+         "actor": actor.label, "user_id": actor.user_id, "reason": why}
+        for cid, st, why in zip(card_ids, states, reasons, strict=True)
+    ]

@@ -1,0 +1,119 @@
+"""The `antar` command: `antar db upgrade`, `antar users create`, `antar report`, `antar demo`, ...
+
+Commands are thin: parse, open a unit of work, call an operation, print the result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from rich.console import Console
+from rich.table import Table
+
+from app import create_app, db, migrate
+from app.cards import STATE_LABELS, CardState
+from app.db import unit_of_work
+from app.models import Role
+from app.cli_util import load_office, office_code_or_default, office_option
+from app.offices import UnknownOffice
+from app.report import reconciliation, write_xlsx
+from app.users import UserError, create_user
+
+console = Console()
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False, load_dotenv=False,
+             help="Antar: pengiriman e-KTP lewat pos, dari cetakan sampai ke tangan warga.")
+def main() -> None:
+    pass
+
+
+@main.group("db", help="Skema basis data.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Terapkan semua migrasi (membuat tabel pada basis data baru).")
+@with_appcontext
+def db_upgrade() -> None:
+    migrate.upgrade(db.engine())
+    console.print(f"Basis data mutakhir: revisi {migrate.current_revision(db.engine())}")
+
+
+@main.group("users", help="Akun pengguna.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Buat akun: admin, staff (satu kantor), officer (satu kelurahan).")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@office_option
+@click.option("--kelurahan", "kelurahan_code", default=None, help="Kode kelurahan, untuk petugas kelurahan.")
+@click.option("--name", "full_name", default="", help="Nama lengkap.")
+@click.password_option("--password", envvar="ANTAR_PASSWORD", help="Kata sandi (atau ANTAR_PASSWORD).")
+@with_appcontext
+def users_create(username: str, role: str, office_code: str | None, kelurahan_code: str | None,
+                 full_name: str, password: str) -> None:
+    r = Role(role)
+    code = office_code_or_default(office_code) if r is not Role.ADMIN else None
+    try:
+        with unit_of_work() as session:
+            user = create_user(session, username, password, r, office_code=code,
+                               kelurahan_code=kelurahan_code, full_name=full_name)
+            console.print(f"Akun '{user.username}' ({user.role_label}) dibuat.")
+    except (UserError, UnknownOffice) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("report", help="Laporan rekonsiliasi: jumlah kartu per status dan wilayah.")
+@office_option
+@click.option("--json", "as_json", is_flag=True, help="Keluaran JSON untuk mesin.")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True), help="Tulis juga ke XLSX.")
+@click.option("--areas/--no-areas", default=False, help="Tampilkan rincian per kecamatan.")
+@with_appcontext
+def report_command(office_code: str | None, as_json: bool, xlsx_path: str | None, areas: bool) -> None:
+    with unit_of_work() as session:
+        data = reconciliation(session, load_office(session, office_code))
+    if xlsx_path:
+        write_xlsx(data, xlsx_path)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print_report(data, areas=areas)
+    if not data["balanced"]:
+        sys.exit(3)
+
+
+def print_report(data: dict[str, Any], *, areas: bool = False) -> None:
+    table = Table(title=f"Rekonsiliasi e-KTP — Disdukcapil {data['office']['name']}")
+    table.add_column("Status")
+    table.add_column("Jumlah", justify="right")
+    for state, n in data["by_state"].items():
+        table.add_row(STATE_LABELS[CardState(state)], f"{n:,}".replace(",", "."))
+    table.add_section()
+    total = sum(data["by_state"].values())
+    table.add_row("[b]Jumlah[/b]", f"[b]{total:,}[/b]".replace(",", "."))
+    table.add_row("Kartu dicetak (diimpor)", f"{data['printed']:,}".replace(",", "."))
+    table.add_row("Baris ditolak saat impor", f"{data['rejected_rows']:,}".replace(",", "."))
+    console.print(table)
+    if areas:
+        kec = Table(title="Per kecamatan")
+        kec.add_column("Kecamatan")
+        for state in data["by_state"]:
+            kec.add_column(STATE_LABELS[CardState(state)], justify="right")
+        kec.add_column("Jumlah", justify="right")
+        for row in data["by_kecamatan"]:
+            kec.add_row(row["kecamatan"], *(str(row["by_state"][s]) for s in data["by_state"]), str(row["total"]))
+        console.print(kec)
+    verdict = "[green]seimbang[/green]" if data["balanced"] else "[red]TIDAK SEIMBANG[/red]"
+    console.print(f"Jumlah per status = kartu dicetak: {verdict}")
+
+
+from app.demo.command import demo_command  # noqa: E402  (the demo drives every domain)
+
+main.add_command(demo_command)

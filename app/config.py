@@ -1,0 +1,45 @@
+"""Configuration from environment variables (and an optional `.env` file).
+
+Every setting has a safe default so that a fresh checkout runs with no set-up: SQLite in the instance
+folder, a random secret key per process (sessions then do not survive a restart: set SECRET_KEY).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping; `overrides` (tests, the demo) win over the environment."""
+    # A .env in the working directory or the instance folder; real environment variables win.
+    load_dotenv(Path.cwd() / ".env", override=False)
+    load_dotenv(Path(instance_path) / ".env", override=False)
+    default_db = "sqlite:///" + str(Path(instance_path) / "antar.sqlite")
+    config: dict[str, Any] = {
+        "DATABASE_URL": _env("DATABASE_URL", default_db),
+        "SECRET_KEY": _env("SECRET_KEY") or secrets.token_hex(32),
+        "ANTAR_OFFICE": _env("ANTAR_OFFICE", "32.16"),
+        "ANTAR_COURIER_BASE_URL": _env("ANTAR_COURIER_BASE_URL"),
+        "ANTAR_COURIER_API_TOKEN": _env("ANTAR_COURIER_API_TOKEN"),
+        "ANTAR_COURIER_WEBHOOK_SECRETS": _env("ANTAR_COURIER_WEBHOOK_SECRETS"),
+        "ANTAR_TRACKING_PREFIX": _env("ANTAR_TRACKING_PREFIX", "RB"),
+        "ANTAR_TRACKING_FIRST": int(_env("ANTAR_TRACKING_FIRST", "10000000") or 0),
+        "ANTAR_TRACKING_LAST": int(_env("ANTAR_TRACKING_LAST", "19999999") or 0),
+        # Uploads of a 132,289-row XLSX are about 15 MB; leave generous room.
+        "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,
+        "INTAKE_CHUNK_ROWS": int(_env("ANTAR_INTAKE_CHUNK_ROWS", "5000") or 5000),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    if overrides:
+        config.update(overrides)
+    return config

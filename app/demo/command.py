@@ -1,0 +1,120 @@
+"""`antar demo`: a realistic print run taken through every step that exists, ending in the report.
+
+It works on its own database (a fresh SQLite file in the instance folder unless --database-url is
+given) so that a demo never mixes with an office's real data.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from rich.console import Console
+
+from app import create_app, db, migrate
+from app.cards import Actor
+from app.cli import print_report
+from app.db import unit_of_work
+from app.demo.synthetic import generate_print_run
+from app.models import Role
+from app.offices import ensure_office
+from app.regions import office_regions
+from app.report import reconciliation
+from app.users import create_user
+from manifests import service
+from manifests.cli import run_import
+
+console = Console()
+DEMO_PASSWORD = "antar-demo"
+
+
+def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
+    instance = Path(current_app.instance_path)
+    work = instance / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    if database_url is None:
+        db_file = work / "antar-demo.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+        database_url = f"sqlite:///{db_file}"
+    return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"]}), work
+
+
+def _step(title: str) -> float:
+    console.rule(f"[bold]{title}")
+    return time.perf_counter()
+
+
+def _done(t0: float, text: str) -> None:
+    console.print(f"{text} [dim]({time.perf_counter() - t0:.1f} d)[/dim]")
+
+
+@click.command("demo", help="Jalankan seluruh alur pada data sintetis yang realistis dan cetak laporannya.")
+@click.option("--cards", default=10_000, show_default=True, help="Jumlah kartu dicetak (132289 = run Bekasi).")
+@click.option("--seed", default=4, show_default=True, help="Benih acak, agar hasil dapat diulang.")
+@click.option("--database-url", default=None, help="Basis data demo (bawaan: SQLite baru di folder instance).")
+@click.option("--office", "office_code", default=None, help="Kode kabupaten/kota (bawaan: ANTAR_OFFICE).")
+def demo_command(cards: int, seed: int, database_url: str | None, office_code: str | None) -> None:
+    from flask.cli import ScriptInfo
+
+    outer = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    with outer.app_context():
+        app, work = _demo_app(database_url)
+    if office_code:
+        app.config["ANTAR_OFFICE"] = office_code
+    with app.app_context():
+        balanced = run_demo(cards, seed, work)
+    if not balanced:
+        raise SystemExit(3)
+
+
+def run_demo(cards: int, seed: int, work: Path) -> bool:
+    code = current_app.config["ANTAR_OFFICE"]
+    t0 = _step("1. Basis data")
+    migrate.upgrade(db.engine())
+    with unit_of_work() as session:
+        office = ensure_office(session, code)
+        create_user(session, "staf", DEMO_PASSWORD, Role.STAFF, office_code=code, full_name="Staf Demo")
+        office_name = office.name
+    _done(t0, f"Skema terpasang di {db.engine().url.render_as_string(hide_password=True)}; "
+              f"akun 'staf' (kata sandi '{DEMO_PASSWORD}') untuk {office_name}.")
+
+    t0 = _step("2. Berkas cetakan sintetis")
+    path = work / f"cetakan-{code}-{cards}-{seed}.csv"
+    run = generate_print_run(path, office_code=code, cards=cards, seed=seed)
+    _done(t0, f"{path}: {run.cards:,} kartu + {run.bad_rows} baris rusak; direncanakan {run.duplicate_prints} cetak "
+              f"ganda, {len(run.damaged_blanko)} rusak, {run.withdrawn_cards} di wilayah yang ditarik.")
+
+    t0 = _step("3. Impor print run")
+    result = run_import(str(path), code)
+    _done(t0, f"{result.cards_imported:,} kartu diimpor, {result.duplicates} cetak ganda, "
+              f"{result.rows_rejected} baris ditolak.")
+    for r in result.rejected[:5]:
+        console.print(f"  [dim]baris {r.line}: [{r.field}] {r.reason}[/dim]")
+
+    t0 = _step("4. Penyortiran: kartu rusak dan wilayah ditarik")
+    sorter = Actor("demo:penyortir")
+    with unit_of_work() as session:
+        office = ensure_office(session, code)
+        damaged = service.mark_damaged(session, office, run.damaged_blanko, sorter, "ditemukan rusak saat penyortiran")
+        _, moved = service.withdraw_area(session, office, run.withdrawn_kelurahan, [],
+                                         "terdampak penggusuran proyek LRT", sorter)
+    kel = office_regions(code).kelurahan[run.withdrawn_kelurahan]
+    _done(t0, f"{len(damaged)} kartu rusak; {moved} kartu {kel.label} ditarik.")
+
+    _step("Laporan rekonsiliasi")
+    with unit_of_work() as session:
+        data = reconciliation(session, ensure_office(session, code))
+    print_report(data)
+    expected = {"cetak ganda": (data["by_state"]["DUPLICATE"], run.duplicate_prints),
+                "rusak": (data["by_state"]["DAMAGED"], len(run.damaged_blanko)),
+                "ditarik": (data["by_state"]["WITHDRAWN"], run.withdrawn_cards),
+                "ditolak": (data["rejected_rows"], run.bad_rows),
+                "dicetak": (data["printed"], run.cards)}
+    for name, (got, want) in expected.items():
+        mark = "[green]sesuai[/green]" if got == want else f"[red]berbeda dari rencana {want}[/red]"
+        console.print(f"  {name}: {got:,} {mark}")
+    console.print(f"Jalankan `antar run` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
+    return data["balanced"] and all(got == want for got, want in expected.values())

@@ -1,0 +1,29 @@
+"""Alembic environment: the engine comes from the application (see app/migrate.py)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import app.cards  # noqa: F401  (registers the card tables on the metadata)
+import app.models  # noqa: F401
+import manifests.models  # noqa: F401
+from app.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes["engine"]
+    with engine.begin() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()

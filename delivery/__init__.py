@@ -1,0 +1,1 @@
+"""Courier tracking events and the tracking state of each item."""

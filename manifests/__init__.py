@@ -1,0 +1,1 @@
+"""Print-run intake, sorting, and courier manifests."""

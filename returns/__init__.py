@@ -1,0 +1,1 @@
+"""Returned cards and their handover at the kelurahan."""

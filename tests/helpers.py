@@ -1,0 +1,38 @@
+"""Building print-run files for tests."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+HEADER = ["nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "kelurahan",
+          "kecamatan", "kabupaten_kota", "provinsi", "kode_wilayah", "kode_pos", "no_kk", "nomor_blanko",
+          "tanggal_cetak", "no_hp"]
+
+
+def make_nik(serial: int, *, female: bool = False, kec: str = "321606", born: dt.date = dt.date(1990, 12, 5)) -> str:
+    day = born.day + (40 if female else 0)
+    return f"{kec}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+
+
+def card_row(serial: int = 1, **overrides: str) -> dict[str, str]:
+    """A valid row of a man in Jatimulya, Tambun Selatan, unless overridden."""
+    row = {
+        "nik": make_nik(serial), "nama": f"WARGA NOMOR {serial}", "tempat_lahir": "BEKASI",
+        "tanggal_lahir": "05-12-1990", "jenis_kelamin": "LAKI-LAKI", "alamat": f"JL. RAYA JATIMULYA NO. {serial}",
+        "rt": "003", "rw": "005", "kelurahan": "JATIMULYA", "kecamatan": "TAMBUN SELATAN",
+        "kabupaten_kota": "KAB. BEKASI", "provinsi": "JAWA BARAT", "kode_wilayah": "", "kode_pos": "17510",
+        "no_kk": "", "nomor_blanko": f"BLK{serial:07d}", "tanggal_cetak": "02-11-2026", "no_hp": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], *, sep: str = ",", encoding: str = "utf-8",
+              header: list[str] = HEADER) -> Path:
+    with open(path, "w", newline="", encoding=encoding) as f:
+        w = csv.DictWriter(f, fieldnames=header, delimiter=sep, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path

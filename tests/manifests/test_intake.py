@@ -1,0 +1,233 @@
+"""Print-run intake through the CLI and HTTP: rejections, duplicates, re-import, atomicity."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from helpers import card_row, make_nik, write_csv
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from app.cards import Card, CardHistory, CardState
+from app.cli import main
+from app.db import unit_of_work
+from app.models import PrintRun
+from manifests import service
+
+
+def cli(runner: FlaskCliRunner, *args: str):
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def report(runner: FlaskCliRunner) -> dict:
+    result = cli(runner, "report", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def cards(app: Flask) -> dict[str, Card]:
+    with app.app_context(), unit_of_work() as s:
+        return {c.nomor_blanko: c for c in s.scalars(select(Card))}
+
+
+# One bad row per rejection rule: (row overrides, field named in the rejection).
+BAD_ROWS = [
+    ({"nik": "3.21606E+15"}, "nik"),
+    ({"nik": "3216060512900001.0"}, "nik"),
+    ({"nik": "216060512900001"}, "nik"),  # a leading digit lost: 15 digits
+    ({"nik": "9916060512900001"}, "nik"),  # no such province
+    ({"nama": ""}, "nama"),
+    ({"alamat": "  "}, "alamat"),
+    ({"tempat_lahir": ""}, "tempat_lahir"),
+    ({"tanggal_lahir": "31-02-1990"}, "tanggal_lahir"),
+    ({"tanggal_lahir": "06-12-1990"}, "tanggal_lahir"),  # disagrees with the NIK
+    ({"jenis_kelamin": "PEREMPUAN"}, "jenis_kelamin"),  # the NIK says a man
+    ({"jenis_kelamin": "X"}, "jenis_kelamin"),
+    ({"nomor_blanko": ""}, "nomor_blanko"),
+    ({"tanggal_cetak": "2026-13-01"}, "tanggal_cetak"),
+]
+
+
+def file_with_bad_rows(tmp_path: Path) -> Path:
+    rows = [card_row(1)]
+    for i, (overrides, _) in enumerate(BAD_ROWS, start=100):
+        rows.append(card_row(i, **overrides))
+    rows.append(card_row(2))
+    return write_csv(tmp_path / "campur.csv", rows)
+
+
+def test_cli_import_rejects_each_bad_row_with_line_and_field(app, runner, tmp_path):
+    result = cli(runner, "import", str(file_with_bad_rows(tmp_path)), "--errors-csv", str(tmp_path / "e.csv"))
+    assert result.exit_code == 0, result.output
+    assert "2 kartu diimpor" in result.output
+    assert f"{len(BAD_ROWS)} baris ditolak" in result.output
+    errors = (tmp_path / "e.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(errors) == len(BAD_ROWS)
+    for line, ((_, field), error) in enumerate(zip(BAD_ROWS, errors, strict=True), start=3):
+        got_line, got_field, reason = error.split(",", 2)
+        assert (int(got_line), got_field) == (line, field), error
+        assert reason.strip()
+    assert f"baris 3: [nik]" in result.output
+    data = report(runner)
+    assert data["printed"] == 2
+    assert data["rejected_rows"] == len(BAD_ROWS)
+    assert data["by_state"]["READY"] == 2
+    assert sum(data["by_state"].values()) == data["printed"]
+
+
+def test_excel_float_nik_message_says_what_to_do(app, runner, tmp_path):
+    path = write_csv(tmp_path / "f.csv", [card_row(1, nik="3.21606E+15")])
+    result = cli(runner, "import", str(path))
+    assert "Excel" in result.output
+
+
+def test_http_upload_reports_rejections_and_page_shows_them(app, staff, tmp_path):
+    data = file_with_bad_rows(tmp_path).read_bytes()
+    response = staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(data), "run.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 201, response.data
+    body = response.get_json()
+    assert body["cards_imported"] == 2
+    assert [r["line"] for r in body["rejected"]] == list(range(3, 3 + len(BAD_ROWS)))
+    assert [r["field"] for r in body["rejected"]] == [f for _, f in BAD_ROWS]
+    page = staff.get(f"/impor/{body['print_run_id']}")
+    assert page.status_code == 200
+    assert "Baris ditolak" in page.get_data(as_text=True)
+    assert str(escape(body["rejected"][0]["reason"])) in page.get_data(as_text=True)
+    csv_text = staff.get(f"/impor/{body['print_run_id']}/ditolak.csv").get_data(as_text=True)
+    assert len(csv_text.strip().splitlines()) == 1 + len(BAD_ROWS)
+
+
+def test_intake_page_upload_shows_per_row_errors(app, staff, tmp_path):
+    data = file_with_bad_rows(tmp_path).read_bytes()
+    response = staff.post("/impor", data={"file": (io.BytesIO(data), "run.csv")}, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Print run #1 diimpor: 2 kartu" in html
+    assert "<td class=\"num\">3</td><td>nik</td>" in html
+
+
+def test_upload_of_wrong_kind_of_file_is_a_clear_error(app, staff):
+    response = staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(b"hello"), "foto.jpg")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "bukan CSV atau XLSX" in response.get_json()["error"]["message"]
+
+
+def test_missing_columns_named_and_nothing_imported(app, runner, tmp_path):
+    path = write_csv(tmp_path / "x.csv", [card_row(1)], header=["nik", "nama", "alamat"])
+    result = runner.invoke(main, ["import", str(path)])
+    assert result.exit_code != 0
+    assert "tanggal_lahir" in result.output
+    assert report(runner)["printed"] == 0
+
+
+def test_semicolon_and_windows_1252(app, runner, tmp_path):
+    path = write_csv(tmp_path / "w.csv", [card_row(1, nama="JOSÉ ÑOÑO"), card_row(2)], sep=";", encoding="cp1252")
+    assert "2 kartu diimpor" in cli(runner, "import", str(path)).output
+    assert cards(app)["BLK0000001"].nama == "JOSÉ ÑOÑO"
+
+
+def test_xlsx_import_rejects_numeric_nik(app, runner, tmp_path):
+    from openpyxl import Workbook
+
+    from helpers import HEADER
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    ws.append([card_row(1)[h] for h in HEADER])
+    bad = [card_row(2)[h] for h in HEADER]
+    bad[0] = int(bad[0])  # what Excel does to a NIK typed into a General cell
+    ws.append(bad)
+    wb.save(tmp_path / "run.xlsx")
+    result = cli(runner, "import", str(tmp_path / "run.xlsx"))
+    assert "1 kartu diimpor" in result.output and "baris 3: [nik]" in result.output
+
+
+def test_duplicate_print_in_one_run_and_across_runs(app, runner, tmp_path):
+    nik = make_nik(7)
+    write_csv(tmp_path / "a.csv", [card_row(1, nik=nik), card_row(2, nik=nik, nomor_blanko="BLK-B")])
+    result = cli(runner, "import", str(tmp_path / "a.csv"))
+    assert "1 cetak ganda" in result.output
+    write_csv(tmp_path / "b.csv", [card_row(3, nik=nik, nomor_blanko="BLK-C")])
+    cli(runner, "import", str(tmp_path / "b.csv"))
+    got = cards(app)
+    first = got["BLK0000001"]
+    assert first.state is CardState.READY
+    assert got["BLK-B"].state is CardState.DUPLICATE and got["BLK-B"].duplicate_of_id == first.id
+    assert got["BLK-C"].state is CardState.DUPLICATE and got["BLK-C"].duplicate_of_id == first.id
+    assert report(runner)["by_state"]["DUPLICATE"] == 2
+
+
+def test_reprint_after_damage_is_not_a_duplicate(app, runner, tmp_path):
+    write_csv(tmp_path / "a.csv", [card_row(1)])
+    cli(runner, "import", str(tmp_path / "a.csv"))
+    assert cli(runner, "sorting", "damaged", "BLK0000001", "--reason", "chip retak").exit_code == 0
+    write_csv(tmp_path / "b.csv", [card_row(1, nomor_blanko="BLK-REPRINT")])
+    cli(runner, "import", str(tmp_path / "b.csv"))
+    assert cards(app)["BLK-REPRINT"].state is CardState.READY
+
+
+def test_reimport_imports_nothing_twice(app, runner, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [card_row(i) for i in range(1, 6)] + [card_row(9, nama="")])
+    cli(runner, "import", str(path))
+    again = cli(runner, "import", str(path))
+    assert "sudah diimpor sebagai print run #1" in again.output
+    # A corrected export that repeats the old rows and adds new ones: only the new ones come in.
+    write_csv(tmp_path / "b.csv", [card_row(i) for i in range(1, 8)])
+    more = cli(runner, "import", str(tmp_path / "b.csv"))
+    assert "2 kartu diimpor" in more.output and "5 sudah diimpor sebelumnya" in more.output
+    data = report(runner)
+    assert data["printed"] == 7 and data["rejected_rows"] == 1
+
+
+def test_blanko_reused_for_another_nik_is_rejected(app, runner, tmp_path):
+    write_csv(tmp_path / "a.csv", [card_row(1)])
+    cli(runner, "import", str(tmp_path / "a.csv"))
+    write_csv(tmp_path / "b.csv", [card_row(2, nomor_blanko="BLK0000001")])
+    result = cli(runner, "import", str(tmp_path / "b.csv"))
+    assert "[nomor_blanko]" in result.output and "0 kartu diimpor" in result.output
+
+
+def test_import_failing_half_way_commits_nothing(app, runner, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "big.csv", [card_row(i) for i in range(1, 1201)])  # chunks of 500
+    calls = {"n": 0}
+    real = service._IntakeContext.add_chunk
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk penuh")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(service._IntakeContext, "add_chunk", failing)
+    result = runner.invoke(main, ["import", str(path)])
+    assert result.exit_code != 0
+    assert calls["n"] == 2
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Card)) == 0
+        assert s.scalar(select(func.count()).select_from(PrintRun)) == 0
+        assert s.scalar(select(func.count()).select_from(CardHistory)) == 0
+    monkeypatch.undo()
+    assert "1200 kartu diimpor" in cli(runner, "import", str(path)).output
+
+
+def test_every_card_has_its_intake_in_history(app, runner, tmp_path):
+    write_csv(tmp_path / "a.csv", [card_row(1), card_row(2, nik=make_nik(1), nomor_blanko="X2")])
+    cli(runner, "import", str(tmp_path / "a.csv"))
+    with app.app_context(), unit_of_work() as s:
+        rows = s.execute(select(CardHistory.from_state, CardHistory.to_state, CardHistory.actor)).all()
+    assert sorted((r.from_state, r.to_state.value) for r in rows) == [(None, "DUPLICATE"), (None, "READY")]
+    assert all(r.actor.startswith("cli:") for r in rows)
+
+
+@pytest.mark.parametrize("fmt", ["2026-11-02", "02-11-2026"])
+def test_both_date_formats(app, runner, tmp_path, fmt):
+    write_csv(tmp_path / "a.csv", [card_row(1, tanggal_cetak=fmt, tanggal_lahir="1990-12-05")])
+    assert "1 kartu diimpor" in cli(runner, "import", str(tmp_path / "a.csv")).output
