@@ -16,9 +16,9 @@ from rich.table import Table
 
 from app import create_app, db, migrate
 from app.cards import STATE_LABELS, CardState
+from app.cli_util import load_office, office_code_or_default, office_option
 from app.db import unit_of_work
 from app.models import Role
-from app.cli_util import load_office, office_code_or_default, office_option
 from app.offices import UnknownOffice
 from app.report import reconciliation, write_xlsx
 from app.users import UserError, create_user

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.regions import office_regions
 from app.models import Office
+from app.regions import office_regions
 
 
 class UnknownOffice(ValueError):

@@ -52,4 +52,5 @@ def report_xlsx() -> Any:
     buffer = io.BytesIO()
     write_xlsx(data, buffer)
     buffer.seek(0)
-    return send_file(buffer, mimetype=XLSX_MIME, as_attachment=True, download_name=f"rekonsiliasi-{data['office']['code']}.xlsx")
+    name = f"rekonsiliasi-{data['office']['code']}.xlsx"
+    return send_file(buffer, mimetype=XLSX_MIME, as_attachment=True, download_name=name)

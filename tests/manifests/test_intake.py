@@ -72,7 +72,7 @@ def test_cli_import_rejects_each_bad_row_with_line_and_field(app, runner, tmp_pa
         got_line, got_field, reason = error.split(",", 2)
         assert (int(got_line), got_field) == (line, field), error
         assert reason.strip()
-    assert f"baris 3: [nik]" in result.output
+    assert "baris 3: [nik]" in result.output
     data = report(runner)
     assert data["printed"] == 2
     assert data["rejected_rows"] == len(BAD_ROWS)
@@ -134,9 +134,8 @@ def test_semicolon_and_windows_1252(app, runner, tmp_path):
 
 
 def test_xlsx_import_rejects_numeric_nik(app, runner, tmp_path):
-    from openpyxl import Workbook
-
     from helpers import HEADER
+    from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
