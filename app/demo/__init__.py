@@ -1,0 +1,1 @@
+"""`antar demo`: synthetic print runs and the end-to-end demo run."""
