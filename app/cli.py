@@ -18,6 +18,7 @@ from app import create_app, db, migrate
 from app.cards import STATE_LABELS, CardState
 from app.cli_util import load_office, office_code_or_default, office_option
 from app.db import unit_of_work
+from app.filters import thousands
 from app.models import Role
 from app.offices import UnknownOffice
 from app.report import reconciliation, write_xlsx
@@ -94,12 +95,12 @@ def print_report(data: dict[str, Any], *, areas: bool = False) -> None:
     table.add_column("Status")
     table.add_column("Jumlah", justify="right")
     for state, n in data["by_state"].items():
-        table.add_row(STATE_LABELS[CardState(state)], f"{n:,}".replace(",", "."))
+        table.add_row(STATE_LABELS[CardState(state)], thousands(n))
     table.add_section()
     total = sum(data["by_state"].values())
-    table.add_row("[b]Jumlah[/b]", f"[b]{total:,}[/b]".replace(",", "."))
-    table.add_row("Kartu dicetak (diimpor)", f"{data['printed']:,}".replace(",", "."))
-    table.add_row("Baris ditolak saat impor", f"{data['rejected_rows']:,}".replace(",", "."))
+    table.add_row("[b]Jumlah[/b]", f"[b]{thousands(total)}[/b]")
+    table.add_row("Kartu dicetak (diimpor)", thousands(data['printed']))
+    table.add_row("Baris ditolak saat impor", thousands(data['rejected_rows']))
     console.print(table)
     if areas:
         kec = Table(title="Per kecamatan")

@@ -170,9 +170,13 @@ class _IntakeContext:
         if not items:
             return []
         now = utcnow()
-        stmt = insert(Card).returning(Card.id, sort_by_parameter_order=True)
-        ids = list(self.session.scalars(stmt, [self._card_values(c, now) for c in items]))
-        self.session.execute(insert(CardHistory), history_rows(
+        # Core executemany with RETURNING runs as a few multi-row INSERTs; the ORM's ordered variant falls
+        # back to one statement per row on SQLite. The ids are matched back by the unique blanko number.
+        conn = self.session.connection()
+        stmt = insert(Card.__table__).returning(Card.__table__.c.id, Card.__table__.c.nomor_blanko)
+        id_of = dict((b, i) for i, b in conn.execute(stmt, [self._card_values(c, now) for c in items]))
+        ids = [id_of[c.row.nomor_blanko] for c in items]
+        conn.execute(insert(CardHistory.__table__), history_rows(
             ids, [c.state for c in items], now, self.actor, [c.reason for c in items]))
         return ids
 

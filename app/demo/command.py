@@ -12,11 +12,13 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from rich.console import Console
+from rich.markup import escape
 
 from app import create_app, db, migrate
 from app.cards import Actor
 from app.cli import print_report
 from app.db import unit_of_work
+from app.filters import thousands
 from app.demo.synthetic import generate_print_run
 from app.models import Role
 from app.offices import ensure_office
@@ -84,15 +86,15 @@ def run_demo(cards: int, seed: int, work: Path) -> bool:
     t0 = _step("2. Berkas cetakan sintetis")
     path = work / f"cetakan-{code}-{cards}-{seed}.csv"
     run = generate_print_run(path, office_code=code, cards=cards, seed=seed)
-    _done(t0, f"{path}: {run.cards:,} kartu + {run.bad_rows} baris rusak; direncanakan {run.duplicate_prints} cetak "
+    _done(t0, f"{path}: {thousands(run.cards)} kartu + {run.bad_rows} baris rusak; direncanakan {run.duplicate_prints} cetak "
               f"ganda, {len(run.damaged_blanko)} rusak, {run.withdrawn_cards} di wilayah yang ditarik.")
 
     t0 = _step("3. Impor print run")
     result = run_import(str(path), code)
-    _done(t0, f"{result.cards_imported:,} kartu diimpor, {result.duplicates} cetak ganda, "
+    _done(t0, f"{thousands(result.cards_imported)} kartu diimpor, {result.duplicates} cetak ganda, "
               f"{result.rows_rejected} baris ditolak.")
     for r in result.rejected[:5]:
-        console.print(f"  [dim]baris {r.line}: [{r.field}] {r.reason}[/dim]")
+        console.print(f"  [dim]baris {r.line}: {escape(f'[{r.field}]')} {escape(r.reason)}[/dim]")
 
     t0 = _step("4. Penyortiran: kartu rusak dan wilayah ditarik")
     sorter = Actor("demo:penyortir")
@@ -115,6 +117,6 @@ def run_demo(cards: int, seed: int, work: Path) -> bool:
                 "dicetak": (data["printed"], run.cards)}
     for name, (got, want) in expected.items():
         mark = "[green]sesuai[/green]" if got == want else f"[red]berbeda dari rencana {want}[/red]"
-        console.print(f"  {name}: {got:,} {mark}")
+        console.print(f"  {name}: {thousands(got)} {mark}")
     console.print(f"Jalankan `antar run` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
     return data["balanced"] and all(got == want for got, want in expected.values())
