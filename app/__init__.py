@@ -29,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
+    from address import cli as address_cli
+    from address import routes as address_routes
     from app import auth, filters, views
     from manifests import cli as manifests_cli
     from manifests import routes as manifests_routes
@@ -36,7 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     filters.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(address_routes.bp)
     app.register_blueprint(manifests_routes.bp)
+    address_cli.init_app(app)
     manifests_cli.init_app(app)
     _register_errors(app)
     return app

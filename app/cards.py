@@ -17,6 +17,7 @@ from app.db import Base, UTCDateTime, utcnow
 
 
 class CardState(StrEnum):
+    ADDRESS_UNCLEAR = "ADDRESS_UNCLEAR"
     READY = "READY"
     DUPLICATE = "DUPLICATE"
     DAMAGED = "DAMAGED"
@@ -24,6 +25,7 @@ class CardState(StrEnum):
 
 
 STATE_LABELS: dict[CardState, str] = {
+    CardState.ADDRESS_UNCLEAR: "Alamat belum jelas (diperiksa)",
     CardState.READY: "Siap dikirim",
     CardState.DUPLICATE: "Cetak ganda (disisihkan)",
     CardState.DAMAGED: "Rusak (cetak ulang)",
@@ -32,7 +34,9 @@ STATE_LABELS: dict[CardState, str] = {
 
 # `None` is the state before intake: the states a card may start in.
 TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
-    None: frozenset({CardState.READY, CardState.DUPLICATE, CardState.WITHDRAWN}),
+    None: frozenset({CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.DUPLICATE, CardState.WITHDRAWN}),
+    # A clerk places the address (or the area turns out to be withdrawn).
+    CardState.ADDRESS_UNCLEAR: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED}),
     CardState.READY: frozenset({CardState.DAMAGED, CardState.WITHDRAWN}),
     CardState.DUPLICATE: frozenset({CardState.DAMAGED}),
     CardState.WITHDRAWN: frozenset({CardState.DAMAGED}),
@@ -41,7 +45,7 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
 
 # While a card is in one of these states it stands for its NIK: another card printed for the same NIK
 # is a duplicate print. A damaged card does not (it is reprinted), nor a delivered one.
-HOLDS_NIK: frozenset[CardState] = frozenset({CardState.READY, CardState.WITHDRAWN})
+HOLDS_NIK: frozenset[CardState] = frozenset({CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN})
 
 
 def _state_column() -> Enum:
@@ -81,8 +85,17 @@ class Card(Base):
     no_kk: Mapped[str | None] = mapped_column(String(16))
     no_hp: Mapped[str | None] = mapped_column(String(20))
     tanggal_cetak: Mapped[dt.date]
-    # The kelurahan/desa the card belongs to (Kemendagri code), when it could be placed.
+    # The kelurahan/desa the card belongs to (Kemendagri code), once its address is CLEAR.
     kelurahan_code: Mapped[str | None] = mapped_column(String(13))
+    # The normalized address (address/normalize.py): status, reasons, the clean parts and a location.
+    address_status: Mapped[str | None] = mapped_column(String(8))
+    address_flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    address_candidate: Mapped[str | None] = mapped_column(String(13))  # best guess of an UNCLEAR address
+    street: Mapped[str | None] = mapped_column(String(300))
+    kode_pos: Mapped[str | None] = mapped_column(String(5))
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    geo_precision: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[CardState] = mapped_column(_state_column())
     state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # For a duplicate print: the card that goes out instead.

@@ -39,6 +39,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,
         "INTAKE_CHUNK_ROWS": int(_env("ANTAR_INTAKE_CHUNK_ROWS", "5000") or 5000),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Geocoding (address/geocode.py): loaded region geometry first, then Nominatim when a URL is set.
+        "ANTAR_NOMINATIM_URL": _env("ANTAR_NOMINATIM_URL"),
+        "ANTAR_NOMINATIM_USER_AGENT": _env("ANTAR_NOMINATIM_USER_AGENT", "antar-ektp"),
+        "ANTAR_NOMINATIM_MIN_DELAY": float(_env("ANTAR_NOMINATIM_MIN_DELAY", "1.0") or 1.0),
+        "ANTAR_GEOCODE_MIN_PRECISION": _env("ANTAR_GEOCODE_MIN_PRECISION", "kelurahan"),
+        "ANTAR_GEO_FAR_KM": float(_env("ANTAR_GEO_FAR_KM", "2.0") or 2.0),
     }
     if overrides:
         config.update(overrides)

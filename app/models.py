@@ -1,4 +1,4 @@
-"""Kernel tables: offices, user accounts and print runs. Cards live in `app.cards`."""
+"""Kernel tables: offices, user accounts, print runs and withdrawn areas. Cards live in `app.cards`."""
 
 from __future__ import annotations
 
@@ -88,3 +88,28 @@ class PrintRun(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     office: Mapped[Office] = relationship()
+
+
+class Withdrawal(Base):
+    """Staff withhold the cards of an area (a kelurahan, or some RWs of it): they skip the courier."""
+
+    __tablename__ = "withdrawal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)
+    kelurahan_code: Mapped[str] = mapped_column(String(13))
+    # Comma-separated three-digit RWs ('003,005'); empty means the whole kelurahan.
+    rws: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def rw_list(self) -> list[str]:
+        return [r for r in self.rws.split(",") if r]
+
+    def covers(self, kelurahan_code: str | None, rw: str | None) -> bool:
+        if not self.active or kelurahan_code != self.kelurahan_code:
+            return False
+        return not self.rw_list or rw in self.rw_list

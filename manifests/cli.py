@@ -59,7 +59,8 @@ def import_command(file: str, office_code: str | None, errors_csv: str | None, s
         return
     click.echo(
         f"Print run #{result.print_run_id}: {result.rows_read} baris dibaca, {result.cards_imported} kartu diimpor "
-        f"({result.duplicates} cetak ganda, {result.withdrawn} ditarik), {result.rows_rejected} baris ditolak, "
+        f"({result.duplicates} cetak ganda, {result.withdrawn} ditarik, {result.unclear} alamat belum jelas), "
+        f"{result.rows_rejected} baris ditolak, "
         f"{result.already_imported} sudah diimpor sebelumnya."
     )
     for r in result.rejected[:show]:

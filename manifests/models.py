@@ -1,13 +1,11 @@
-"""Intake and sorting tables: rows a print run rejected, and withdrawn areas."""
+"""Intake tables: rows a print run rejected."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base
 
 
 class IntakeRejection(Base):
@@ -21,28 +19,3 @@ class IntakeRejection(Base):
     field: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)  # the row as read, JSON
-
-
-class Withdrawal(Base):
-    """Staff withhold the cards of an area (a kelurahan, or some RWs of it): they skip the courier."""
-
-    __tablename__ = "withdrawal"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)
-    kelurahan_code: Mapped[str] = mapped_column(String(13))
-    # Comma-separated three-digit RWs ('003,005'); empty means the whole kelurahan.
-    rws: Mapped[str] = mapped_column(String(200), default="")
-    reason: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(120))
-    active: Mapped[bool] = mapped_column(default=True)
-
-    @property
-    def rw_list(self) -> list[str]:
-        return [r for r in self.rws.split(",") if r]
-
-    def covers(self, kelurahan_code: str | None, rw: str | None) -> bool:
-        if not self.active or kelurahan_code != self.kelurahan_code:
-            return False
-        return not self.rw_list or rw in self.rw_list

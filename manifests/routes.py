@@ -15,11 +15,11 @@ from werkzeug.datastructures import FileStorage
 from app.auth import actor, current_office, roles_required
 from app.cards import Card
 from app.db import unit_of_work
-from app.models import PrintRun, Role
+from app.models import PrintRun, Role, Withdrawal
 from app.regions import office_regions
 from manifests import service
 from manifests.intake import IntakeFileError
-from manifests.models import IntakeRejection, Withdrawal
+from manifests.models import IntakeRejection
 
 bp = Blueprint("intake", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)

@@ -12,15 +12,18 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from address.normalize import AddressInput
+from address.service import AddressPipeline, card_address_values, flag_labels
 from app.cards import HOLDS_NIK, Actor, Card, CardHistory, CardState, TransitionError, history_rows, move
 from app.db import utcnow
-from app.models import Office, PrintRun
+from app.models import Office, PrintRun, Withdrawal
 from app.regions import office_regions
 from manifests.intake import CardRow, RejectedRow, file_sha256, read_print_run
-from manifests.models import IntakeRejection, Withdrawal
+from manifests.models import IntakeRejection
 
 # SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
 _LOOKUP_BATCH = 2000
@@ -36,6 +39,7 @@ class ImportResult:
     already_imported: int = 0
     duplicates: int = 0
     withdrawn: int = 0
+    unclear: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
 
     @property
@@ -50,6 +54,7 @@ class IntakeError(ValueError):
 def import_print_run(
     session: Session, path: str | os.PathLike, *, office: Office, actor: Actor,
     filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[int], None] | None = None,
+    pipeline: AddressPipeline | None = None,
 ) -> ImportResult:
     """Import a print-run file: valid rows become cards, the others are recorded with line and reason."""
     name = filename or os.path.basename(path)
@@ -65,7 +70,9 @@ def import_print_run(
     session.add(run)
     session.flush()
     result.print_run_id = run.id
-    ctx = _IntakeContext(session, office, run, actor)
+    if pipeline is None:
+        pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
+    ctx = _IntakeContext(session, office, run, actor, pipeline)
     for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name):
         ctx.add_chunk(chunk.rows, chunk.rejected, result)
         result.rows_read = chunk.lines_read
@@ -86,19 +93,20 @@ _DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang b
 @dataclass(slots=True)
 class _NewCard:
     row: CardRow
-    kelurahan_code: str | None
+    address: dict
     state: CardState
     reason: str
     duplicate_of: int | None = None
 
 
 class _IntakeContext:
-    def __init__(self, session: Session, office: Office, run: PrintRun, actor: Actor) -> None:
+    def __init__(self, session: Session, office: Office, run: PrintRun, actor: Actor,
+                 pipeline: AddressPipeline) -> None:
         self.session = session
         self.office = office
         self.run = run
         self.actor = actor
-        self.regions = office_regions(office.code)
+        self.pipeline = pipeline
         self.withdrawals = list(
             session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
         )
@@ -109,12 +117,15 @@ class _IntakeContext:
         firsts: list[_NewCard] = []
         dups: list[_NewCard] = []
         for row in rows:
-            code = self.regions.exact_match(row.kode_wilayah, row.kelurahan, row.kecamatan)
+            address = card_address_values(self.pipeline.place(AddressInput(
+                alamat=row.alamat, rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan,
+                kabupaten_kota=row.kabupaten_kota, provinsi=row.provinsi, kode_pos=row.kode_pos,
+                kode_wilayah=row.kode_wilayah)))
             if row.nik in holders:
-                dups.append(_NewCard(row, code, CardState.DUPLICATE, _DUPLICATE_REASON))
+                dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
                 continue
             holders[row.nik] = -1  # held by a card of this chunk; its id is known after the insert
-            firsts.append(_NewCard(row, code, *self._start_state(row, code)))
+            firsts.append(_NewCard(row, address, *self._start_state(address)))
         ids = self._insert_cards(firsts)
         holders.update({c.row.nik: i for c, i in zip(firsts, ids, strict=True)})
         for c in dups:
@@ -123,6 +134,7 @@ class _IntakeContext:
         result.cards_imported += len(rows)
         result.duplicates += len(dups)
         result.withdrawn += sum(1 for c in firsts if c.state is CardState.WITHDRAWN)
+        result.unclear += sum(1 for c in firsts if c.state is CardState.ADDRESS_UNCLEAR)
         if rejected:
             self.session.execute(insert(IntakeRejection), [
                 {"print_run_id": self.run.id, "line": r.line, "field": r.field, "reason": r.reason,
@@ -160,11 +172,14 @@ class _IntakeContext:
             ).all())
         return holders
 
-    def _start_state(self, row: CardRow, code: str | None) -> tuple[CardState, str]:
+    def _start_state(self, address: dict) -> tuple[CardState, str]:
+        if address["address_status"] != "CLEAR":
+            return CardState.ADDRESS_UNCLEAR, "Alamat belum jelas: " + "; ".join(
+                flag_labels(address["address_flags"]))
         for w in self.withdrawals:
-            if w.covers(code, row.rw):
+            if w.covers(address["kelurahan_code"], address["rw"]):
                 return CardState.WITHDRAWN, f"Wilayah ditarik: {w.reason}"
-        return CardState.READY, "Diterima dari cetakan"
+        return CardState.READY, "Diterima dari cetakan; alamat jelas"
 
     def _insert_cards(self, items: list[_NewCard]) -> list[int]:
         if not items:
@@ -186,12 +201,11 @@ class _IntakeContext:
             "office_id": self.office.id, "print_run_id": self.run.id, "line": r.line,
             "nomor_blanko": r.nomor_blanko, "nik": r.nik, "nama": r.nama, "tempat_lahir": r.tempat_lahir,
             "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
-            "rt": r.rt, "rw": r.rw, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
+            **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
             "kabupaten_kota_raw": r.kabupaten_kota, "provinsi_raw": r.provinsi,
             "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos, "no_kk": r.no_kk,
             "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
-            "kelurahan_code": c.kelurahan_code, "state": c.state, "state_changed_at": now,
-            "duplicate_of_id": c.duplicate_of,
+            "state": c.state, "state_changed_at": now, "duplicate_of_id": c.duplicate_of,
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import address.models  # noqa: F401
 import app.cards  # noqa: F401  (registers the card tables on the metadata)
 import app.models  # noqa: F401
 import manifests.models  # noqa: F401

@@ -62,7 +62,7 @@ def test_damaged_via_api_and_page(app, staff, runner, tmp_path):
 
 
 def test_withdraw_kelurahan_now_and_in_later_runs(app, runner, tmp_path):
-    setu = {"kelurahan": "LUBANGBUAYA", "kecamatan": "SETU", "kode_wilayah": ""}
+    setu = {"kelurahan": "LUBANGBUAYA", "kecamatan": "SETU", "kode_wilayah": "", "kode_pos": ""}
     load(runner, tmp_path, [card_row(1), card_row(2, kode_wilayah=JATIMULYA), card_row(3, **setu)])
     result = cli(runner, "sorting", "withdraw", "--kelurahan", JATIMULYA, "--reason", "tergusur proyek LRT")
     assert "2 kartu ditarik" in result.output

@@ -1,0 +1,117 @@
+"""The unclear-address review queue: pages for clerks and the same operations as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+
+from address.normalize import FLAG_LABELS, Flag
+from address.service import AddressPipeline, ReviewError, correct_address, flag_labels, review_cards, review_summary
+from app.auth import actor, current_office, roles_required
+from app.cards import Card
+from app.db import unit_of_work
+from app.models import Role
+from app.regions import office_regions
+
+bp = Blueprint("address", __name__, template_folder="templates")
+STAFF = (Role.ADMIN, Role.STAFF)
+PAGE = 50
+
+
+def _own_card(session: Any, card_id: int) -> Card:
+    card = session.get(Card, card_id)
+    if card is None or card.office_id != current_office(session).id:
+        abort(404)
+    return card
+
+
+def _filters() -> tuple[str | None, str | None, int]:
+    flag = request.args.get("alasan") or None
+    if flag and flag not in Flag.__members__:
+        abort(400, f"Alasan '{flag}' tidak dikenal.")
+    page = max(1, request.args.get("hal", 1, type=int) or 1)
+    return flag, request.args.get("kelurahan") or None, page
+
+
+@bp.route("/alamat")
+@roles_required(*STAFF)
+def queue_page() -> Any:
+    flag, kelurahan, page = _filters()
+    with unit_of_work() as session:
+        office = current_office(session)
+        summary = review_summary(session, office)
+        total, cards = review_cards(session, office, flag=flag, kelurahan=kelurahan, limit=PAGE,
+                                    offset=(page - 1) * PAGE)
+    g.page_title = "Alamat belum jelas"
+    return render_template("review_queue.html", summary=summary, cards=cards, total=total, page=page,
+                           pages=max(1, -(-total // PAGE)), flag=flag, kelurahan=kelurahan,
+                           flag_labels=flag_labels, FLAG_LABELS=FLAG_LABELS)
+
+
+@bp.route("/alamat/<int:card_id>", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def review_page(card_id: int) -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        card = _own_card(session, card_id)
+        if request.method == "POST":
+            try:
+                correct_address(session, office, card, kelurahan_code=request.form.get("kelurahan", ""),
+                                street=request.form.get("street", ""), rt=request.form.get("rt"),
+                                rw=request.form.get("rw"), note=request.form.get("note", ""), actor=actor(),
+                                pipeline=AddressPipeline.for_office(session, office.code, current_app.config))
+                flash(f"Alamat kartu {card.nomor_blanko} diperbaiki: {card.state_label}.", "success")
+                return redirect(url_for("address.queue_page"))
+            except ReviewError as exc:
+                session.rollback()
+                flash(str(exc), "error")
+                card = _own_card(session, card_id)
+        regions = office_regions(office.code)
+        history = list(card.history)
+    g.page_title = f"Periksa alamat {card.nomor_blanko}"
+    return render_template("review_card.html", card=card, regions=regions, history=history,
+                           flags=flag_labels(card.address_flags))
+
+
+def card_json(card: Card) -> dict[str, Any]:
+    return {
+        "id": card.id, "nomor_blanko": card.nomor_blanko, "nama": card.nama, "state": card.state.value,
+        "alamat": card.alamat, "rt": card.rt, "rw": card.rw, "kelurahan_raw": card.kelurahan_raw,
+        "kecamatan_raw": card.kecamatan_raw, "kode_pos_raw": card.kode_pos_raw,
+        "address_status": card.address_status,
+        "flags": [f for f in card.address_flags.split(";") if f], "flag_labels": flag_labels(card.address_flags),
+        "candidate": card.address_candidate, "kelurahan_code": card.kelurahan_code, "street": card.street,
+        "kode_pos": card.kode_pos, "lat": card.lat, "lng": card.lng, "geo_precision": card.geo_precision,
+    }
+
+
+@bp.route("/api/v1/address/review")
+@roles_required(*STAFF)
+def queue_api() -> Any:
+    flag, kelurahan, page = _filters()
+    with unit_of_work() as session:
+        office = current_office(session)
+        total, cards = review_cards(session, office, flag=flag, kelurahan=kelurahan, limit=PAGE,
+                                    offset=(page - 1) * PAGE)
+        return jsonify(total=total, page=page, summary=review_summary(session, office),
+                       cards=[card_json(c) for c in cards])
+
+
+@bp.route("/api/v1/address/review/<int:card_id>", methods=["POST"])
+@roles_required(*STAFF)
+def correct_api(card_id: int) -> Any:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error={"code": "invalid", "message": "Isi permintaan harus objek JSON."}), 400
+    try:
+        with unit_of_work() as session:
+            office = current_office(session)
+            card = _own_card(session, card_id)
+            correct_address(session, office, card, kelurahan_code=str(body.get("kelurahan") or ""),
+                            street=str(body.get("street") or ""), rt=body.get("rt"), rw=body.get("rw"),
+                            note=str(body.get("note") or ""), actor=actor(),
+                            pipeline=AddressPipeline.for_office(session, office.code, current_app.config))
+            return jsonify(card_json(card))
+    except ReviewError as exc:
+        return jsonify(error={"code": "invalid", "message": str(exc)}), 422

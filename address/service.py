@@ -1,0 +1,153 @@
+"""Address operations: normalize and locate addresses in bulk, and the clerk's correction of an unclear one.
+
+The pipeline is the same for intake, for `antar address normalize` and for a clerk's correction:
+normalize against the official list (address/normalize.py), then locate with the geocoder chain
+(address/geocode.py), then check the point against the kelurahan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from address.geocode import GeocoderChain, GeoQuery, GeoResult, Precision
+from address.normalize import FLAG_LABELS, AddressInput, Flag, NormalizedAddress, Normalizer
+from app.cards import Actor, Card, CardState, move
+from app.models import Office, Withdrawal
+from app.regions import office_regions
+
+
+@dataclass(slots=True)
+class Placed:
+    address: NormalizedAddress
+    geo: GeoResult
+
+
+class AddressPipeline:
+    """Normalizer and geocoder chain of one office, built once and used for many addresses."""
+
+    def __init__(self, office_code: str, chain: GeocoderChain | None, far_km: float = 2.0) -> None:
+        self.normalizer = Normalizer(office_code)
+        self.chain = chain
+        self.far_km = far_km
+
+    @classmethod
+    def for_office(cls, session: Session, office_code: str, config: Mapping[str, Any], *,
+                   remote: bool = False) -> AddressPipeline:
+        """`remote=False` (intake, bulk) answers from the loaded region geometry only: a remote geocoder at
+        one request a second would hold an import of 130,000 cards for a day and a half."""
+        chain = GeocoderChain.from_config(config, session, remote=remote)
+        return cls(office_code, chain, float(config.get("ANTAR_GEO_FAR_KM") or 2.0))
+
+    def place(self, inp: AddressInput) -> Placed:
+        norm = self.normalizer.normalize(inp)
+        geo = GeoResult(None, None, Precision.NONE, "none")
+        if self.chain is not None and norm.kode_wilayah and norm.status == "CLEAR":
+            geo = self.chain.geocode(query_of(norm))
+            if geo.lat is not None and geo.precision is not Precision.KELURAHAN:
+                far = self.chain.far_from_kelurahan(norm.kode_wilayah, geo.lat, geo.lng, self.far_km)
+                if far:
+                    norm.flags.append(Flag.FAR_FROM_KELURAHAN)
+                    norm.status = "UNCLEAR"
+        return Placed(norm, geo)
+
+
+def query_of(norm: NormalizedAddress) -> GeoQuery:
+    return GeoQuery(kode_wilayah=norm.kode_wilayah, street=norm.street, rt=norm.rt, rw=norm.rw,
+                    kelurahan=norm.kelurahan, kecamatan=norm.kecamatan, kabupaten_kota=norm.kabupaten_kota,
+                    provinsi=norm.provinsi, kode_pos=norm.kode_pos)
+
+
+def card_address_values(placed: Placed) -> dict[str, Any]:
+    """The card columns an address sets (the state is decided by the caller)."""
+    a, g = placed.address, placed.geo
+    clear = a.status == "CLEAR"
+    return {
+        "address_status": a.status, "address_flags": ";".join(f.value for f in a.flags),
+        "kelurahan_code": a.kode_wilayah if clear else None,
+        "address_candidate": None if clear else a.kode_wilayah,
+        "street": a.street, "rt": a.rt, "rw": a.rw, "kode_pos": a.kode_pos,
+        "lat": g.lat, "lng": g.lng, "geo_precision": g.precision.value,
+    }
+
+
+def flag_labels(codes: str) -> list[str]:
+    return [FLAG_LABELS[Flag(c)] for c in codes.split(";") if c]
+
+
+# --- the review queue ----------------------------------------------------------------------------------
+
+
+class ReviewError(ValueError):
+    """A correction that cannot be applied; the message names the field."""
+
+
+def review_summary(session: Session, office: Office) -> list[dict[str, Any]]:
+    """Unclear cards counted by reason and by candidate kelurahan, largest groups first."""
+    regions = office_regions(office.code)
+    rows = session.execute(
+        select(Card.address_flags, Card.address_candidate, func.count())
+        .where(Card.office_id == office.id, Card.state == CardState.ADDRESS_UNCLEAR)
+        .group_by(Card.address_flags, Card.address_candidate)
+    ).all()
+    groups: dict[tuple[str, str | None], int] = {}
+    for flags, candidate, n in rows:
+        reason = (flags or "").split(";")[0] or Flag.NO_KELURAHAN.value
+        groups[(reason, candidate)] = groups.get((reason, candidate), 0) + n
+    out = []
+    for (reason, candidate), n in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or "")):
+        kel = regions.kelurahan.get(candidate or "")
+        out.append({"flag": reason, "label": FLAG_LABELS[Flag(reason)], "kelurahan_code": candidate,
+                    "kelurahan": kel.label if kel else "-", "count": n})
+    return out
+
+
+def review_cards(session: Session, office: Office, *, flag: str | None = None, kelurahan: str | None = None,
+                 limit: int = 50, offset: int = 0) -> tuple[int, list[Card]]:
+    query = select(Card).where(Card.office_id == office.id, Card.state == CardState.ADDRESS_UNCLEAR)
+    if flag:
+        query = query.where(Card.address_flags.like(f"{flag}%"))
+    if kelurahan:
+        query = query.where(Card.address_candidate == kelurahan)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    cards = session.scalars(query.order_by(Card.id).limit(limit).offset(offset)).all()
+    return total or 0, list(cards)
+
+
+def correct_address(
+    session: Session, office: Office, card: Card, *, kelurahan_code: str, street: str, rt: str | None,
+    rw: str | None, actor: Actor, pipeline: AddressPipeline, note: str = "",
+) -> Card:
+    """A clerk places an unclear address: the kelurahan comes from the official list, the rest is normalized."""
+    if card.office_id != office.id:
+        raise ReviewError("Kartu bukan milik kantor ini.")
+    if card.state is not CardState.ADDRESS_UNCLEAR:
+        raise ReviewError(f"Kartu {card.nomor_blanko} tidak sedang menunggu pemeriksaan alamat.")
+    kel = office_regions(office.code).kelurahan.get((kelurahan_code or "").strip())
+    if kel is None:
+        raise ReviewError(f"Pilih kelurahan/desa dari daftar resmi {office.name}.")
+    if not (street or "").strip():
+        raise ReviewError("Alamat jalan wajib diisi.")
+    placed = pipeline.place(AddressInput(alamat=street, rt=rt, rw=rw, kelurahan=kel.name,
+                                         kecamatan=kel.kecamatan_name, kode_wilayah=kel.code))
+    # The clerk's choice of kelurahan is the decision; the normalizer only cleans the street and RT/RW.
+    placed.address.status, placed.address.flags = "CLEAR", []
+    placed.address.kode_wilayah, placed.address.kode_pos = kel.code, kel.kode_pos
+    old = f"{card.alamat} | {card.kelurahan_raw or '-'}, {card.kecamatan_raw or '-'}"
+    for key, value in card_address_values(placed).items():
+        setattr(card, key, value)
+    new = f"{card.street} RT {card.rt or '-'}/RW {card.rw or '-'}, {kel.label}"
+    why = f"Alamat diperbaiki: '{old}' menjadi '{new}'" + (f" ({note.strip()})" if note.strip() else "")
+    target = CardState.WITHDRAWN if _withdrawn(session, office, kel.code, card.rw) else CardState.READY
+    move(session, card, target, actor, why)
+    return card
+
+
+def _withdrawn(session: Session, office: Office, kelurahan_code: str, rw: str | None) -> bool:
+    withdrawals = session.scalars(select(Withdrawal).where(
+        Withdrawal.office_id == office.id, Withdrawal.kelurahan_code == kelurahan_code, Withdrawal.active))
+    return any(w.covers(kelurahan_code, rw) for w in withdrawals)

@@ -1,0 +1,240 @@
+"""Address normalizer benchmark: quality on the labelled evaluation set, against lokal-id's `parse_alamat`, and speed.
+
+Quality, per office and overall, and for the tuning half (even ids) and the held-out half (odd ids) separately:
+
+- accuracy: placeable rows whose predicted kode wilayah is the expected one (CLEAR or not);
+- CLEAR on placeable: placeable rows that come out CLEAR (a clerk does not have to look at them);
+- unclear flagged: unplaceable rows that come out UNCLEAR;
+- CLEAR but wrong: all rows that come out CLEAR with another code than expected, or CLEAR although unplaceable
+  (each one a card sent to the wrong place).
+
+Baseline: `lokal.wilayah.parse_alamat`, called as a user of that library would: the row's columns joined into one
+address string; its `kelurahan_desa.code` is the answer, `confidence == 'high'` its CLEAR (also reported with
+'medium' counted as CLEAR).
+
+Speed: rows/s of `Normalizer.normalize` over 100,000 rows built by varying the evaluation rows (house numbers,
+RT/RW, case), the same through CSV (read, normalize, write), and `parse_alamat` on a sample; with their ratio.
+
+    .venv/bin/python benchmarks/bench_address.py [--rows 100000] [--baseline-sample 3000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import lokal.wilayah as wilayah  # noqa: E402  (before lokal.alamat: circular import in lokal-id 0.7.2)
+
+from address.normalize import AddressInput, Normalizer  # noqa: E402
+
+EVAL_SET = ROOT / "tests" / "address" / "data" / "eval_addresses.csv"
+TARGETS = {"accuracy": 0.995, "clear_on_placeable": 0.97, "unclear_flagged": 0.98, "clear_but_wrong": 0.003}
+
+
+def load_rows(path: Path = EVAL_SET) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def to_input(row: dict) -> AddressInput:
+    return AddressInput(alamat=row["alamat"], rt=row["rt"], rw=row["rw"], kelurahan=row["kelurahan"],
+                        kecamatan=row["kecamatan"], kabupaten_kota=row["kabupaten_kota"], kode_pos=row["kode_pos"],
+                        kode_wilayah=row["kode_wilayah"])
+
+
+@dataclass
+class Figures:
+    rows: int
+    placeable: int
+    unplaceable: int
+    accuracy: float
+    clear_on_placeable: float
+    unclear_flagged: float
+    clear_but_wrong: float
+
+    def meets_targets(self) -> bool:
+        return (self.accuracy >= TARGETS["accuracy"] and self.clear_on_placeable >= TARGETS["clear_on_placeable"]
+                and self.unclear_flagged >= TARGETS["unclear_flagged"]
+                and self.clear_but_wrong <= TARGETS["clear_but_wrong"])
+
+
+def figures(rows: list[dict], answers: list[tuple[str | None, bool]]) -> Figures:
+    """answers[i] = (predicted code, CLEAR?) for rows[i]."""
+    placeable = [(r, a) for r, a in zip(rows, answers, strict=True) if r["expected_placeable"] == "1"]
+    unplaceable = [(r, a) for r, a in zip(rows, answers, strict=True) if r["expected_placeable"] != "1"]
+    right = sum(1 for r, (code, _) in placeable if code == r["expected_kode_wilayah"])
+    clear = sum(1 for _, (_, ok) in placeable if ok)
+    flagged = sum(1 for _, (_, ok) in unplaceable if not ok)
+    wrong = sum(1 for r, (code, ok) in zip(rows, answers, strict=True)
+                if ok and (r["expected_placeable"] != "1" or code != r["expected_kode_wilayah"]))
+    return Figures(len(rows), len(placeable), len(unplaceable), right / max(len(placeable), 1),
+                   clear / max(len(placeable), 1), flagged / max(len(unplaceable), 1), wrong / max(len(rows), 1))
+
+
+def normalizer_answers(rows: list[dict]) -> list[tuple[str | None, bool]]:
+    normalizers: dict[str, Normalizer] = {}
+    out = []
+    for row in rows:
+        n = normalizers.get(row["office"]) or normalizers.setdefault(row["office"], Normalizer(row["office"]))
+        a = n.normalize(to_input(row))
+        out.append((a.kode_wilayah, a.status == "CLEAR"))
+    return out
+
+
+def joined_address(row: dict) -> str:
+    """The row as one address string, the way a user of parse_alamat would write it."""
+    parts = [row["alamat"]]
+    rt, rw = row["rt"].removesuffix(".0"), row["rw"].removesuffix(".0")
+    if rt or rw:
+        parts.append(" ".join(p for p in (rt and f"RT {rt}", rw and f"RW {rw}") if p))
+    parts += [row[c] for c in ("kelurahan", "kecamatan", "kabupaten_kota")]
+    parts.append(row["kode_pos"].removesuffix(".0"))
+    return ", ".join(p for p in parts if p and p.strip())
+
+
+def parse_alamat_answers(rows: list[dict], accept: Iterable[str] = ("high",)) -> list[tuple[str | None, bool]]:
+    accepted = set(accept)
+    out = []
+    for row in rows:
+        p = wilayah.parse_alamat(joined_address(row))
+        code = p.kelurahan_desa.code if p.kelurahan_desa else None
+        out.append((code, p.confidence in accepted))
+    return out
+
+
+def evaluate(rows: list[dict], answers: list[tuple[str | None, bool]]) -> dict[str, Figures]:
+    """Figures overall, per office, and for the even (tuning) and odd (held-out) ids."""
+    groups: dict[str, Callable[[dict], bool]] = {
+        "all": lambda r: True, "32.16": lambda r: r["office"] == "32.16", "32.75": lambda r: r["office"] == "32.75",
+        "even ids (tuning)": lambda r: int(r["id"]) % 2 == 0, "odd ids (held out)": lambda r: int(r["id"]) % 2 == 1,
+    }
+    out = {}
+    for name, keep in groups.items():
+        picked = [(r, a) for r, a in zip(rows, answers, strict=True) if keep(r)]
+        out[name] = figures([r for r, _ in picked], [a for _, a in picked])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Throughput
+
+_NUMBER = re.compile(r"\d{1,3}")
+
+
+def varied_rows(rows: list[dict], n: int, seed: int = 7) -> list[dict]:
+    """n rows made from the evaluation rows: house numbers, RT/RW and case changed, as a print run would."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        row = dict(rows[i % len(rows)])
+        if i >= len(rows):
+            alamat = _NUMBER.sub(lambda m: str(rng.randint(1, 150)) if len(m.group()) < 3 or rng.random() < 0.5
+                                 else m.group(), row["alamat"]) if rng.random() < 0.7 else row["alamat"]
+            row["alamat"] = alamat.upper() if rng.random() < 0.7 else alamat
+            if row["rt"]:
+                row["rt"] = str(rng.randint(1, 15)).zfill(rng.choice((1, 3)))
+            if row["rw"]:
+                row["rw"] = str(rng.randint(1, 25)).zfill(rng.choice((1, 3)))
+        out.append(row)
+    return out
+
+
+def throughput(rows: list[dict], sample: int) -> dict[str, float]:
+    by_office: dict[str, list[AddressInput]] = {}
+    for row in rows:
+        by_office.setdefault(row["office"], []).append(to_input(row))
+    t0 = time.perf_counter()
+    normalizers = {office: Normalizer(office) for office in by_office}
+    init = (time.perf_counter() - t0) / len(normalizers)
+    t0 = time.perf_counter()
+    for office, inputs in by_office.items():
+        normalize = normalizers[office].normalize
+        for a in inputs:
+            normalize(a)
+    elapsed = time.perf_counter() - t0
+    csv_rate = csv_round_trip(rows)
+    picked = rows[:: max(1, len(rows) // sample)][:sample]
+    t0 = time.perf_counter()
+    for row in picked:
+        wilayah.parse_alamat(joined_address(row))
+    baseline = len(picked) / (time.perf_counter() - t0)
+    rate = len(rows) / elapsed
+    return {"init_s": init, "normalize_rows_per_s": rate, "csv_rows_per_s": csv_rate,
+            "parse_alamat_rows_per_s": baseline, "ratio": rate / baseline}
+
+
+def csv_round_trip(rows: list[dict]) -> float:
+    """Rows/s reading a CSV of the rows, normalizing each (fresh normalizers: cold caches) and writing the result."""
+    source = io.StringIO()
+    writer = csv.DictWriter(source, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    text = source.getvalue()
+    normalizers = {office: Normalizer(office) for office in {r["office"] for r in rows}}
+    t0 = time.perf_counter()
+    out = io.StringIO()
+    w = csv.writer(out)
+    for row in csv.DictReader(io.StringIO(text)):
+        a = normalizers[row["office"]].normalize(to_input(row))
+        w.writerow((row["id"], a.status, ";".join(a.flags), a.kode_wilayah, a.street, a.rt, a.rw, a.kode_pos))
+    return len(rows) / (time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def table(results: dict[str, dict[str, Figures]]) -> str:
+    lines = ["| group | method | rows | accuracy | CLEAR on placeable | unclear flagged | CLEAR but wrong |",
+             "|---|---|---|---|---|---|---|"]
+    for group in next(iter(results.values())):
+        for method, figs in results.items():
+            f = figs[group]
+            lines.append(f"| {group} | {method} | {f.rows} | {f.accuracy:.2%} | {f.clear_on_placeable:.2%} | "
+                         f"{f.unclear_flagged:.2%} | {f.clear_but_wrong:.2%} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--baseline-sample", type=int, default=3000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = load_rows()
+    results = {
+        "antar Normalizer": evaluate(rows, normalizer_answers(rows)),
+        "parse_alamat (high)": evaluate(rows, parse_alamat_answers(rows, ("high",))),
+        "parse_alamat (high+medium)": evaluate(rows, parse_alamat_answers(rows, ("high", "medium"))),
+    }
+    speed = throughput(varied_rows(rows, args.rows), args.baseline_sample)
+    if args.json:
+        print(json.dumps({m: {g: vars(f) for g, f in figs.items()} for m, figs in results.items()} | {"speed": speed},
+                         indent=2))
+        return
+    print(f"Evaluation set: {len(rows)} rows ({EVAL_SET.relative_to(ROOT)})\n")
+    print(table(results))
+    ours = results["antar Normalizer"]
+    print(f"\nTargets: accuracy >= {TARGETS['accuracy']:.1%}, "
+          f"CLEAR on placeable >= {TARGETS['clear_on_placeable']:.0%}, "
+          f"unclear flagged >= {TARGETS['unclear_flagged']:.0%}, CLEAR but wrong <= {TARGETS['clear_but_wrong']:.1%}: "
+          + ", ".join(f"{g} {'met' if f.meets_targets() else 'NOT met'}" for g, f in ours.items()))
+    print(f"\nSpeed ({args.rows:,} rows): Normalizer.normalize {speed['normalize_rows_per_s']:,.0f} rows/s "
+          f"(Normalizer() {speed['init_s'] * 1000:.0f} ms per office, region list already loaded); "
+          f"with CSV read+write {speed['csv_rows_per_s']:,.0f} rows/s; "
+          f"parse_alamat {speed['parse_alamat_rows_per_s']:,.0f} rows/s (sample of {args.baseline_sample:,}); "
+          f"ratio {speed['ratio']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
