@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from rich.console import Console
 from rich.markup import escape
 
+from address.geocode import load_geo_file
 from app import create_app, db, migrate
 from app.cards import Actor
 from app.cli import print_report
@@ -58,7 +59,10 @@ def _done(t0: float, text: str) -> None:
 @click.option("--seed", default=4, show_default=True, help="Benih acak, agar hasil dapat diulang.")
 @click.option("--database-url", default=None, help="Basis data demo (bawaan: SQLite baru di folder instance).")
 @click.option("--office", "office_code", default=None, help="Kode kabupaten/kota (bawaan: ANTAR_OFFICE).")
-def demo_command(cards: int, seed: int, database_url: str | None, office_code: str | None) -> None:
+@click.option("--geo", "geo_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Berkas titik tengah/batas wilayah (CSV kode,lat,lng atau GeoJSON) untuk lokasi kartu.")
+def demo_command(cards: int, seed: int, database_url: str | None, office_code: str | None,
+                 geo_file: str | None) -> None:
     from flask.cli import ScriptInfo
 
     outer = click.get_current_context().ensure_object(ScriptInfo).load_app()
@@ -67,12 +71,12 @@ def demo_command(cards: int, seed: int, database_url: str | None, office_code: s
     if office_code:
         app.config["ANTAR_OFFICE"] = office_code
     with app.app_context():
-        balanced = run_demo(cards, seed, work)
+        balanced = run_demo(cards, seed, work, geo_file)
     if not balanced:
         raise SystemExit(3)
 
 
-def run_demo(cards: int, seed: int, work: Path) -> bool:
+def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> bool:
     code = current_app.config["ANTAR_OFFICE"]
     t0 = _step("1. Basis data")
     migrate.upgrade(db.engine())
@@ -82,6 +86,11 @@ def run_demo(cards: int, seed: int, work: Path) -> bool:
         office_name = office.name
     _done(t0, f"Skema terpasang di {db.engine().url.render_as_string(hide_password=True)}; "
               f"akun 'staf' (kata sandi '{DEMO_PASSWORD}') untuk {office_name}.")
+
+    if geo_file:
+        with unit_of_work() as session:
+            loaded = load_geo_file(session, geo_file, only=(code,))
+        console.print(f"Geometri wilayah: {loaded.rows} wilayah dimuat dari {geo_file}.")
 
     t0 = _step("2. Berkas cetakan sintetis")
     path = work / f"cetakan-{code}-{cards}-{seed}.csv"

@@ -99,3 +99,21 @@ def test_queue_is_for_staff_only(app, client, runner, tmp_path):
     assert client.get(f"/alamat/{card_id}").status_code == 403
     assert client.get("/api/v1/address/review").status_code == 403
     assert client.post(f"/api/v1/address/review/{card_id}", json={}).status_code == 403
+
+
+def test_intake_locates_cards_from_loaded_geometry(app, runner, tmp_path):
+    from pathlib import Path
+
+    centroids = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wilayah" / "centroids.csv"
+    if not centroids.is_file():
+        import pytest
+
+        pytest.skip("shared region data not available")
+    before = _import(runner, tmp_path, [card_row(1)])
+    assert before.exit_code == 0
+    assert _card(app, "BLK0000001").geo_precision == "none"
+    assert runner.invoke(main, ["regions", "load-geo", str(centroids), "--only", "32.16"]).exit_code == 0
+    write_csv(tmp_path / "b.csv", [card_row(2)])
+    assert runner.invoke(main, ["import", str(tmp_path / "b.csv")]).exit_code == 0
+    card = _card(app, "BLK0000002")
+    assert card.geo_precision == "kelurahan" and abs(card.lat - -6.2671) < 0.01 and abs(card.lng - 107.0291) < 0.01
