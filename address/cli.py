@@ -111,13 +111,14 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
     columns = _column_map([c.strip() for c in header.strip().split(sep)])
     if "id" not in columns.values() or "alamat" not in columns.values():
         raise click.ClickException(f"{input_path}: kolom 'id' dan 'alamat' wajib ada.")
-    with unit_of_work() as session:
-        pipeline = AddressPipeline.for_office(session, code, current_app.config)
     total = sum(1 for _ in open(input_path, "rb")) - 1
     progress = Progress(TextColumn("[bold]Normalisasi[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err_console, disable=not err_console.is_terminal)
     counts = {"CLEAR": 0, "UNCLEAR": 0}
-    with progress, open(output_path, "w", newline="", encoding="utf-8") as out:
+    with unit_of_work() as session, progress, open(output_path, "w", newline="", encoding="utf-8") as out:
+        # An operator runs this on purpose: a configured Nominatim server may be asked (rate-limited); its
+        # answers go to the cache in this session, committed after every chunk so an interrupted run keeps them.
+        pipeline = AddressPipeline.for_office(session, code, current_app.config, remote=True)
         task = progress.add_task("", total=total)
         writer = csv.writer(out)
         writer.writerow(["id", *OUTPUT_COLUMNS])
@@ -130,6 +131,7 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
                 placed = pipeline.place(AddressInput(**{f: (v or None) for f, v in zip(fields, values, strict=True)}))
                 writer.writerow([row_id, *_output_values(placed)])
                 counts[placed.address.status] += 1
+            session.commit()
             progress.advance(task, len(chunk))
     click.echo(f"{sum(counts.values())} alamat: {counts['CLEAR']} jelas, {counts['UNCLEAR']} belum jelas "
                f"-> {output_path}")

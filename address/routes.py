@@ -19,6 +19,11 @@ STAFF = (Role.ADMIN, Role.STAFF)
 PAGE = 50
 
 
+def _pipeline(session: Any, office_code: str) -> AddressPipeline:
+    # One card at a clerk's request: a configured Nominatim server may be asked for a better location.
+    return AddressPipeline.for_office(session, office_code, current_app.config, remote=True)
+
+
 def _own_card(session: Any, card_id: int) -> Card:
     card = session.get(Card, card_id)
     if card is None or card.office_id != current_office(session).id:
@@ -60,7 +65,7 @@ def review_page(card_id: int) -> Any:
                 correct_address(session, office, card, kelurahan_code=request.form.get("kelurahan", ""),
                                 street=request.form.get("street", ""), rt=request.form.get("rt"),
                                 rw=request.form.get("rw"), note=request.form.get("note", ""), actor=actor(),
-                                pipeline=AddressPipeline.for_office(session, office.code, current_app.config))
+                                pipeline=_pipeline(session, office.code))
                 flash(f"Alamat kartu {card.nomor_blanko} diperbaiki: {card.state_label}.", "success")
                 return redirect(url_for("address.queue_page"))
             except ReviewError as exc:
@@ -111,7 +116,7 @@ def correct_api(card_id: int) -> Any:
             correct_address(session, office, card, kelurahan_code=str(body.get("kelurahan") or ""),
                             street=str(body.get("street") or ""), rt=body.get("rt"), rw=body.get("rw"),
                             note=str(body.get("note") or ""), actor=actor(),
-                            pipeline=AddressPipeline.for_office(session, office.code, current_app.config))
+                            pipeline=_pipeline(session, office.code))
             return jsonify(card_json(card))
     except ReviewError as exc:
         return jsonify(error={"code": "invalid", "message": str(exc)}), 422

@@ -65,3 +65,30 @@ def test_missing_columns_is_a_clear_error(app, runner, tmp_path):
     src = _write(tmp_path / "in.csv", ["nama", "alamat"], [["x", "y"]])
     result = runner.invoke(main, ["address", "normalize", str(src), "-o", str(tmp_path / "o.csv")])
     assert result.exit_code != 0 and "'id'" in result.output
+
+
+@pytest.mark.skipif(not (DATA_DIR / "bekasi_kelurahan.geojson").is_file(), reason="shared region data not available")
+def test_nominatim_point_outside_the_kelurahan_is_flagged(app, runner, tmp_path):
+    """With a Nominatim server asked for street precision, a point outside the kelurahan makes it UNCLEAR."""
+    from nominatim_stub import NominatimStub
+
+    loaded = runner.invoke(main, ["regions", "load-geo", str(DATA_DIR / "bekasi_kelurahan.geojson")])
+    assert loaded.exit_code == 0, loaded.output
+    src = _write(tmp_path / "in.csv", ["id", "alamat", "kelurahan", "kecamatan"], [
+        ["ok", "JL. KENANGA NO. 5", "JATIMULYA", "TAMBUN SELATAN"],
+        ["far", "JL. SALAH ALAMAT NO. 9", "JATIMULYA", "TAMBUN SELATAN"],
+    ])
+    with NominatimStub(DATA_DIR) as stub:
+        app.config.update(ANTAR_NOMINATIM_URL=stub.url, ANTAR_NOMINATIM_MIN_DELAY=0.01,
+                          ANTAR_GEOCODE_MIN_PRECISION="street")
+        out = tmp_path / "out.csv"
+        result = runner.invoke(main, ["address", "normalize", str(src), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert len(stub.requests) == 2
+        rows = _read(out)
+        assert rows["ok"]["status"] == "CLEAR" and rows["ok"]["geo_precision"] == "street"
+        assert rows["far"]["status"] == "UNCLEAR" and "FAR_FROM_KELURAHAN" in rows["far"]["flags"].split(";")
+        assert rows["far"]["kode_wilayah"] == "32.16.06.1001"
+        # The same file again: every answer comes from the cache, the server is not asked twice.
+        assert runner.invoke(main, ["address", "normalize", str(src), "-o", str(out)]).exit_code == 0
+        assert len(stub.requests) == 2
