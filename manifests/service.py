@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
 from address.service import AddressPipeline, card_address_values, flag_labels
-from app.cards import HOLDS_NIK, Actor, Card, CardHistory, CardState, TransitionError, history_rows, move
+from app.cards import (
+    HOLDS_NIK,
+    Actor,
+    Card,
+    CardHistory,
+    CardState,
+    TransitionError,
+    history_rows,
+    move,
+    move_many,
+)
 from app.db import utcnow
 from app.models import Office, PrintRun, Withdrawal
 from app.regions import office_regions
@@ -270,14 +280,13 @@ def withdraw_area(
                    created_by=actor.label)
     session.add(w)
     session.flush()
-    query = select(Card).where(
+    query = select(Card.id).where(
         Card.office_id == office.id, Card.kelurahan_code == kel.code, Card.state == CardState.READY)
     if rws:
         query = query.where(Card.rw.in_(rws))
-    moved = 0
-    for card in session.scalars(query):
-        move(session, card, CardState.WITHDRAWN, actor, f"Wilayah ditarik: {w.reason}")
-        moved += 1
+    # A cleared kelurahan can hold thousands of cards: one bulk move, not one ORM flush per card.
+    moved = move_many(session, list(session.scalars(query)), CardState.WITHDRAWN, actor,
+                      f"Wilayah ditarik: {w.reason}", expect=[CardState.READY])
     return w, moved
 
 
