@@ -22,6 +22,8 @@ class CardState(StrEnum):
     DUPLICATE = "DUPLICATE"
     DAMAGED = "DAMAGED"
     WITHDRAWN = "WITHDRAWN"
+    ON_MANIFEST = "ON_MANIFEST"
+    WITH_COURIER = "WITH_COURIER"
 
 
 STATE_LABELS: dict[CardState, str] = {
@@ -30,6 +32,8 @@ STATE_LABELS: dict[CardState, str] = {
     CardState.DUPLICATE: "Cetak ganda (disisihkan)",
     CardState.DAMAGED: "Rusak (cetak ulang)",
     CardState.WITHDRAWN: "Ditarik (ke kelurahan)",
+    CardState.ON_MANIFEST: "Dalam manifest (belum diserahkan)",
+    CardState.WITH_COURIER: "Diserahkan ke kurir",
 }
 
 # `None` is the state before intake: the states a card may start in.
@@ -37,7 +41,11 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
     None: frozenset({CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.DUPLICATE, CardState.WITHDRAWN}),
     # A clerk places the address (or the area turns out to be withdrawn).
     CardState.ADDRESS_UNCLEAR: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED}),
-    CardState.READY: frozenset({CardState.DAMAGED, CardState.WITHDRAWN}),
+    CardState.READY: frozenset({CardState.DAMAGED, CardState.WITHDRAWN, CardState.ON_MANIFEST}),
+    # Staff take a card off a manifest before handover, the area is withdrawn, or the courier accepts it.
+    CardState.ON_MANIFEST: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED,
+                                      CardState.WITH_COURIER}),
+    CardState.WITH_COURIER: frozenset(),
     CardState.DUPLICATE: frozenset({CardState.DAMAGED}),
     CardState.WITHDRAWN: frozenset({CardState.DAMAGED}),
     CardState.DAMAGED: frozenset(),
@@ -45,7 +53,8 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
 
 # While a card is in one of these states it stands for its NIK: another card printed for the same NIK
 # is a duplicate print. A damaged card does not (it is reprinted), nor a delivered one.
-HOLDS_NIK: frozenset[CardState] = frozenset({CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN})
+HOLDS_NIK: frozenset[CardState] = frozenset({
+    CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN, CardState.ON_MANIFEST, CardState.WITH_COURIER})
 
 
 def _state_column() -> Enum:

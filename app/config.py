@@ -35,6 +35,16 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "ANTAR_TRACKING_PREFIX": _env("ANTAR_TRACKING_PREFIX", "RB"),
         "ANTAR_TRACKING_FIRST": int(_env("ANTAR_TRACKING_FIRST", "10000000") or 0),
         "ANTAR_TRACKING_LAST": int(_env("ANTAR_TRACKING_LAST", "19999999") or 0),
+        # Manifests: items per manifest before a post office's cards are split by kecamatan and capped.
+        "ANTAR_MANIFEST_MAX_ITEMS": int(_env("ANTAR_MANIFEST_MAX_ITEMS", "500") or 500),
+        # Calls to the courier: (connect, read) timeouts in seconds, retries on 429/5xx/timeouts with
+        # exponential backoff (base, cap) and jitter, and the longest Retry-After we are willing to wait.
+        "ANTAR_COURIER_CONNECT_TIMEOUT": float(_env("ANTAR_COURIER_CONNECT_TIMEOUT", "5") or 5),
+        "ANTAR_COURIER_READ_TIMEOUT": float(_env("ANTAR_COURIER_READ_TIMEOUT", "30") or 30),
+        "ANTAR_COURIER_RETRIES": int(_env("ANTAR_COURIER_RETRIES", "5") or 5),
+        "ANTAR_COURIER_BACKOFF": float(_env("ANTAR_COURIER_BACKOFF", "1.0") or 1.0),
+        "ANTAR_COURIER_BACKOFF_MAX": float(_env("ANTAR_COURIER_BACKOFF_MAX", "30") or 30),
+        "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),
         # Uploads of a 132,289-row XLSX are about 15 MB; leave generous room.
         "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,
         "INTAKE_CHUNK_ROWS": int(_env("ANTAR_INTAKE_CHUNK_ROWS", "5000") or 5000),

@@ -1,11 +1,15 @@
-"""Intake tables: rows a print run rejected."""
+"""Intake and manifest tables: rows a print run rejected; courier manifests, their items and history."""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+import datetime as dt
+from enum import StrEnum
 
-from app.db import Base
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.cards import Card
+from app.db import Base, UTCDateTime, utcnow
 
 
 class IntakeRejection(Base):
@@ -19,3 +23,134 @@ class IntakeRejection(Base):
     field: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)  # the row as read, JSON
+
+
+class ManifestStatus(StrEnum):
+    DRAFT = "DRAFT"
+    FINALIZED = "FINALIZED"
+    HANDED_OVER = "HANDED_OVER"
+    HANDOVER_FAILED = "HANDOVER_FAILED"
+    CLOSED = "CLOSED"
+    CANCELLED = "CANCELLED"
+
+
+MANIFEST_STATUS_LABELS: dict[ManifestStatus, str] = {
+    ManifestStatus.DRAFT: "Draf (dapat diubah)",
+    ManifestStatus.FINALIZED: "Final (terkunci, bernomor resi)",
+    ManifestStatus.HANDED_OVER: "Diserahkan ke kurir",
+    ManifestStatus.HANDOVER_FAILED: "Penyerahan gagal (dapat dicoba lagi)",
+    ManifestStatus.CLOSED: "Selesai",
+    ManifestStatus.CANCELLED: "Dibatalkan",
+}
+
+# Which status may follow which: the manifest's lifecycle in one place.
+MANIFEST_TRANSITIONS: dict[ManifestStatus | None, frozenset[ManifestStatus]] = {
+    None: frozenset({ManifestStatus.DRAFT}),
+    ManifestStatus.DRAFT: frozenset({ManifestStatus.FINALIZED, ManifestStatus.CANCELLED}),
+    ManifestStatus.FINALIZED: frozenset({ManifestStatus.HANDED_OVER, ManifestStatus.HANDOVER_FAILED,
+                                         ManifestStatus.CANCELLED}),
+    ManifestStatus.HANDOVER_FAILED: frozenset({ManifestStatus.HANDED_OVER, ManifestStatus.HANDOVER_FAILED,
+                                               ManifestStatus.CANCELLED}),
+    ManifestStatus.HANDED_OVER: frozenset({ManifestStatus.CLOSED}),
+    ManifestStatus.CLOSED: frozenset(),
+    ManifestStatus.CANCELLED: frozenset(),
+}
+# While a manifest is in one of these, its items hold their cards (a card is on at most one of them).
+OPEN_STATUSES = frozenset({ManifestStatus.DRAFT, ManifestStatus.FINALIZED, ManifestStatus.HANDOVER_FAILED,
+                           ManifestStatus.HANDED_OVER})
+
+
+def _status_column() -> Enum:
+    return Enum(ManifestStatus, native_enum=False, length=20, validate_strings=True)
+
+
+class Manifest(Base):
+    """A courier manifest: the cards for one destination post office (and kecamatan, when split)."""
+
+    __tablename__ = "manifest"
+    __table_args__ = (Index("ix_manifest_office_status", "office_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # MNF-3216-20261123-0001
+    post_office_code: Mapped[str] = mapped_column(String(5))
+    post_office_name: Mapped[str] = mapped_column(String(120))
+    # Set when a large post office's cards were split by kecamatan.
+    kecamatan_code: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[ManifestStatus] = mapped_column(_status_column())
+    item_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handed_over_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    pickup_scheduled_at: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handover_attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The courier's last answer to a handover, as received (JSON text).
+    courier_response: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[ManifestItem]] = relationship(back_populates="manifest", order_by="ManifestItem.seq")
+    events: Mapped[list[ManifestEvent]] = relationship(order_by="ManifestEvent.id")
+
+    @property
+    def status_label(self) -> str:
+        return MANIFEST_STATUS_LABELS[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class ManifestItem(Base):
+    """One card on a manifest, in its place in the round, with its tracking number once finalized.
+
+    `active` is true while the item holds its card; a partial unique index on the card among active items
+    makes "a card is on at most one open manifest" a database rule, also for two builds at the same moment.
+    """
+
+    __tablename__ = "manifest_item"
+    __table_args__ = (
+        Index("uq_manifest_item_active_card", "card_id", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+        Index("ix_manifest_item_manifest_seq", "manifest_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifest.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    seq: Mapped[int]
+    tracking_number: Mapped[str | None] = mapped_column(String(13), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A recall asked of the courier after handover (withdrawn area): when, and the courier's answer.
+    recall_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    recall_result: Mapped[str | None] = mapped_column(String(200))
+
+    manifest: Mapped[Manifest] = relationship(back_populates="items")
+    card: Mapped[Card] = relationship()
+
+
+class ManifestEvent(Base):
+    """One step of a manifest's life: status from/to, who, when, and what happened (the courier's answer)."""
+
+    __tablename__ = "manifest_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifest.id"), index=True)
+    from_status: Mapped[ManifestStatus | None] = mapped_column(_status_column())
+    to_status: Mapped[ManifestStatus | None] = mapped_column(_status_column())
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class TrackingCounter(Base):
+    """The last S10 serial used by an office for a service prefix. Serials only go up: never reused."""
+
+    __tablename__ = "tracking_counter"
+
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(2), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(BigInteger)

@@ -32,6 +32,7 @@ from app.cards import (
 from app.db import utcnow
 from app.models import Office, PrintRun, Withdrawal
 from app.regions import office_regions
+from manifests.batching import withdraw_from_manifests
 from manifests.intake import CardRow, RejectedRow, file_sha256, read_print_run
 from manifests.models import IntakeRejection
 
@@ -280,13 +281,17 @@ def withdraw_area(
                    created_by=actor.label)
     session.add(w)
     session.flush()
-    query = select(Card.id).where(
-        Card.office_id == office.id, Card.kelurahan_code == kel.code, Card.state == CardState.READY)
-    if rws:
-        query = query.where(Card.rw.in_(rws))
+    def in_area(state: CardState) -> list[int]:
+        query = select(Card.id).where(Card.office_id == office.id, Card.kelurahan_code == kel.code,
+                                      Card.state == state)
+        return list(session.scalars(query.where(Card.rw.in_(rws)) if rws else query))
+
     # A cleared kelurahan can hold thousands of cards: one bulk move, not one ORM flush per card.
-    moved = move_many(session, list(session.scalars(query)), CardState.WITHDRAWN, actor,
+    moved = move_many(session, in_area(CardState.READY), CardState.WITHDRAWN, actor,
                       f"Wilayah ditarik: {w.reason}", expect=[CardState.READY])
+    # Cards on a manifest the courier does not have yet come off it; those with the courier are recalled
+    # (manifests.handover.recall_withdrawn) once this is committed.
+    moved += withdraw_from_manifests(session, office, in_area(CardState.ON_MANIFEST), actor, w.reason)
     return w, moved
 
 

@@ -1,0 +1,430 @@
+"""Courier manifests: plan, build, edit, number (UPU S10), finalize and cancel.
+
+A manifest holds the ready cards of one destination post office; a large post office is split by
+kecamatan and capped (ANTAR_MANIFEST_MAX_ITEMS). Items are in the postman's round order. These functions
+take a session and never commit (the caller's unit of work does), and take a per-office lock first, so two
+staff building at the same moment are serialized; the partial unique index on active items is the
+database's own guarantee that a card is on at most one open manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from app.cards import Actor, Card, CardState, TransitionError, move_many
+from app.db import utcnow
+from app.models import Office
+from app.regions import office_regions
+from app.report import as_local
+from manifests import s10
+from manifests.models import (
+    MANIFEST_STATUS_LABELS,
+    MANIFEST_TRANSITIONS,
+    Manifest,
+    ManifestEvent,
+    ManifestItem,
+    ManifestStatus,
+    TrackingCounter,
+)
+from manifests.postoffice import PostOffice, post_office_for, post_offices
+
+
+class ManifestError(ValueError):
+    """A manifest operation that cannot be carried out; the message (Bahasa Indonesia) names what and why."""
+
+
+class RangeExhausted(ManifestError):
+    """The courier's serial range for the office has not enough numbers left."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRange:
+    prefix: str
+    first: int
+    last: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrackingRange:
+        r = cls(config["ANTAR_TRACKING_PREFIX"], int(config["ANTAR_TRACKING_FIRST"]),
+                int(config["ANTAR_TRACKING_LAST"]))
+        s10.tracking_number(r.prefix, r.first)  # validates prefix and serial bounds
+        s10.tracking_number(r.prefix, r.last)
+        if r.first > r.last:
+            raise ManifestError(f"Rentang nomor resi terbalik: {r.first} > {r.last}.")
+        return r
+
+    @property
+    def label(self) -> str:
+        return f"{s10.tracking_number(self.prefix, self.first)} s.d. {s10.tracking_number(self.prefix, self.last)}"
+
+
+# --- round order -------------------------------------------------------------------------------------------
+
+_HOUSE_NO = re.compile(r"\b(?:NO|NOMOR|NOMER)\.?\s*:?\s*(\d+)\s*([A-Z]?)\b")
+_BLOK = re.compile(r"\bBLOK\s+([A-Z0-9]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    id: int
+    kelurahan_code: str
+    kode_pos: str | None
+    rw: str | None
+    rt: str | None
+    street: str | None
+    lat: float | None
+    lng: float | None
+    nama: str
+
+
+def round_key(kelurahan_name: str, c: Any) -> tuple:
+    """The postman's round: kelurahan, RW, RT, street, house number; then by location where known."""
+    street = (c.street or "").upper()
+    m = _HOUSE_NO.search(street)
+    number = (int(m.group(1)), m.group(2)) if m else (10**9, "")
+    base = _HOUSE_NO.sub("", street).strip(" ,.")
+    blok = _BLOK.search(street)
+    return (kelurahan_name, c.rw or "999", c.rt or "999", base, blok.group(1) if blok else "", number,
+            c.lat if c.lat is not None else 99.0, c.lng if c.lng is not None else 999.0, c.nama, c.id)
+
+
+# --- planning ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedManifest:
+    post_office: PostOffice
+    kecamatan_code: str | None
+    kecamatan_name: str | None
+    card_ids: list[int] = field(default_factory=list)
+    kelurahan: dict[str, int] = field(default_factory=dict)  # kelurahan name -> cards
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"post_office": {"code": self.post_office.code, "name": self.post_office.name},
+                "kecamatan": self.kecamatan_name, "items": len(self.card_ids), "kelurahan": self.kelurahan}
+
+
+def plan_manifests(session: Session, office: Office, *, post_office: str | None = None,
+                   kecamatan: str | None = None, cap: int = 500) -> list[PlannedManifest]:
+    """Which manifests a build would make now (nothing is written): the preview and the build use this."""
+    if cap < 1:
+        raise ManifestError("Batas item per manifest harus minimal 1.")
+    regions = office_regions(office.code)
+    offices = post_offices(office.code)
+    if post_office and post_office not in offices:
+        raise ManifestError(f"Kantor pos tujuan '{post_office}' tidak melayani wilayah {office.name}.")
+    if kecamatan and kecamatan not in regions.kecamatan:
+        raise ManifestError(f"Kecamatan '{kecamatan}' bukan wilayah {office.name}.")
+    query = select(Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street, Card.lat,
+                   Card.lng, Card.nama).where(Card.office_id == office.id, Card.state == CardState.READY,
+                                              Card.kelurahan_code.is_not(None))
+    if kecamatan:
+        query = query.where(Card.kelurahan_code.startswith(kecamatan + "."))
+    by_office: dict[str, list[_Candidate]] = defaultdict(list)
+    for row in session.execute(query):
+        c = _Candidate(*row)
+        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
+        if post_office is None or po.code == post_office:
+            by_office[po.code].append(c)
+    plans: list[PlannedManifest] = []
+    for code in sorted(by_office):
+        cards = by_office[code]
+        po = offices[code]
+        if len(cards) <= cap:
+            groups: list[tuple[str | None, list[_Candidate]]] = [(None, cards)]
+        else:
+            per_kec: dict[str, list[_Candidate]] = defaultdict(list)
+            for c in cards:
+                per_kec[regions.kelurahan[c.kelurahan_code].kecamatan_code].append(c)
+            groups = sorted(per_kec.items())
+        for kec_code, members in groups:
+            members.sort(key=lambda c: round_key(regions.kelurahan[c.kelurahan_code].name, c))
+            # Even chunks in round order: 1,200 cards make three of 400, not 500 + 500 + 200.
+            n = math.ceil(len(members) / cap)
+            size = math.ceil(len(members) / n)
+            for i in range(0, len(members), size):
+                chunk = members[i : i + size]
+                plan = PlannedManifest(po, kec_code, regions.kecamatan.get(kec_code) if kec_code else None,
+                                       [c.id for c in chunk])
+                for c in chunk:
+                    name = regions.kelurahan[c.kelurahan_code].name
+                    plan.kelurahan[name] = plan.kelurahan.get(name, 0) + 1
+                plans.append(plan)
+    return plans
+
+
+# --- building ----------------------------------------------------------------------------------------------
+
+
+def lock_office(session: Session, office: Office) -> None:
+    """Serialize manifest builds and numbering for one office until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x4D4E4600 + office.id})
+    else:
+        # SQLite: a write takes the database's write lock now (waiting for another writer), so that what we
+        # read next cannot change before we write.
+        session.execute(update(Office).where(Office.id == office.id).values(code=Office.code))
+
+
+def build_manifests(session: Session, office: Office, actor: Actor, *, tracking: TrackingRange,
+                    post_office: str | None = None, kecamatan: str | None = None, cap: int = 500,
+                    finalize: bool = False) -> list[Manifest]:
+    """Build draft manifests from every ready card (optionally of one post office/kecamatan); finalize them too.
+
+    All or nothing: with `finalize`, an exhausted tracking range stops the build before anything is written.
+    """
+    lock_office(session, office)
+    plans = plan_manifests(session, office, post_office=post_office, kecamatan=kecamatan, cap=cap)
+    if not plans:
+        raise ManifestError("Tidak ada kartu siap kirim untuk pilihan ini.")
+    numbers: list[str] = []
+    if finalize:
+        numbers = allocate_numbers(session, office, tracking, sum(len(p.card_ids) for p in plans))
+    next_seq = _next_manifest_seq(session, office)
+    manifests = []
+    now = utcnow()
+    offset = 0
+    for i, plan in enumerate(plans):
+        m = Manifest(office_id=office.id, number=_manifest_number(office, now, next_seq + i),
+                     post_office_code=plan.post_office.code, post_office_name=plan.post_office.name,
+                     kecamatan_code=plan.kecamatan_code, status=ManifestStatus.DRAFT,
+                     item_count=len(plan.card_ids), created_at=now, created_by=actor.label)
+        session.add(m)
+        session.flush()
+        _record(session, m, None, ManifestStatus.DRAFT, actor,
+                f"Dibuat dengan {len(plan.card_ids)} kartu untuk {plan.post_office.label}"
+                + (f", Kec. {plan.kecamatan_name}" if plan.kecamatan_name else ""))
+        chunk = numbers[offset : offset + len(plan.card_ids)] if finalize else None
+        _insert_items(session, m, plan.card_ids, start_seq=1, numbers=chunk)
+        offset += len(plan.card_ids)
+        move_many(session, plan.card_ids, CardState.ON_MANIFEST, actor, f"Masuk manifest {m.number}",
+                  expect=[CardState.READY])
+        if finalize:
+            _set_status(session, m, ManifestStatus.FINALIZED, actor,
+                        f"Final: {len(plan.card_ids)} nomor resi {chunk[0]} s.d. {chunk[-1]}")
+            m.finalized_at = now
+        manifests.append(m)
+    return manifests
+
+
+def _insert_items(session: Session, m: Manifest, card_ids: Sequence[int], start_seq: int,
+                  numbers: Sequence[str] | None) -> None:
+    rows = [{"manifest_id": m.id, "card_id": cid, "seq": start_seq + i, "active": True,
+             "tracking_number": numbers[i] if numbers else None} for i, cid in enumerate(card_ids)]
+    if rows:
+        session.execute(insert(ManifestItem.__table__), rows)
+
+
+def _manifest_number(office: Office, now: dt.datetime, seq: int) -> str:
+    return f"MNF-{office.code.replace('.', '')}-{as_local(now):%Y%m%d}-{seq:04d}"
+
+
+def _next_manifest_seq(session: Session, office: Office) -> int:
+    prefix = _manifest_number(office, utcnow(), 0)[:-4]
+    last = session.scalar(select(func.max(Manifest.number)).where(Manifest.office_id == office.id,
+                                                                  Manifest.number.startswith(prefix)))
+    return int(last[-4:]) + 1 if last else 1
+
+
+def allocate_numbers(session: Session, office: Office, tracking: TrackingRange, count: int) -> list[str]:
+    """Take the next `count` serials of the office's range, or raise RangeExhausted having taken none."""
+    counter = session.get(TrackingCounter, (office.id, tracking.prefix), with_for_update=True)
+    if counter is None:
+        counter = TrackingCounter(office_id=office.id, prefix=tracking.prefix, last_serial=tracking.first - 1)
+        session.add(counter)
+        session.flush()
+    start = max(counter.last_serial + 1, tracking.first)
+    remaining = max(tracking.last - start + 1, 0)
+    if count > remaining:
+        raise RangeExhausted(
+            f"Rentang nomor resi dari PT Pos ({tracking.label}) tidak cukup: tersisa {remaining}, dibutuhkan "
+            f"{count}. Tidak ada yang diberi nomor. Minta rentang baru ke PT Pos lalu atur ANTAR_TRACKING_FIRST "
+            f"dan ANTAR_TRACKING_LAST.")
+    counter.last_serial = start + count - 1
+    return [s10.tracking_number(tracking.prefix, serial) for serial in range(start, start + count)]
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------------
+
+
+def _record(session: Session, m: Manifest, before: ManifestStatus | None, after: ManifestStatus | None,
+            actor: Actor, note: str) -> None:
+    session.add(ManifestEvent(manifest_id=m.id, from_status=before, to_status=after, at=utcnow(),
+                              actor=actor.label, user_id=actor.user_id, note=note))
+
+
+def _set_status(session: Session, m: Manifest, target: ManifestStatus, actor: Actor, note: str) -> None:
+    if target not in MANIFEST_TRANSITIONS[m.status]:
+        raise ManifestError(f"Manifest {m.number} berstatus '{MANIFEST_STATUS_LABELS[m.status]}' dan tidak dapat "
+                            f"diubah menjadi '{MANIFEST_STATUS_LABELS[target]}'.")
+    before = m.status
+    m.status = target
+    _record(session, m, before, target, actor, note)
+
+
+def note(session: Session, m: Manifest, actor: Actor, text_: str) -> None:
+    """Record something that happened to a manifest without a status change (a recall, a replayed answer)."""
+    _record(session, m, None, None, actor, text_)
+
+
+def get_manifest(session: Session, office: Office, manifest_id: int, *, lock: bool = False) -> Manifest:
+    m = session.get(Manifest, manifest_id, with_for_update=lock or None)
+    if m is None or m.office_id != office.id:
+        raise ManifestError(f"Manifest #{manifest_id} tidak ditemukan.")
+    return m
+
+
+def active_items(session: Session, m: Manifest) -> list[ManifestItem]:
+    return list(session.scalars(select(ManifestItem).where(ManifestItem.manifest_id == m.id,
+                                                           ManifestItem.active).order_by(ManifestItem.seq)))
+
+
+def finalize(session: Session, office: Office, manifest_id: int, actor: Actor, tracking: TrackingRange) -> Manifest:
+    """Lock a draft and give each of its items the next tracking number, in round order."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} bukan draf ({m.status_label}).")
+    items = active_items(session, m)
+    if not items:
+        raise ManifestError(f"Manifest {m.number} kosong; tambahkan kartu atau batalkan.")
+    numbers = allocate_numbers(session, office, tracking, len(items))
+    session.execute(update(ManifestItem), [{"id": it.id, "tracking_number": n} for it, n in zip(items, numbers,
+                                                                                              strict=True)])
+    m.finalized_at = utcnow()
+    m.item_count = len(items)
+    _set_status(session, m, ManifestStatus.FINALIZED, actor, f"Final: {len(items)} nomor resi {numbers[0]} s.d. "
+                                                              f"{numbers[-1]}")
+    return m
+
+
+def _cards_by_blanko(session: Session, office: Office, blankos: Iterable[str]) -> dict[str, Card]:
+    wanted = [b.strip() for b in blankos if b and b.strip()]
+    if not wanted:
+        raise ManifestError("Isi minimal satu nomor blanko.")
+    cards = {c.nomor_blanko: c for c in session.scalars(
+        select(Card).where(Card.office_id == office.id, Card.nomor_blanko.in_(wanted)))}
+    missing = [b for b in wanted if b not in cards]
+    if missing:
+        raise ManifestError(f"Nomor blanko tidak ditemukan: {', '.join(missing[:20])}")
+    return {b: cards[b] for b in dict.fromkeys(wanted)}
+
+
+def remove_cards(session: Session, office: Office, manifest_id: int, blankos: Iterable[str], actor: Actor) -> int:
+    """Take cards off a draft; they are ready again for another manifest."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} sudah terkunci ({m.status_label}); kartu tidak dapat dikeluarkan.")
+    cards = _cards_by_blanko(session, office, blankos)
+    items = {it.card_id: it for it in active_items(session, m)}
+    absent = [b for b, c in cards.items() if c.id not in items]
+    if absent:
+        raise ManifestError(f"Kartu tidak ada di manifest {m.number}: {', '.join(absent[:20])}")
+    for c in cards.values():
+        session.delete(items[c.id])
+    session.flush()
+    move_many(session, [c.id for c in cards.values()], CardState.READY, actor, f"Dikeluarkan dari manifest {m.number}",
+              expect=[CardState.ON_MANIFEST])
+    m.item_count -= len(cards)
+    note(session, m, actor, f"{len(cards)} kartu dikeluarkan: {', '.join(list(cards)[:20])}")
+    return len(cards)
+
+
+def add_cards(session: Session, office: Office, manifest_id: int, blankos: Iterable[str], actor: Actor) -> int:
+    """Put ready cards of the manifest's post office on a draft; the round order is recomputed."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} sudah terkunci ({m.status_label}); kartu tidak dapat ditambah.")
+    cards = _cards_by_blanko(session, office, blankos)
+    for b, c in cards.items():
+        if c.state is not CardState.READY:
+            raise ManifestError(f"Kartu {b} berstatus '{c.state_label}', bukan siap kirim.")
+        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
+        if po.code != m.post_office_code:
+            raise ManifestError(f"Kartu {b} untuk {po.label}, bukan {m.post_office_code} {m.post_office_name}.")
+    items = active_items(session, m)
+    top = max((it.seq for it in items), default=0)
+    _insert_items(session, m, [c.id for c in cards.values()], start_seq=top + 1, numbers=None)
+    move_many(session, [c.id for c in cards.values()], CardState.ON_MANIFEST, actor, f"Masuk manifest {m.number}",
+              expect=[CardState.READY])
+    m.item_count += len(cards)
+    _resequence(session, office, m)
+    note(session, m, actor, f"{len(cards)} kartu ditambahkan: {', '.join(list(cards)[:20])}")
+    return len(cards)
+
+
+def _resequence(session: Session, office: Office, m: Manifest) -> None:
+    regions = office_regions(office.code)
+    rows = session.execute(
+        select(ManifestItem.id, Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street,
+               Card.lat, Card.lng, Card.nama)
+        .join(Card, Card.id == ManifestItem.card_id)
+        .where(ManifestItem.manifest_id == m.id, ManifestItem.active)).all()
+    ordered = sorted(rows, key=lambda r: round_key(regions.kelurahan[r[2]].name, _Candidate(*r[1:])))
+    session.execute(update(ManifestItem), [{"id": r[0], "seq": i + 1} for i, r in enumerate(ordered)])
+
+
+def cancel(session: Session, office: Office, manifest_id: int, actor: Actor, reason: str) -> Manifest:
+    """Cancel a manifest the courier has not accepted; its cards are ready again, its numbers are retired."""
+    if not reason.strip():
+        raise ManifestError("Alasan pembatalan wajib diisi.")
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    items = active_items(session, m)
+    _set_status(session, m, ManifestStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
+    now = utcnow()
+    session.execute(update(ManifestItem).where(ManifestItem.manifest_id == m.id, ManifestItem.active)
+                    .values(active=False, removed_at=now))
+    ids = [it.card_id for it in items]
+    on_manifest = list(session.scalars(select(Card.id).where(Card.id.in_(ids), Card.state == CardState.ON_MANIFEST)))
+    move_many(session, on_manifest, CardState.READY, actor, f"Manifest {m.number} dibatalkan: {reason.strip()}",
+              expect=[CardState.ON_MANIFEST])
+    return m
+
+
+def withdraw_from_manifests(session: Session, office: Office, card_ids: Sequence[int], actor: Actor,
+                            reason: str) -> int:
+    """Take cards of a withdrawn area off manifests the courier does not have yet; they become withdrawn."""
+    if not card_ids:
+        return 0
+    rows = session.execute(
+        select(ManifestItem.id, ManifestItem.card_id, Manifest.id, Manifest.number)
+        .join(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(ManifestItem.card_id.in_(card_ids), ManifestItem.active,
+               Manifest.status.in_([ManifestStatus.DRAFT, ManifestStatus.FINALIZED,
+                                    ManifestStatus.HANDOVER_FAILED]))).all()
+    if not rows:
+        return 0
+    now = utcnow()
+    session.execute(update(ManifestItem), [{"id": r[0], "active": False, "removed_at": now} for r in rows])
+    per_manifest: dict[int, list[int]] = defaultdict(list)
+    for r in rows:
+        per_manifest[r[2]].append(r[1])
+    for mid, cards in per_manifest.items():
+        m = session.get(Manifest, mid)
+        m.item_count -= len(cards)
+        note(session, m, actor, f"{len(cards)} kartu dikeluarkan karena wilayahnya ditarik: {reason}")
+    try:
+        return move_many(session, [r[1] for r in rows], CardState.WITHDRAWN, actor, f"Wilayah ditarik: {reason}",
+                         expect=[CardState.ON_MANIFEST])
+    except TransitionError as exc:
+        raise ManifestError(str(exc)) from exc
+
+
+def manifest_summary(session: Session, office: Office, *, status: ManifestStatus | None = None,
+                     limit: int = 200) -> list[Manifest]:
+    query = select(Manifest).where(Manifest.office_id == office.id)
+    if status is not None:
+        query = query.where(Manifest.status == status)
+    return list(session.scalars(query.order_by(Manifest.id.desc()).limit(limit)))
