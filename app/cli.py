@@ -115,6 +115,31 @@ def print_report(data: dict[str, Any], *, areas: bool = False) -> None:
     console.print(f"Jumlah per status = kartu dicetak: {verdict}")
 
 
+@main.command("serve", help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Proses pekerja gunicorn.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Thread per pekerja.")
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # gunicorn's documented way to embed it ("Custom Application")
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 10)
+
+        def load(self) -> Any:
+            return create_app()
+
+    console.print(f"Antar melayani di http://{host}:{port}/ ({workers} pekerja x {threads} thread)")
+    _Server().run()
+
+
 from app.demo.command import demo_command  # noqa: E402  (the demo drives every domain)
+from courier_sim.cli import courier_sim_command  # noqa: E402
 
 main.add_command(demo_command)
+main.add_command(courier_sim_command)

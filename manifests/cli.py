@@ -25,6 +25,9 @@ console = Console(stderr=True)
 def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(sorting_group)
+    from manifests.manifest_cli import manifests_group
+
+    app.cli.add_command(manifests_group)
 
 
 def run_import(path: str, office_code: str | None, *, quiet: bool = False) -> service.ImportResult:

@@ -26,11 +26,15 @@ from app.offices import ensure_office
 from app.regions import office_regions
 from app.report import reconciliation
 from app.users import create_user
-from manifests import service
+from courier_sim.server import CourierSimulator
+from manifests import batching, handover, service
+from manifests.batching import TrackingRange
 from manifests.cli import run_import
+from manifests.courier import CourierClient
 
 console = Console()
 DEMO_PASSWORD = "antar-demo"
+DEMO_COURIER_TOKEN = "demo-courier-token"
 
 
 def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
@@ -119,6 +123,23 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
     kel = office_regions(code).kelurahan[run.withdrawn_kelurahan]
     _done(t0, f"{len(damaged)} kartu rusak; {moved} kartu {kel.label} ditarik.")
 
+    t0 = _step("5. Manifest kurir: susun, kunci (nomor resi), serahkan ke PT Pos (simulator)")
+    with unit_of_work() as session:
+        made = batching.build_manifests(
+            session, ensure_office(session, code), Actor("demo:staf"), finalize=True,
+            tracking=TrackingRange.from_config(current_app.config), cap=current_app.config["ANTAR_MANIFEST_MAX_ITEMS"])
+        manifest_ids = [m.id for m in made]
+        on_manifests = sum(m.item_count for m in made)
+    with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed) as sim:
+        current_app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
+        client = CourierClient.from_config(current_app.config)
+        sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
+        answers = [handover.hand_over(code, mid, Actor("demo:staf"), client) for mid in manifest_ids]
+        at_courier = len(sim.manifests)
+    handed = sum(1 for a in answers if a.answer.ok)
+    _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} diserahkan, "
+              f"{at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
+
     _step("Laporan rekonsiliasi")
     with unit_of_work() as session:
         data = reconciliation(session, ensure_office(session, code))
@@ -127,9 +148,10 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
                 "rusak": (data["by_state"]["DAMAGED"], len(run.damaged_blanko)),
                 "ditarik": (data["by_state"]["WITHDRAWN"], run.withdrawn_cards),
                 "ditolak": (data["rejected_rows"], run.bad_rows),
-                "dicetak": (data["printed"], run.cards)}
+                "dicetak": (data["printed"], run.cards),
+                "diserahkan ke kurir": (data["by_state"]["WITH_COURIER"], on_manifests)}
     for name, (got, want) in expected.items():
         mark = "[green]sesuai[/green]" if got == want else f"[red]berbeda dari rencana {want}[/red]"
         console.print(f"  {name}: {thousands(got)} {mark}")
-    console.print(f"Jalankan `antar run` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
+    console.print(f"Jalankan `antar serve` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
     return data["balanced"] and all(got == want for got, want in expected.values())
