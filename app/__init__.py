@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from address import cli as address_cli
     from address import routes as address_routes
     from app import auth, filters, views
+    from delivery import webhook
     from manifests import cli as manifests_cli
     from manifests import manifest_routes
     from manifests import routes as manifests_routes
@@ -42,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(address_routes.bp)
     app.register_blueprint(manifests_routes.bp)
     app.register_blueprint(manifest_routes.bp)
+    app.register_blueprint(webhook.bp)
     address_cli.init_app(app)
     manifests_cli.init_app(app)
     _register_errors(app)

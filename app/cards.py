@@ -24,6 +24,10 @@ class CardState(StrEnum):
     WITHDRAWN = "WITHDRAWN"
     ON_MANIFEST = "ON_MANIFEST"
     WITH_COURIER = "WITH_COURIER"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    RETURNING = "RETURNING"
+    RETURNED = "RETURNED"
 
 
 STATE_LABELS: dict[CardState, str] = {
@@ -34,6 +38,10 @@ STATE_LABELS: dict[CardState, str] = {
     CardState.WITHDRAWN: "Ditarik (ke kelurahan)",
     CardState.ON_MANIFEST: "Dalam manifest (belum diserahkan)",
     CardState.WITH_COURIER: "Diserahkan ke kurir",
+    CardState.IN_TRANSIT: "Dalam pengantaran",
+    CardState.DELIVERED: "Terkirim ke pemilik",
+    CardState.RETURNING: "Dikembalikan kurir (menuju kantor)",
+    CardState.RETURNED: "Kembali di Disdukcapil",
 }
 
 # `None` is the state before intake: the states a card may start in.
@@ -45,7 +53,14 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
     # Staff take a card off a manifest before handover, the area is withdrawn, or the courier accepts it.
     CardState.ON_MANIFEST: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED,
                                       CardState.WITH_COURIER}),
-    CardState.WITH_COURIER: frozenset(),
+    # The courier's tracking events move the card (delivery/service.py); the courier may try again after
+    # saying it would return an item, so RETURNING can go back to IN_TRANSIT.
+    CardState.WITH_COURIER: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNING,
+                                       CardState.RETURNED}),
+    CardState.IN_TRANSIT: frozenset({CardState.DELIVERED, CardState.RETURNING, CardState.RETURNED}),
+    CardState.RETURNING: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNED}),
+    CardState.DELIVERED: frozenset(),
+    CardState.RETURNED: frozenset(),
     CardState.DUPLICATE: frozenset({CardState.DAMAGED}),
     CardState.WITHDRAWN: frozenset({CardState.DAMAGED}),
     CardState.DAMAGED: frozenset(),
@@ -54,7 +69,8 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
 # While a card is in one of these states it stands for its NIK: another card printed for the same NIK
 # is a duplicate print. A damaged card does not (it is reprinted), nor a delivered one.
 HOLDS_NIK: frozenset[CardState] = frozenset({
-    CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN, CardState.ON_MANIFEST, CardState.WITH_COURIER})
+    CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN, CardState.ON_MANIFEST, CardState.WITH_COURIER,
+    CardState.IN_TRANSIT, CardState.RETURNING, CardState.RETURNED})
 
 
 def _state_column() -> Enum:
@@ -105,6 +121,8 @@ class Card(Base):
     lat: Mapped[float | None]
     lng: Mapped[float | None]
     geo_precision: Mapped[str | None] = mapped_column(String(16))
+    # Why the courier brought the card back (a RETURNED reason code of the contract), once it did.
+    return_reason: Mapped[str | None] = mapped_column(String(20))
     state: Mapped[CardState] = mapped_column(_state_column())
     state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # For a duplicate print: the card that goes out instead.

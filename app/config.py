@@ -44,6 +44,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "ANTAR_COURIER_RETRIES": int(_env("ANTAR_COURIER_RETRIES", "5") or 5),
         "ANTAR_COURIER_BACKOFF": float(_env("ANTAR_COURIER_BACKOFF", "1.0") or 1.0),
         "ANTAR_COURIER_BACKOFF_MAX": float(_env("ANTAR_COURIER_BACKOFF_MAX", "30") or 30),
+        # Tracking: a DELIVERED farther than this from the geocoded address is flagged; after this many failed
+        # attempts an item is expected back; an item with no event for this many days is listed as a problem.
+        "ANTAR_DELIVERY_FAR_KM": float(_env("ANTAR_DELIVERY_FAR_KM", "2.0") or 2.0),
+        "ANTAR_MAX_ATTEMPTS": int(_env("ANTAR_MAX_ATTEMPTS", "3") or 3),
+        "ANTAR_SILENT_DAYS": int(_env("ANTAR_SILENT_DAYS", "5") or 5),
+        # Where the public status page keeps its rate-limit counters (memory:// per process, or redis://...).
+        "ANTAR_RATELIMIT_STORAGE_URI": _env("ANTAR_RATELIMIT_STORAGE_URI", "memory://"),
+        "ANTAR_PUBLIC_RATE_LIMIT": _env("ANTAR_PUBLIC_RATE_LIMIT", "10 per minute; 100 per day"),
         "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),
         # Uploads of a 132,289-row XLSX are about 15 MB; leave generous room.
         "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cards import Card
@@ -126,6 +126,23 @@ class ManifestItem(Base):
     # A recall asked of the courier after handover (withdrawn area): when, and the courier's answer.
     recall_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     recall_result: Mapped[str | None] = mapped_column(String(200))
+    # Tracking state (delivery/service.py): what the courier's events lead to, in occurred_at order.
+    tracking_status: Mapped[str | None] = mapped_column(String(20))
+    # The deciding event: its time, its rank among statuses at the same time, its id (a total order).
+    status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status_rank: Mapped[int] = mapped_column(default=0, server_default="0")
+    status_event_id: Mapped[str | None] = mapped_column(String(64))
+    final: Mapped[bool] = mapped_column(default=False, server_default=false())
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed delivery attempts
+    last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # latest occurred_at seen
+    last_received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str | None] = mapped_column(String(20))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    recipient_relationship: Mapped[str | None] = mapped_column(String(20))
+    # A DELIVERED far from the geocoded address (or outside the kelurahan polygon): kept, flagged for review.
+    delivered_far_km: Mapped[float | None]
+    flagged: Mapped[str | None] = mapped_column(String(200))
 
     manifest: Mapped[Manifest] = relationship(back_populates="items")
     card: Mapped[Card] = relationship()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
 HEADER = ["nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "kelurahan",
           "kecamatan", "kabupaten_kota", "provinsi", "kode_wilayah", "kode_pos", "no_kk", "nomor_blanko",
@@ -36,3 +42,23 @@ def write_csv(path: Path, rows: list[dict[str, str]], *, sep: str = ",", encodin
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def cli(runner: FlaskCliRunner, *args: str) -> Any:
+    from app.cli import main
+
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def report(runner: FlaskCliRunner) -> dict:
+    result = cli(runner, "report", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def cards(app: Flask) -> dict:
+    from app.cards import Card
+    from app.db import unit_of_work
+
+    with app.app_context(), unit_of_work() as s:
+        return {c.nomor_blanko: c for c in s.scalars(select(Card))}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import card_row, write_csv
+from helpers import card_row, cli, report, write_csv
 from sqlalchemy import select
-from test_intake import cli, report
 
 from app.db import unit_of_work
 from app.models import Office

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskCliRunner
-from helpers import card_row, make_nik, write_csv
+from helpers import card_row, cards, cli, make_nik, report, write_csv
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -18,22 +15,6 @@ from app.cli import main
 from app.db import unit_of_work
 from app.models import PrintRun
 from manifests import service
-
-
-def cli(runner: FlaskCliRunner, *args: str):
-    return runner.invoke(main, list(args), catch_exceptions=False)
-
-
-def report(runner: FlaskCliRunner) -> dict:
-    result = cli(runner, "report", "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
-
-
-def cards(app: Flask) -> dict[str, Card]:
-    with app.app_context(), unit_of_work() as s:
-        return {c.nomor_blanko: c for c in s.scalars(select(Card))}
-
 
 # One bad row per rejection rule: (row overrides, field named in the rejection).
 BAD_ROWS = [

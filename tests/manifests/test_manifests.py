@@ -8,10 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import card_row, write_csv
+from helpers import card_row, cli, report, write_csv
 from markupsafe import escape
 from sqlalchemy import func, select
-from test_intake import cli, report
 
 from app.cards import Card, CardState
 from app.db import unit_of_work

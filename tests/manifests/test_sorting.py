@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from helpers import card_row, write_csv
+from helpers import card_row, cards, cli, report, write_csv
 from sqlalchemy import select
-from test_intake import cards, cli, report
 
 from app.cards import Card, CardState
 from app.db import unit_of_work

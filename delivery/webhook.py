@@ -1,0 +1,86 @@
+"""`POST /api/v1/courier/events`: the courier's signed tracking events (contract section 3).
+
+In order: 413 for a body over 1 MiB, 401 unless one of the configured secrets verifies the Standard Webhooks
+signature (the `standardwebhooks` library also refuses timestamps more than five minutes off), 400 for a body
+that is not JSON or not the contract's schema (the message names the field), then the batch is applied and
+committed, and only then the 200 with one result per event goes out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from standardwebhooks.webhooks import Webhook
+
+from app import csrf
+from app.db import unit_of_work
+from delivery.contract import MAX_BODY_BYTES
+from delivery.service import RetryBatch, SchemaError, Settings, apply_batch, parse_body
+
+bp = Blueprint("webhook", __name__)
+
+
+def _error(code: int, message: str) -> Any:
+    return jsonify(error={"code": code, "message": message}), code
+
+
+def verifiers() -> list[Webhook]:
+    """One verifier per configured secret (two while a key is being rotated), built once per application."""
+    cached = current_app.extensions.get("antar.webhook_verifiers")
+    if cached is None:
+        secrets = [s.strip() for s in (current_app.config.get("ANTAR_COURIER_WEBHOOK_SECRETS") or "").split(",")]
+        cached = [Webhook(s) for s in secrets if s]
+        current_app.extensions["antar.webhook_verifiers"] = cached
+    return cached
+
+
+def _verified(text: str) -> bool:
+    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    for hook in verifiers():
+        try:
+            hook.verify(text, headers, json_parse=False)
+            return True
+        except Exception:  # noqa: BLE001 - the library raises ValueError/binascii errors too on malformed headers
+            continue
+    return False
+
+
+@bp.route("/api/v1/courier/events", methods=["POST"])
+@csrf.exempt
+def courier_events() -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte (1 MiB).")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte (1 MiB).")
+    if not verifiers():
+        return _error(503, "ANTAR_COURIER_WEBHOOK_SECRETS belum diatur; event tidak dapat diverifikasi.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _error(400, "Badan permintaan bukan UTF-8.")
+    if not _verified(text):
+        return _error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
+                           "dari sekarang.")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        return _error(400, f"JSON tidak valid: {exc}")
+    try:
+        events = parse_body(body)
+    except SchemaError as exc:
+        return _error(400, str(exc))
+    settings = Settings.from_config(current_app.config)
+    webhook_id = request.headers.get("webhook-id", "")
+    for _ in range(3):
+        try:
+            with unit_of_work() as session:
+                results = apply_batch(session, text, webhook_id, events, settings)
+            break
+        except RetryBatch:
+            continue
+    else:
+        return _error(503, "Event yang sama sedang diproses permintaan lain; kirim ulang.")
+    return jsonify(results=results)
