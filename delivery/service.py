@@ -388,11 +388,13 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
         return
     session.execute(update(ManifestItem), [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
     card_rows, history = [], []
+    reasons_only = []
     for it in items:
-        if it.decided_by is None:
-            continue
-        target = CARD_STATE_OF[it.tracking_status]
+        target = CARD_STATE_OF[it.tracking_status] if it.decided_by is not None else it.card_state
         if target == it.card_state or not can_move(it.card_state, target):
+            # No move; a RETURNED that arrives after the RETURN_RECEIVED still gives the card its reason.
+            if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
+                reasons_only.append({"id": it.card_id, "return_reason": it.return_reason})
             continue
         e = it.decided_by
         reason = f"Kurir: {STATUS_LABELS[Status(e.status)]}"
@@ -407,9 +409,10 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
         card_rows.append(row)
         history.append({"card_id": it.card_id, "from_state": it.card_state, "to_state": target, "at": now,
                         "actor": COURIER.label, "user_id": None, "reason": reason[:500]})
-    if card_rows:
-        for keys in {tuple(sorted(r)) for r in card_rows}:  # executemany needs one shape per statement
-            session.execute(update(Card), [r for r in card_rows if tuple(sorted(r)) == keys])
+    for rows in (card_rows, reasons_only):
+        for keys in {tuple(sorted(r)) for r in rows}:  # one statement shape per executemany
+            session.execute(update(Card), [r for r in rows if tuple(sorted(r)) == keys])
+    if history:
         session.execute(insert(CardHistory.__table__), history)
     finished = {it.manifest_id for it in items if it.changes.get("final")}
     if finished:

@@ -6,6 +6,8 @@ given) so that a demo never mixes with an office's real data.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from pathlib import Path
 
@@ -13,10 +15,12 @@ import click
 from flask import Flask, current_app
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import func, select
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from address.geocode import load_geo_file
 from app import create_app, db, migrate
-from app.cards import Actor
+from app.cards import Actor, Card, CardState
 from app.cli import print_report
 from app.db import unit_of_work
 from app.demo.synthetic import generate_print_run
@@ -27,14 +31,18 @@ from app.regions import office_regions
 from app.report import reconciliation
 from app.users import create_user
 from courier_sim.server import CourierSimulator
+from delivery.contract import REASON_LABELS
+from delivery.models import RejectedEvent, TrackingEvent
 from manifests import batching, handover, service
 from manifests.batching import TrackingRange
 from manifests.cli import run_import
 from manifests.courier import CourierClient
+from manifests.models import Manifest, ManifestStatus
 
 console = Console()
 DEMO_PASSWORD = "antar-demo"
 DEMO_COURIER_TOKEN = "demo-courier-token"
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItYW50YXItZWt0cA=="
 
 
 def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
@@ -47,6 +55,13 @@ def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file}"
     return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"]}), work
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The demo's own server: no access log line per webhook message."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 def _step(title: str) -> float:
@@ -130,15 +145,50 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
             tracking=TrackingRange.from_config(current_app.config), cap=current_app.config["ANTAR_MANIFEST_MAX_ITEMS"])
         manifest_ids = [m.id for m in made]
         on_manifests = sum(m.item_count for m in made)
-    with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed) as sim:
-        current_app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
-        client = CourierClient.from_config(current_app.config)
-        sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
-        answers = [handover.hand_over(code, mid, Actor("demo:staf"), client) for mid in manifest_ids]
-        at_courier = len(sim.manifests)
-    handed = sum(1 for a in answers if a.answer.ok)
-    _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} diserahkan, "
-              f"{at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
+    # Our webhook endpoint, served over real HTTP on loopback; the simulator posts signed events to it. Its
+    # clock starts 30 days back so that the simulated weeks of delivery lie in the past.
+    current_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = DEMO_WEBHOOK_SECRET
+    server = make_server("127.0.0.1", 0, current_app._get_current_object(), threaded=True,
+                         request_handler=_QuietHandler)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    events_url = f"http://127.0.0.1:{server.server_port}/api/v1/courier/events"
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    try:
+        with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed, webhook_url=events_url,
+                              webhook_secret=DEMO_WEBHOOK_SECRET, start=start, keep_history=False) as sim:
+            current_app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
+            client = CourierClient.from_config(current_app.config)
+            sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
+            answers = [handover.hand_over(code, mid, Actor("demo:staf"), client) for mid in manifest_ids]
+            at_courier = len(sim.manifests)
+            handed = sum(1 for a in answers if a.answer.ok)
+            _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} "
+                      f"diserahkan, {at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
+
+            t0 = _step("6. Pengantaran: event pelacakan PT Pos lewat webhook bertanda tangan")
+            sim.play_all()
+            lost = len(sim.failed_messages)
+            posted, messages = sim.events_posted, sim.messages_sent
+    finally:
+        server.shutdown()
+        server.server_close()
+    with unit_of_work() as session:
+        office = ensure_office(session, code)
+        results = dict(session.execute(select(TrackingEvent.result, func.count()).group_by(TrackingEvent.result)).all())
+        rejected = session.scalar(select(func.count()).select_from(RejectedEvent))
+        closed = session.scalar(select(func.count()).select_from(Manifest).where(
+            Manifest.office_id == office.id, Manifest.status == ManifestStatus.CLOSED))
+        reasons = dict(session.execute(select(Card.return_reason, func.count()).where(
+            Card.office_id == office.id, Card.state == CardState.RETURNED).group_by(Card.return_reason)).all())
+    stored = sum(results.values())
+    _done(t0, f"{thousands(posted)} event dalam {thousands(messages)} pesan diterima lewat HTTP: "
+              f"{thousands(stored)} event unik disimpan ({thousands(results.get('stale', 0))} terlambat/usang, "
+              f"{thousands(posted - stored - rejected)} duplikat diabaikan, {rejected} ditolak); "
+              f"{closed} dari {len(made)} manifest selesai; pesan gagal: {lost}.")
+    if reasons:
+        console.print("  Dikembalikan: " + ", ".join(
+            f"{REASON_LABELS.get(r, r)} {thousands(n)}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])))
 
     _step("Laporan rekonsiliasi")
     with unit_of_work() as session:
@@ -149,7 +199,8 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
                 "ditarik": (data["by_state"]["WITHDRAWN"], run.withdrawn_cards),
                 "ditolak": (data["rejected_rows"], run.bad_rows),
                 "dicetak": (data["printed"], run.cards),
-                "diserahkan ke kurir": (data["by_state"]["WITH_COURIER"], on_manifests)}
+                "terkirim + kembali = diserahkan": (data["by_state"]["DELIVERED"] + data["by_state"]["RETURNED"],
+                                                    on_manifests)}
     for name, (got, want) in expected.items():
         mark = "[green]sesuai[/green]" if got == want else f"[red]berbeda dari rencana {want}[/red]"
         console.print(f"  {name}: {thousands(got)} {mark}")

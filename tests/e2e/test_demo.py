@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,4 +19,10 @@ def test_demo_runs_end_to_end_and_balances(tmp_path: Path) -> None:
     out = proc.stdout
     assert "seimbang" in out
     assert "berbeda dari rencana" not in out
+    # manifests handed to the simulator (one retried 503), every event received over HTTP, every manifest closed
+    assert "percobaan pertama dijawab 503" in out
+    assert "0 ditolak" in out and "pesan gagal: 0" in out
+
+    closed = re.search(r"(\d+) dari (\d+) manifest\s+selesai", out)
+    assert closed and closed.group(1) == closed.group(2)
     assert (tmp_path / "demo" / "antar-demo.sqlite").exists()
