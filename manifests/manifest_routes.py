@@ -12,6 +12,7 @@ from app.cards import Card
 from app.db import unit_of_work
 from app.models import Office, Role
 from app.regions import office_regions
+from delivery.contract import REASON_LABELS, STATUS_LABELS, Status
 from manifests import batching, documents, handover
 from manifests.batching import ManifestError, TrackingRange
 from manifests.courier import CourierClient, CourierConfigError
@@ -137,14 +138,24 @@ def detail_page(manifest_id: int) -> Any:
                                    message=f"Manifest #{manifest_id} tidak ditemukan."), 404
         doc = handover.manifest_document(session, office, m)
         events = list(m.events)
-        blanko_of = dict(session.execute(
-            select(ManifestItem.seq, Card.nomor_blanko).join(Card, Card.id == ManifestItem.card_id)
-            .where(ManifestItem.manifest_id == m.id, ManifestItem.active)).all())
+        rows = session.execute(
+            select(ManifestItem.seq, Card.nomor_blanko, ManifestItem.tracking_status, ManifestItem.attempts,
+                   ManifestItem.return_reason, ManifestItem.flagged)
+            .join(Card, Card.id == ManifestItem.card_id)
+            .where(ManifestItem.manifest_id == m.id, ManifestItem.active)).all()
+        blanko_of = {r.seq: r.nomor_blanko for r in rows}
+        tracking_of = {r.seq: r for r in rows}
+        by_status: dict[str, int] = {}
+        for r in rows:
+            label = STATUS_LABELS[Status(r.tracking_status)] if r.tracking_status else "Belum ada kabar kurir"
+            by_status[label] = by_status.get(label, 0) + 1
     g.page_title = m.number
     per_kel: dict[str, int] = {}
     for it in doc.items:
         per_kel[f"{it.kelurahan} · {it.kecamatan}"] = per_kel.get(f"{it.kelurahan} · {it.kecamatan}", 0) + 1
     return render_template("manifest_detail.html", m=m, doc=doc, events=events, per_kel=per_kel, blanko_of=blanko_of,
+                           tracking_of=tracking_of, by_status=by_status, status_labels=STATUS_LABELS,
+                           reason_labels=REASON_LABELS, Status=Status,
                            short_address=documents.short_address, S=ManifestStatus,
                            courier_configured=bool(current_app.config.get("ANTAR_COURIER_BASE_URL")))
 
