@@ -32,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from address import cli as address_cli
     from address import routes as address_routes
     from app import auth, filters, views
+    from delivery import public as delivery_public
+    from delivery import routes as delivery_routes
     from delivery import webhook
     from manifests import cli as manifests_cli
     from manifests import manifest_routes
@@ -44,6 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(manifests_routes.bp)
     app.register_blueprint(manifest_routes.bp)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(delivery_routes.bp)
+    delivery_public.init_app(app)
     address_cli.init_app(app)
     manifests_cli.init_app(app)
     _register_errors(app)

@@ -1,0 +1,548 @@
+"""Reading the tracking state: staff search, an item's full timeline, the problems lists, a citizen's status.
+
+Read-only: these functions take a session and an office and return plain values (no ORM objects escape, so
+pages render after the unit of work has closed). Every staff query is scoped to one office; the citizen's
+status is the only query across offices, and it answers with the card's state and a date, nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.cards import STATE_LABELS, Card, CardHistory, CardState
+from app.models import Office
+from app.regions import office_regions
+from app.report import as_local
+from delivery.contract import REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
+from delivery.models import RejectedEvent, TrackingEvent
+from delivery.service import RANK
+from manifests.models import MANIFEST_STATUS_LABELS, Manifest, ManifestItem, ManifestStatus
+
+SEARCH_LIMIT = 100
+PROBLEM_LIMIT = 200
+MIN_NAME_CHARS = 3
+
+T = TypeVar("T")
+
+_S10 = re.compile(r"^[A-Z]{2}\d{9}[A-Z]{2}$")
+_NIK = re.compile(r"^\d{16}$")
+
+
+class QueryError(ValueError):
+    """A search text we cannot use; the message (Bahasa Indonesia) says what to type instead."""
+
+
+# --- labels ------------------------------------------------------------------------------------------------
+
+
+def card_state_label(state: str | None) -> str:
+    if state is None:
+        return "—"
+    try:
+        return STATE_LABELS[CardState(state)]
+    except (ValueError, KeyError):  # a state added later without a label yet
+        return str(state)
+
+
+def status_label(status: str | None) -> str:
+    if status is None:
+        return "Belum ada kabar kurir"
+    try:
+        return STATUS_LABELS[Status(status)]
+    except ValueError:
+        return status
+
+
+def reason_label(code: str | None) -> str | None:
+    return None if code is None else REASON_LABELS.get(code, code)
+
+
+def relationship_label(code: str | None) -> str | None:
+    return None if code is None else RELATIONSHIP_LABELS.get(code, code)
+
+
+def mask_nik(nik: str) -> str:
+    """Only the last four digits: enough to tell two people apart on the phone, not enough to misuse."""
+    return "*" * max(len(nik) - 4, 0) + nik[-4:]
+
+
+def _kelurahan_namer(office: Office) -> Callable[[str | None, str | None], str]:
+    try:
+        known = office_regions(office.code).kelurahan
+    except ValueError:
+        known = {}
+
+    def name(code: str | None, raw: str | None) -> str:
+        kel = known.get(code) if code else None
+        return kel.name if kel else (raw or "—")
+
+    return name
+
+
+def jsonable(value: Any) -> Any:
+    """A dataclass (or list of them) as JSON-ready values: timestamps and dates in ISO 8601."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+# --- search ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One search result: an item of a card (or a card that is on no manifest yet)."""
+
+    tracking_number: str | None
+    nama: str
+    nomor_blanko: str
+    kelurahan: str
+    card_state: str
+    card_state_label: str
+    tracking_status: str | None
+    tracking_status_label: str
+    last_event_at: dt.datetime | None
+    manifest_number: str | None
+    active: bool | None
+
+
+def search_key(q: str) -> tuple[str, str]:
+    """What a search text is: ('tracking', 'RB...ID'), ('nik', ...), ('manifest', 'MNF-...') or ('text', ...)."""
+    q = q.strip()
+    upper = q.upper()
+    if _S10.match(upper):
+        return "tracking", upper
+    if _NIK.match(q):
+        return "nik", q
+    if upper.startswith("MNF-"):
+        return "manifest", upper
+    if len(q) < MIN_NAME_CHARS:
+        raise QueryError(f"Ketik nomor resi, NIK (16 angka), nomor blanko, nomor manifest (MNF-...) atau "
+                         f"minimal {MIN_NAME_CHARS} huruf nama.")
+    return "text", q
+
+
+def search(session: Session, office: Office, q: str, *, limit: int = SEARCH_LIMIT) -> list[Found]:
+    """Items and cards of the office matching `q` (see `search_key`); a text matches the nomor blanko exactly
+    or the name as a case-insensitive substring."""
+    kind, value = search_key(q)
+    if kind == "tracking":
+        condition = ManifestItem.tracking_number == value
+    elif kind == "nik":
+        condition = Card.nik == value
+    elif kind == "manifest":
+        condition = Manifest.number == value
+    else:
+        condition = or_(Card.nomor_blanko.in_(sorted({value, value.upper()})),
+                        func.upper(Card.nama).contains(value.upper(), autoescape=True))
+    rows = session.execute(
+        select(Card.nama, Card.nomor_blanko, Card.kelurahan_code, Card.kelurahan_raw, Card.state,
+               ManifestItem.tracking_number, ManifestItem.tracking_status, ManifestItem.last_event_at,
+               ManifestItem.active, Manifest.number)
+        .select_from(Card)
+        .outerjoin(ManifestItem, ManifestItem.card_id == Card.id)
+        .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(Card.office_id == office.id, condition)
+        .order_by(Card.nama, Card.id, ManifestItem.id.desc())
+        .limit(limit)).all()
+    kelurahan = _kelurahan_namer(office)
+    return [Found(r.tracking_number, r.nama, r.nomor_blanko, kelurahan(r.kelurahan_code, r.kelurahan_raw),
+                  str(r.state), card_state_label(r.state), r.tracking_status, status_label(r.tracking_status),
+                  r.last_event_at, r.number, r.active) for r in rows]
+
+
+# --- timeline ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    nama: str
+    nomor_blanko: str
+    nik_masked: str
+    kelurahan: str
+    alamat: str
+    state: str
+    state_label: str
+    state_changed_at: dt.datetime
+    return_reason: str | None
+    return_reason_label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    tracking_number: str | None
+    manifest_id: int
+    manifest_number: str
+    manifest_status_label: str
+    handed_over_at: dt.datetime | None
+    active: bool
+    tracking_status: str | None
+    tracking_status_label: str
+    final: bool
+    attempts: int
+    return_reason: str | None
+    return_reason_label: str | None
+    delivered_at: dt.datetime | None
+    recipient_name: str | None
+    recipient_relationship: str | None
+    recipient_relationship_label: str | None
+    delivered_far_km: float | None
+    flagged: str | None
+    last_event_at: dt.datetime | None
+    last_received_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    event_id: str
+    tracking_number: str
+    status: str
+    status_label: str
+    reason_code: str | None
+    reason_label: str | None
+    occurred_at: dt.datetime
+    occurred_offset: str
+    courier_time: str  # the time as the courier sent it, in its own offset
+    received_at: dt.datetime
+    attempt: int | None
+    post_office: str | None
+    lat: float | None
+    lng: float | None
+    courier_id: str | None
+    recipient_name: str | None
+    recipient_relationship_label: str | None
+    photo_url: str | None
+    signature_url: str | None
+    result: str
+    far_km: float | None
+    flag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    from_state: str | None
+    from_label: str
+    to_state: str
+    to_label: str
+    at: dt.datetime
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Everything known about one tracking number's card: all its items (a card may be sent again), every
+    courier event of those items in occurred_at order, and the card's history."""
+
+    tracking_number: str
+    card: CardView
+    item: ItemView
+    items: list[ItemView]
+    events: list[EventView]
+    card_history: list[HistoryView]
+
+
+def courier_time(occurred_at: dt.datetime, offset: str) -> str:
+    """`occurred_at` in the offset the courier gave ('+08:00' for an office in WITA), as it was sent."""
+    m = re.fullmatch(r"([+-])(\d{2}):(\d{2})", offset or "")
+    if m is None:
+        return occurred_at.isoformat(timespec="minutes")
+    delta = dt.timedelta(hours=int(m[2]), minutes=int(m[3])) * (-1 if m[1] == "-" else 1)
+    return occurred_at.astimezone(dt.timezone(delta)).strftime("%d-%m-%Y %H:%M ") + offset
+
+
+def _address(card: Card, kelurahan: str) -> str:
+    parts = [card.alamat]
+    if card.rt or card.rw:
+        parts.append(f"RT {card.rt or '-'}/RW {card.rw or '-'}")
+    parts.append(kelurahan)
+    if card.kecamatan_raw:
+        parts.append(f"Kec. {card.kecamatan_raw}")
+    return ", ".join(parts)
+
+
+def _item_view(it: ManifestItem, m: Manifest) -> ItemView:
+    return ItemView(
+        it.tracking_number, m.id, m.number, MANIFEST_STATUS_LABELS.get(m.status, str(m.status)), m.handed_over_at,
+        it.active, it.tracking_status, status_label(it.tracking_status), it.final, it.attempts, it.return_reason,
+        reason_label(it.return_reason), it.delivered_at, it.recipient_name, it.recipient_relationship,
+        relationship_label(it.recipient_relationship), it.delivered_far_km, it.flagged, it.last_event_at,
+        it.last_received_at)
+
+
+def _event_view(e: TrackingEvent) -> EventView:
+    return EventView(
+        e.event_id, e.tracking_number, e.status, status_label(e.status), e.reason_code, reason_label(e.reason_code),
+        e.occurred_at, e.occurred_offset, courier_time(e.occurred_at, e.occurred_offset), e.received_at, e.attempt,
+        e.post_office, e.lat, e.lng, e.courier_id, e.recipient_name, relationship_label(e.recipient_relationship),
+        e.photo_url, e.signature_url, e.result, e.far_km, e.flag)
+
+
+def timeline(session: Session, office: Office, tracking_number: str) -> Timeline | None:
+    """The full story behind a tracking number of the office; None when the number is unknown here."""
+    number = tracking_number.strip().upper()
+    found = session.execute(
+        select(ManifestItem.card_id).join(Card, Card.id == ManifestItem.card_id)
+        .where(ManifestItem.tracking_number == number, Card.office_id == office.id)).first()
+    if found is None:
+        return None
+    card = session.get(Card, found.card_id)
+    kelurahan = _kelurahan_namer(office)(card.kelurahan_code, card.kelurahan_raw)
+    pairs = session.execute(
+        select(ManifestItem, Manifest).join(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(ManifestItem.card_id == card.id).order_by(ManifestItem.id)).all()
+    items = [_item_view(it, m) for it, m in pairs]
+    item_ids = [it.id for it, _ in pairs]
+    events = sorted(session.scalars(select(TrackingEvent).where(TrackingEvent.item_id.in_(item_ids))),
+                    key=lambda e: (e.occurred_at, RANK.get(e.status, 0), e.event_id))
+    history = session.scalars(select(CardHistory).where(CardHistory.card_id == card.id)
+                              .order_by(CardHistory.at, CardHistory.id))
+    return Timeline(
+        tracking_number=number,
+        card=CardView(card.nama, card.nomor_blanko, mask_nik(card.nik), kelurahan, _address(card, kelurahan),
+                      str(card.state), card_state_label(card.state), card.state_changed_at, card.return_reason,
+                      reason_label(card.return_reason)),
+        item=next(i for i in items if i.tracking_number == number),
+        items=items,
+        events=[_event_view(e) for e in events],
+        card_history=[HistoryView(h.from_state and str(h.from_state), card_state_label(h.from_state), str(h.to_state),
+                             card_state_label(h.to_state), h.at, h.actor, h.reason) for h in history],
+    )
+
+
+# --- problems ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemItem:
+    tracking_number: str
+    nama: str
+    kelurahan: str
+    manifest_number: str
+    tracking_status: str | None
+    tracking_status_label: str
+    attempts: int
+    last_event_at: dt.datetime | None
+    since: dt.datetime | None  # silent: the last event (or the handover) the silence is measured from
+    delivered_at: dt.datetime | None
+    delivered_far_km: float | None
+    flagged: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedView:
+    received_at: dt.datetime
+    tracking_number: str | None
+    event_id: str | None
+    message: str
+    known: bool  # the tracking number is one of our items (a bad code rather than an unknown number)
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemList(Generic[T]):
+    count: int  # all of them, also beyond the rows shown
+    rows: list[T]
+
+
+@dataclass(frozen=True, slots=True)
+class Problems:
+    silent_days: int
+    max_attempts: int
+    silent: ProblemList[ProblemItem]
+    failing: ProblemList[ProblemItem]
+    far: ProblemList[ProblemItem]
+    rejected: ProblemList[RejectedView]
+
+
+def problems(session: Session, office: Office, *, now: dt.datetime, silent_days: int, max_attempts: int,
+             limit: int = PROBLEM_LIMIT) -> Problems:
+    """Items that need a look: silent for `silent_days`, `max_attempts` failed attempts and still open,
+    delivered far away, and events we could not apply."""
+    since = func.coalesce(ManifestItem.last_event_at, Manifest.handed_over_at)
+    open_items = and_(Manifest.office_id == office.id, ManifestItem.active, ManifestItem.final.is_(False),
+                      ManifestItem.tracking_number.is_not(None))
+    handed = and_(open_items, Manifest.status == ManifestStatus.HANDED_OVER)
+    kelurahan = _kelurahan_namer(office)
+
+    def listing(condition: Any, *order: Any) -> ProblemList[ProblemItem]:
+        base = (select(ManifestItem.id).join(Manifest, Manifest.id == ManifestItem.manifest_id).where(condition))
+        count = session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = session.execute(
+            select(ManifestItem.tracking_number, Card.nama, Card.kelurahan_code, Card.kelurahan_raw, Manifest.number,
+                   ManifestItem.tracking_status, ManifestItem.attempts, ManifestItem.last_event_at,
+                   since.label("since"), ManifestItem.delivered_at, ManifestItem.delivered_far_km,
+                   ManifestItem.flagged)
+            .join(Manifest, Manifest.id == ManifestItem.manifest_id).join(Card, Card.id == ManifestItem.card_id)
+            .where(condition).order_by(*order).limit(limit)).all()
+        return ProblemList(count or 0, [ProblemItem(
+            r.tracking_number, r.nama, kelurahan(r.kelurahan_code, r.kelurahan_raw), r.number, r.tracking_status,
+            status_label(r.tracking_status), r.attempts, r.last_event_at, r.since, r.delivered_at,
+            r.delivered_far_km, r.flagged) for r in rows])
+
+    cutoff = now - dt.timedelta(days=silent_days)
+    return Problems(
+        silent_days=silent_days,
+        max_attempts=max_attempts,
+        silent=listing(and_(handed, since < cutoff), since, ManifestItem.id),
+        failing=listing(and_(open_items, ManifestItem.attempts >= max_attempts),
+                        ManifestItem.attempts.desc(), ManifestItem.id),
+        far=listing(and_(Manifest.office_id == office.id, ManifestItem.flagged.is_not(None)),
+                    ManifestItem.delivered_at.desc(), ManifestItem.id.desc()),
+        rejected=_rejected(session, office, limit),
+    )
+
+
+def _rejected(session: Session, office: Office, limit: int) -> ProblemList[RejectedView]:
+    """Rejected events about the office's items (bad codes) and about numbers nobody knows (unknown numbers:
+    they belong to no office, so every office sees them)."""
+    item = aliased(ManifestItem)
+    manifest = aliased(Manifest)
+    condition = or_(manifest.office_id == office.id, item.id.is_(None))
+    base = (select(RejectedEvent.id, RejectedEvent.received_at, RejectedEvent.tracking_number,
+                   RejectedEvent.event_id, RejectedEvent.message, item.id.label("item_id"))
+            .outerjoin(item, item.tracking_number == RejectedEvent.tracking_number)
+            .outerjoin(manifest, manifest.id == item.manifest_id)
+            .where(condition))
+    count = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.execute(base.order_by(RejectedEvent.received_at.desc(), RejectedEvent.id.desc())
+                           .limit(limit)).all()
+    return ProblemList(count or 0, [RejectedView(r.received_at, r.tracking_number, r.event_id, r.message,
+                                                 r.item_id is not None) for r in rows])
+
+
+# --- the citizen's status ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublicStatus:
+    """What a citizen may learn about their own card: a coarse status, a sentence, a date. Nothing else."""
+
+    status: str
+    message: str
+    date: dt.date | None
+
+
+NOT_FOUND = PublicStatus(
+    "NOT_FOUND",
+    "Data tidak ditemukan. Periksa kembali NIK dan tanggal lahir Anda. Bila sudah benar, kartu Anda mungkin "
+    "belum dicetak; silakan hubungi kelurahan atau kantor Disdukcapil.",
+    None,
+)
+
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+
+
+def tanggal(day: dt.date) -> str:
+    """25 November 2026."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+# Which date a message speaks of: the print date, the handover, the courier's event, or the last change.
+_PRINTED, _HANDED, _DELIVERED, _RETURNING, _RETURNED, _CHANGED = range(6)
+
+# Every card state, in the words a citizen uses. `{date}` is filled with the date the sentence speaks of.
+PUBLIC_MESSAGES: dict[CardState, tuple[str, str, int]] = {
+    CardState.ADDRESS_UNCLEAR: (
+        "PREPARING", "Kartu e-KTP Anda sudah dicetak pada {date} dan sedang disiapkan. Alamat pengiriman sedang "
+        "diperiksa petugas; bila alamat Anda berubah, silakan hubungi kelurahan.", _PRINTED),
+    CardState.READY: (
+        "PREPARING", "Kartu e-KTP Anda sudah dicetak pada {date} dan sedang disiapkan untuk dikirim lewat PT Pos.",
+        _PRINTED),
+    CardState.ON_MANIFEST: (
+        "PREPARING", "Kartu e-KTP Anda sudah dicetak pada {date} dan sedang disiapkan untuk diserahkan ke PT Pos.",
+        _PRINTED),
+    CardState.DUPLICATE: (
+        "PREPARING", "Kartu e-KTP Anda sudah dicetak pada {date} dan sedang disiapkan.", _PRINTED),
+    CardState.DAMAGED: (
+        "REPRINTING", "Kartu e-KTP Anda perlu dicetak ulang (sejak {date}); kartu pengganti sedang disiapkan.",
+        _CHANGED),
+    CardState.WITHDRAWN: (
+        "VIA_KELURAHAN", "Kartu e-KTP Anda tidak dikirim lewat pos dan akan diserahkan melalui kelurahan "
+        "(sejak {date}); silakan hubungi kelurahan.", _CHANGED),
+    CardState.WITH_COURIER: (
+        "IN_DELIVERY", "Kartu e-KTP Anda sedang dalam pengantaran oleh PT Pos sejak {date}.", _HANDED),
+    CardState.IN_TRANSIT: (
+        "IN_DELIVERY", "Kartu e-KTP Anda sedang dalam pengantaran oleh PT Pos sejak {date}.", _HANDED),
+    CardState.DELIVERED: (
+        "DELIVERED", "Kartu e-KTP Anda sudah diterima pada {date}.", _DELIVERED),
+    CardState.RETURNING: (
+        "RETURNING", "Kartu e-KTP Anda tidak dapat diantar dan sedang dikembalikan oleh PT Pos ke kantor "
+        "Disdukcapil sejak {date}; silakan hubungi kelurahan.", _RETURNING),
+    CardState.RETURNED: (
+        "RETURNED", "Kartu e-KTP Anda kembali ke kantor Disdukcapil pada {date}; silakan hubungi kelurahan.",
+        _RETURNED),
+}
+# States added later (kelurahan handling of returned cards) fall back to this until they get their own words.
+GENERIC_MESSAGE = ("PROCESSING", "Kartu e-KTP Anda sedang diproses (diperbarui pada {date}). Untuk keterangan "
+                   "lebih lanjut silakan hubungi kelurahan atau kantor Disdukcapil.", _CHANGED)
+
+
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """The few facts about one card the citizen's message may draw on."""
+
+    state: str
+    tanggal_cetak: dt.date
+    state_changed_at: dt.datetime
+    handed_over_at: dt.datetime | None = None
+    tracking_status: str | None = None
+    status_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+
+
+def public_message(facts: CardFacts) -> PublicStatus:
+    try:
+        code, text, source = PUBLIC_MESSAGES[CardState(facts.state)]
+    except (ValueError, KeyError):
+        code, text, source = GENERIC_MESSAGE
+    changed = as_local(facts.state_changed_at).date()
+    if source == _PRINTED:
+        day = facts.tanggal_cetak
+    elif source == _HANDED:
+        day = as_local(facts.handed_over_at).date() if facts.handed_over_at else changed
+    elif source == _DELIVERED:
+        day = as_local(facts.delivered_at).date() if facts.delivered_at else changed
+    elif source == _RETURNING and facts.tracking_status == Status.RETURNED and facts.status_at:
+        day = as_local(facts.status_at).date()
+    elif source == _RETURNED and facts.tracking_status == Status.RETURN_RECEIVED and facts.status_at:
+        day = as_local(facts.status_at).date()
+    else:
+        day = changed
+    return PublicStatus(code, text.format(date=tanggal(day)), day)
+
+
+def public_status(session: Session, nik: str, born: dt.date) -> PublicStatus:
+    """The status of the newest card printed for this NIK and birth date, in any office.
+
+    An unknown NIK and a wrong birth date must look the same from outside, in the answer and in the work done:
+    both run exactly the same two queries (birth date in the WHERE clause), which find nothing.
+    """
+    offices = list(session.scalars(select(Office.id)))
+    rows = session.execute(
+        select(Card.id, Card.state, Card.tanggal_cetak, Card.state_changed_at, Manifest.handed_over_at,
+               ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.delivered_at)
+        .select_from(Card)
+        .outerjoin(ManifestItem, and_(ManifestItem.card_id == Card.id, ManifestItem.active))
+        .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
+        # office_id first: the (office_id, nik) index answers it.
+        .where(Card.office_id.in_(offices), Card.nik == nik, Card.tanggal_lahir == born)).all()
+    if not rows:
+        return NOT_FOUND
+    # The newest print stands for the person; a duplicate print only when there is nothing else.
+    newest = max(rows, key=lambda r: (r.state != CardState.DUPLICATE, r.tanggal_cetak, r.id))
+    return public_message(CardFacts(str(newest.state), newest.tanggal_cetak, newest.state_changed_at,
+                                    newest.handed_over_at, newest.tracking_status, newest.status_at,
+                                    newest.delivered_at))

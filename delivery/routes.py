@@ -1,0 +1,109 @@
+"""Staff pages and JSON API for tracking: search, an item's timeline, the problems lists. Scoped to the office."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+
+from app.auth import current_office, roles_required
+from app.db import unit_of_work, utcnow
+from app.models import Role
+from delivery import lookup
+from delivery.lookup import QueryError
+
+bp = Blueprint("tracking", __name__, template_folder="templates")
+STAFF = (Role.ADMIN, Role.STAFF)
+
+
+def _error(code: int, message: str) -> Any:
+    return jsonify(error={"code": code, "message": message}), code
+
+
+def _not_found_message(tracking_number: str) -> str:
+    return f"Nomor resi {tracking_number.strip().upper()} tidak ditemukan di kantor ini."
+
+
+def _problems() -> lookup.Problems:
+    with unit_of_work() as session:
+        return lookup.problems(session, current_office(session), now=utcnow(),
+                               silent_days=int(current_app.config["ANTAR_SILENT_DAYS"]),
+                               max_attempts=int(current_app.config["ANTAR_MAX_ATTEMPTS"]))
+
+
+def safe_url(url: str | None) -> str | None:
+    """A proof link from the courier, only if it is http(s): a `javascript:` URL must never become a link."""
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"safe_url": safe_url}
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+@bp.route("/lacak")
+@roles_required(*STAFF)
+def search_page() -> Any:
+    q = (request.args.get("q") or "").strip()
+    results, problem = None, None
+    if q:
+        try:
+            with unit_of_work() as session:
+                results = lookup.search(session, current_office(session), q)
+        except QueryError as exc:
+            problem = str(exc)
+    g.page_title = "Lacak kiriman"
+    return render_template("tracking_search.html", q=q, results=results, problem=problem,
+                           limit=lookup.SEARCH_LIMIT)
+
+
+@bp.route("/lacak/<tracking_number>")
+@roles_required(*STAFF)
+def detail_page(tracking_number: str) -> Any:
+    with unit_of_work() as session:
+        t = lookup.timeline(session, current_office(session), tracking_number)
+    if t is None:
+        return render_template("error.html", code=404, title="Tidak ditemukan",
+                               message=_not_found_message(tracking_number)), 404
+    g.page_title = t.tracking_number
+    return render_template("tracking_detail.html", t=t)
+
+
+@bp.route("/masalah")
+@roles_required(*STAFF)
+def problems_page() -> Any:
+    g.page_title = "Masalah pengantaran"
+    return render_template("tracking_problems.html", p=_problems())
+
+
+# --- JSON API ----------------------------------------------------------------------------------------------
+
+
+@bp.route("/api/v1/tracking")
+@roles_required(*STAFF)
+def search_api() -> Any:
+    try:
+        with unit_of_work() as session:
+            results = lookup.search(session, current_office(session), request.args.get("q") or "")
+    except QueryError as exc:
+        return _error(400, str(exc))
+    return jsonify(results=lookup.jsonable(results))
+
+
+@bp.route("/api/v1/tracking/problems")
+@roles_required(*STAFF)
+def problems_api() -> Any:
+    return jsonify(lookup.jsonable(_problems()))
+
+
+@bp.route("/api/v1/tracking/<tracking_number>")
+@roles_required(*STAFF)
+def detail_api(tracking_number: str) -> Any:
+    with unit_of_work() as session:
+        t = lookup.timeline(session, current_office(session), tracking_number)
+    if t is None:
+        return _error(404, _not_found_message(tracking_number))
+    return jsonify(lookup.jsonable(t))
