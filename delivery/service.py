@@ -229,6 +229,7 @@ class _Item:
     attempts: int
     last_event_at: dt.datetime | None
     return_reason: str | None
+    active: bool = True  # false once the card went out again on a later manifest: it no longer moves the card
     changes: dict[str, Any] = field(default_factory=dict)
     decided_by: Event | None = None
 
@@ -287,10 +288,10 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
     query = (select(ManifestItem.id, ManifestItem.manifest_id, ManifestItem.card_id, ManifestItem.tracking_number,
                     ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.status_rank,
                     ManifestItem.status_event_id, ManifestItem.final, ManifestItem.attempts,
-                    ManifestItem.last_event_at, ManifestItem.return_reason,
+                    ManifestItem.last_event_at, ManifestItem.return_reason, ManifestItem.active,
                     Card.state, Card.lat, Card.lng, Card.kelurahan_code)
              .join(Card, Card.id == ManifestItem.card_id)
-             .where(ManifestItem.tracking_number.in_(numbers), ManifestItem.active)
+             .where(ManifestItem.tracking_number.in_(numbers))  # also items of a card sent again later
              .order_by(ManifestItem.id))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=ManifestItem)
@@ -299,7 +300,7 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
         key = (r.status_at, r.status_rank, r.status_event_id) if r.status_at is not None else None
         items[r.tracking_number] = _Item(r.id, r.manifest_id, r.card_id, r.state, r.lat, r.lng, r.kelurahan_code,
                                          r.tracking_status, key, r.final, r.attempts, r.last_event_at,
-                                         r.return_reason)
+                                         r.return_reason, r.active)
     return items
 
 
@@ -390,6 +391,8 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
     card_rows, history = [], []
     reasons_only = []
     for it in items:
+        if not it.active:
+            continue
         target = CARD_STATE_OF[it.tracking_status] if it.decided_by is not None else it.card_state
         if target == it.card_state or not can_move(it.card_state, target):
             # No move; a RETURNED that arrives after the RETURN_RECEIVED still gives the card its reason.
