@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from delivery import webhook
     from manifests import cli as manifests_cli
     from manifests import manifest_routes
+    from returns import officer_routes, staff_routes
     from manifests import routes as manifests_routes
 
     auth.init_app(app)
@@ -47,6 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(manifest_routes.bp)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(delivery_routes.bp)
+    app.register_blueprint(staff_routes.bp)
+    app.register_blueprint(officer_routes.bp)
     delivery_public.init_app(app)
     address_cli.init_app(app)
     manifests_cli.init_app(app)

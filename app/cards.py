@@ -28,6 +28,15 @@ class CardState(StrEnum):
     DELIVERED = "DELIVERED"
     RETURNING = "RETURNING"
     RETURNED = "RETURNED"
+    # Kelurahan handover (returns/): gathered into a batch, sent, received by the officer, then one disposition.
+    BATCHED = "BATCHED"
+    SENT_TO_KELURAHAN = "SENT_TO_KELURAHAN"
+    AT_KELURAHAN = "AT_KELURAHAN"
+    MISSING = "MISSING"
+    HANDED_TO_HOLDER = "HANDED_TO_HOLDER"
+    HOLDER_DECEASED = "HOLDER_DECEASED"
+    READDRESSED = "READDRESSED"
+    NOT_COLLECTED = "NOT_COLLECTED"
 
 
 STATE_LABELS: dict[CardState, str] = {
@@ -42,6 +51,14 @@ STATE_LABELS: dict[CardState, str] = {
     CardState.DELIVERED: "Terkirim ke pemilik",
     CardState.RETURNING: "Dikembalikan kurir (menuju kantor)",
     CardState.RETURNED: "Kembali di Disdukcapil",
+    CardState.BATCHED: "Disiapkan untuk kelurahan",
+    CardState.SENT_TO_KELURAHAN: "Dikirim ke kelurahan",
+    CardState.AT_KELURAHAN: "Di kelurahan, menunggu diambil",
+    CardState.MISSING: "Hilang saat serah terima (dilaporkan)",
+    CardState.HANDED_TO_HOLDER: "Diserahkan di kelurahan",
+    CardState.HOLDER_DECEASED: "Pemilik meninggal (disimpan untuk dimusnahkan)",
+    CardState.READDRESSED: "Pindah alamat: kembali ke kantor untuk dikirim ulang",
+    CardState.NOT_COLLECTED: "Tidak diambil: kembali ke kantor",
 }
 
 # `None` is the state before intake: the states a card may start in.
@@ -60,9 +77,22 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
     CardState.IN_TRANSIT: frozenset({CardState.DELIVERED, CardState.RETURNING, CardState.RETURNED}),
     CardState.RETURNING: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNED}),
     CardState.DELIVERED: frozenset(),
-    CardState.RETURNED: frozenset(),
+    # Returned and withdrawn cards go to their kelurahan in a handover batch (returns/service.py).
+    CardState.RETURNED: frozenset({CardState.BATCHED}),
+    CardState.BATCHED: frozenset({CardState.SENT_TO_KELURAHAN, CardState.RETURNED, CardState.WITHDRAWN}),
+    CardState.SENT_TO_KELURAHAN: frozenset({CardState.AT_KELURAHAN, CardState.MISSING}),
+    CardState.AT_KELURAHAN: frozenset({CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED,
+                                       CardState.READDRESSED, CardState.NOT_COLLECTED}),
+    # A disposition is final except by staff correction (back to waiting at the kelurahan); a card reported
+    # missing that turns up is corrected the same way.
+    CardState.MISSING: frozenset({CardState.AT_KELURAHAN}),
+    CardState.HANDED_TO_HOLDER: frozenset({CardState.AT_KELURAHAN}),
+    CardState.HOLDER_DECEASED: frozenset({CardState.AT_KELURAHAN}),
+    CardState.NOT_COLLECTED: frozenset({CardState.AT_KELURAHAN}),
+    # A moved holder's card, back at the office with its new address: ready for a later manifest.
+    CardState.READDRESSED: frozenset({CardState.AT_KELURAHAN, CardState.READY, CardState.ADDRESS_UNCLEAR}),
     CardState.DUPLICATE: frozenset({CardState.DAMAGED}),
-    CardState.WITHDRAWN: frozenset({CardState.DAMAGED}),
+    CardState.WITHDRAWN: frozenset({CardState.DAMAGED, CardState.BATCHED}),
     CardState.DAMAGED: frozenset(),
 }
 
@@ -70,7 +100,8 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
 # is a duplicate print. A damaged card does not (it is reprinted), nor a delivered one.
 HOLDS_NIK: frozenset[CardState] = frozenset({
     CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN, CardState.ON_MANIFEST, CardState.WITH_COURIER,
-    CardState.IN_TRANSIT, CardState.RETURNING, CardState.RETURNED})
+    CardState.IN_TRANSIT, CardState.RETURNING, CardState.RETURNED, CardState.BATCHED, CardState.SENT_TO_KELURAHAN,
+    CardState.AT_KELURAHAN, CardState.READDRESSED, CardState.NOT_COLLECTED})
 
 
 def _state_column() -> Enum:

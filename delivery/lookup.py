@@ -484,6 +484,26 @@ PUBLIC_MESSAGES: dict[CardState, tuple[str, str, int]] = {
     CardState.RETURNED: (
         "RETURNED", "Kartu e-KTP Anda kembali ke kantor Disdukcapil pada {date}; silakan hubungi kelurahan.",
         _RETURNED),
+    CardState.BATCHED: (
+        "VIA_KELURAHAN", "Kartu e-KTP Anda sedang disiapkan untuk diserahkan melalui kelurahan (sejak {date}).",
+        _CHANGED),
+    CardState.SENT_TO_KELURAHAN: (
+        "VIA_KELURAHAN", "Kartu e-KTP Anda sedang dikirim ke kantor kelurahan (sejak {date}).", _CHANGED),
+    CardState.AT_KELURAHAN: (
+        "AT_KELURAHAN", "Kartu e-KTP Anda sudah ada di kantor kelurahan sejak {date}. Silakan ambil dengan membawa "
+        "KK atau surat keterangan.", _CHANGED),
+    CardState.MISSING: (
+        "CONTACT_OFFICE", "Kartu e-KTP Anda sedang ditelusuri (sejak {date}); silakan hubungi kantor Disdukcapil.",
+        _CHANGED),
+    CardState.HANDED_TO_HOLDER: (
+        "DELIVERED", "Kartu e-KTP Anda sudah diserahkan di kelurahan pada {date}.", _CHANGED),
+    CardState.HOLDER_DECEASED: (
+        "CONTACT_OFFICE", "Untuk kartu ini silakan hubungi kantor Disdukcapil (diperbarui pada {date}).", _CHANGED),
+    CardState.READDRESSED: (
+        "RESENDING", "Kartu e-KTP Anda akan dikirim ulang ke alamat baru (dicatat pada {date}).", _CHANGED),
+    CardState.NOT_COLLECTED: (
+        "CONTACT_OFFICE", "Kartu e-KTP Anda tidak diambil di kelurahan dan kini disimpan di kantor Disdukcapil "
+        "(sejak {date}); silakan ambil di sana.", _CHANGED),
 }
 # States added later (kelurahan handling of returned cards) fall back to this until they get their own words.
 GENERIC_MESSAGE = ("PROCESSING", "Kartu e-KTP Anda sedang diproses (diperbarui pada {date}). Untuk keterangan "

@@ -32,7 +32,7 @@ HANDOVER_FROM = (ManifestStatus.FINALIZED, ManifestStatus.HANDOVER_FAILED)
 def _item_rows(session: Session, m: Manifest) -> list[tuple[ManifestItem, Card]]:
     return list(session.execute(
         select(ManifestItem, Card).join(Card, Card.id == ManifestItem.card_id)
-        .where(ManifestItem.manifest_id == m.id, ManifestItem.active).order_by(ManifestItem.seq)).all())
+        .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None)).order_by(ManifestItem.seq)).all())
 
 
 def courier_payload(session: Session, office: Office, m: Manifest) -> dict[str, Any]:

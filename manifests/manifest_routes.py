@@ -142,7 +142,7 @@ def detail_page(manifest_id: int) -> Any:
             select(ManifestItem.seq, Card.nomor_blanko, ManifestItem.tracking_status, ManifestItem.attempts,
                    ManifestItem.return_reason, ManifestItem.flagged)
             .join(Card, Card.id == ManifestItem.card_id)
-            .where(ManifestItem.manifest_id == m.id, ManifestItem.active)).all()
+            .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None))).all()
         blanko_of = {r.seq: r.nomor_blanko for r in rows}
         tracking_of = {r.seq: r for r in rows}
         by_status: dict[str, int] = {}

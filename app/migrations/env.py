@@ -9,6 +9,7 @@ import app.cards  # noqa: F401  (registers the card tables on the metadata)
 import app.models  # noqa: F401
 import delivery.models  # noqa: F401
 import manifests.models  # noqa: F401
+import returns.models  # noqa: F401
 from app.db import Base
 
 config = context.config

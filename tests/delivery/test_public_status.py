@@ -78,7 +78,7 @@ def test_every_card_state_has_words_and_later_states_fall_back():
     for state in CardState:
         answer = public_message(CardFacts(state.value, **facts))
         assert answer.date is not None and re.search(r"\d{1,2} [A-Z][a-z]+ 2026", answer.message), state
-    later = public_message(CardFacts("AT_KELURAHAN", **facts))
+    later = public_message(CardFacts("A_STATE_ADDED_LATER", **facts))
     assert later.status == GENERIC_MESSAGE[0] and "1 Desember 2026" in later.message
 
 
