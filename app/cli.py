@@ -140,6 +140,8 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
 from app.demo.command import demo_command  # noqa: E402  (the demo drives every domain)
 from courier_sim.cli import courier_sim_command  # noqa: E402
+from returns.cli import returns_group  # noqa: E402
 
 main.add_command(demo_command)
 main.add_command(courier_sim_command)
+main.add_command(returns_group)

@@ -49,6 +49,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "ANTAR_DELIVERY_FAR_KM": float(_env("ANTAR_DELIVERY_FAR_KM", "2.0") or 2.0),
         "ANTAR_MAX_ATTEMPTS": int(_env("ANTAR_MAX_ATTEMPTS", "3") or 3),
         "ANTAR_SILENT_DAYS": int(_env("ANTAR_SILENT_DAYS", "5") or 5),
+        # Returns at the kelurahan: remind after this many days waiting; after the deadline the officer may record
+        # "not collected" and the card goes back to the office.
+        "ANTAR_REMINDER_DAYS": int(_env("ANTAR_REMINDER_DAYS", "14") or 14),
+        "ANTAR_COLLECTION_DEADLINE_DAYS": int(_env("ANTAR_COLLECTION_DEADLINE_DAYS", "30") or 30),
         # Where the public status page keeps its rate-limit counters (memory:// per process, or redis://...).
         "ANTAR_RATELIMIT_STORAGE_URI": _env("ANTAR_RATELIMIT_STORAGE_URI", "memory://"),
         "ANTAR_PUBLIC_RATE_LIMIT": _env("ANTAR_PUBLIC_RATE_LIMIT", "10 per minute; 100 per day"),

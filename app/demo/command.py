@@ -7,7 +7,6 @@ given) so that a demo never mixes with an office's real data.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from pathlib import Path
 
@@ -16,13 +15,14 @@ from flask import Flask, current_app
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from address.geocode import load_geo_file
 from app import create_app, db, migrate
-from app.cards import Actor, Card, CardState
+from app.cards import Actor, Card, CardHistory, CardState
 from app.cli import print_report
 from app.db import unit_of_work
+from app.demo.courier_world import courier_world
+from app.demo.returns_step import run_returns
 from app.demo.synthetic import generate_print_run
 from app.filters import thousands
 from app.models import Role
@@ -30,19 +30,15 @@ from app.offices import ensure_office
 from app.regions import office_regions
 from app.report import reconciliation
 from app.users import create_user
-from courier_sim.server import CourierSimulator
 from delivery.contract import REASON_LABELS
 from delivery.models import RejectedEvent, TrackingEvent
 from manifests import batching, handover, service
 from manifests.batching import TrackingRange
 from manifests.cli import run_import
-from manifests.courier import CourierClient
 from manifests.models import Manifest, ManifestStatus
 
 console = Console()
 DEMO_PASSWORD = "antar-demo"
-DEMO_COURIER_TOKEN = "demo-courier-token"
-DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItYW50YXItZWt0cA=="
 
 
 def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
@@ -55,13 +51,6 @@ def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file}"
     return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"]}), work
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """The demo's own server: no access log line per webhook message."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def _step(title: str) -> float:
@@ -146,33 +135,21 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         manifest_ids = [m.id for m in made]
         on_manifests = sum(m.item_count for m in made)
     # Our webhook endpoint, served over real HTTP on loopback; the simulator posts signed events to it. Its
-    # clock starts 30 days back so that the simulated weeks of delivery lie in the past.
-    current_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = DEMO_WEBHOOK_SECRET
-    server = make_server("127.0.0.1", 0, current_app._get_current_object(), threaded=True,
-                         request_handler=_QuietHandler)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    events_url = f"http://127.0.0.1:{server.server_port}/api/v1/courier/events"
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    try:
-        with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed, webhook_url=events_url,
-                              webhook_secret=DEMO_WEBHOOK_SECRET, start=start, keep_history=False) as sim:
-            current_app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
-            client = CourierClient.from_config(current_app.config)
-            sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
-            answers = [handover.hand_over(code, mid, Actor("demo:staf"), client) for mid in manifest_ids]
-            at_courier = len(sim.manifests)
-            handed = sum(1 for a in answers if a.answer.ok)
-            _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} "
-                      f"diserahkan, {at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
+    # clock starts 60 days back so that the simulated weeks of delivery lie in the past.
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+    with courier_world(seed, start) as world:
+        sim = world.sim
+        sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
+        answers = [handover.hand_over(code, mid, Actor("demo:staf"), world.client) for mid in manifest_ids]
+        at_courier = len(sim.manifests)
+        handed = sum(1 for a in answers if a.answer.ok)
+        _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} "
+                  f"diserahkan, {at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
 
-            t0 = _step("6. Pengantaran: event pelacakan PT Pos lewat webhook bertanda tangan")
-            sim.play_all()
-            lost = len(sim.failed_messages)
-            posted, messages = sim.events_posted, sim.messages_sent
-    finally:
-        server.shutdown()
-        server.server_close()
+        t0 = _step("6. Pengantaran: event pelacakan PT Pos lewat webhook bertanda tangan")
+        sim.play_all()
+        lost = len(sim.failed_messages)
+        posted, messages = sim.events_posted, sim.messages_sent
     with unit_of_work() as session:
         office = ensure_office(session, code)
         results = dict(session.execute(select(TrackingEvent.result, func.count()).group_by(TrackingEvent.result)).all())
@@ -190,19 +167,27 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         console.print("  Dikembalikan: " + ", ".join(
             f"{REASON_LABELS.get(r, r)} {thousands(n)}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])))
 
+    late_withdrawn = run_returns(code, seed, _step, _done, courier_world,
+                resend_start=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
+
     _step("Laporan rekonsiliasi")
     with unit_of_work() as session:
         data = reconciliation(session, ensure_office(session, code))
     print_report(data)
+    with unit_of_work() as session:
+        ever_withdrawn = session.scalar(select(func.count(func.distinct(CardHistory.card_id))).where(
+            CardHistory.to_state == CardState.WITHDRAWN))
     expected = {"cetak ganda": (data["by_state"]["DUPLICATE"], run.duplicate_prints),
                 "rusak": (data["by_state"]["DAMAGED"], len(run.damaged_blanko)),
-                "ditarik": (data["by_state"]["WITHDRAWN"], run.withdrawn_cards),
+                "ditarik (penyortiran + tahap 2)": (ever_withdrawn, run.withdrawn_cards + late_withdrawn),
                 "ditolak": (data["rejected_rows"], run.bad_rows),
-                "dicetak": (data["printed"], run.cards),
-                "terkirim + kembali = diserahkan": (data["by_state"]["DELIVERED"] + data["by_state"]["RETURNED"],
-                                                    on_manifests)}
+                "dicetak": (data["printed"], run.cards)}
     for name, (got, want) in expected.items():
         mark = "[green]sesuai[/green]" if got == want else f"[red]berbeda dari rencana {want}[/red]"
         console.print(f"  {name}: {thousands(got)} {mark}")
+    filled = [s for s, n in data["by_state"].items() if n]
+    console.print(f"  status yang terisi: {len(filled)} dari {len(data['by_state'])}"
+                  + ("" if len(filled) == len(data["by_state"]) else " (yang kosong: " + ", ".join(
+                      data["state_labels"][s] for s in data["by_state"] if s not in filled) + ")"))
     console.print(f"Jalankan `antar serve` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
     return data["balanced"] and all(got == want for got, want in expected.values())

@@ -25,4 +25,8 @@ def test_demo_runs_end_to_end_and_balances(tmp_path: Path) -> None:
 
     closed = re.search(r"(\d+) dari (\d+) manifest\s+selesai", out)
     assert closed and closed.group(1) == closed.group(2)
+    # returns through the kelurahan, moved holders' cards sent again, a late withdrawal
+    assert re.search(r"\d+ berkas \([\d.]+ kartu\) untuk \d+ kelurahan", out)
+    assert "Dicatat petugas: " in out and "hilang 1" in out
+    assert re.search(r"\d+ kartu pemilik pindah; \d+ sudah kembali di kantor dan masuk \d+\s+manifest baru", out)
     assert (tmp_path / "demo" / "antar-demo.sqlite").exists()

@@ -1,0 +1,52 @@
+"""The demo's courier: our application served on loopback and the PT Pos simulator posting to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from courier_sim.server import CourierSimulator
+from manifests.courier import CourierClient
+
+DEMO_COURIER_TOKEN = "demo-courier-token"
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItYW50YXItZWt0cA=="
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The demo's own server: no access log line per webhook message."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@dataclass
+class CourierWorld:
+    sim: CourierSimulator
+    client: CourierClient
+
+
+@contextmanager
+def courier_world(seed: int, start: dt.datetime, **sim_options: Any) -> Iterator[CourierWorld]:
+    """Serve the current app over real HTTP and run a simulator that posts signed events to its webhook."""
+    app = current_app._get_current_object()
+    app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = DEMO_WEBHOOK_SECRET
+    app.extensions.pop("antar.webhook_verifiers", None)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    events_url = f"http://127.0.0.1:{server.server_port}/api/v1/courier/events"
+    try:
+        with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed, webhook_url=events_url,
+                              webhook_secret=DEMO_WEBHOOK_SECRET, start=start, keep_history=False,
+                              **sim_options) as sim:
+            app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
+            yield CourierWorld(sim, CourierClient.from_config(app.config))
+    finally:
+        server.shutdown()
+        server.server_close()
