@@ -12,16 +12,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from helpers import OFFICE, login, make_user
 
 from app import create_app
-from app.db import make_engine, unit_of_work
+from app.db import make_engine
 from app.migrate import upgrade
 from app.models import Role
-from app.users import create_user
 
 PG_URL = os.environ.get("ANTAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-OFFICE = "32.16"
-PASSWORD = "rahasia-123"
 
 
 def _pg_reachable() -> bool:
@@ -112,17 +110,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
-
-
-def make_user(app: Flask, username: str, role: Role, kelurahan: str | None = None, office: str = OFFICE) -> None:
-    with app.app_context(), unit_of_work() as session:
-        create_user(session, username, PASSWORD, role, office_code=None if role is Role.ADMIN else office,
-                    kelurahan_code=kelurahan)
-
-
-def login(client: FlaskClient, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 302, response.data
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 HEADER = ["nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "kelurahan",
@@ -62,3 +62,24 @@ def cards(app: Flask) -> dict:
 
     with app.app_context(), unit_of_work() as s:
         return {c.nomor_blanko: c for c in s.scalars(select(Card))}
+
+
+OFFICE = "32.16"
+PASSWORD = "rahasia-123"
+
+
+def make_user(app: Flask, username: str, role: Any, kelurahan: str | None = None, office: str = OFFICE) -> None:
+    from app.db import unit_of_work
+    from app.models import Role
+    from app.users import create_user
+
+    with app.app_context(), unit_of_work() as session:
+        create_user(session, username, PASSWORD, role, office_code=None if role is Role.ADMIN else office,
+                    kelurahan_code=kelurahan)
+
+
+def login(client: FlaskClient, username: str) -> None:
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.data
+
+

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import login, make_user
-from helpers import card_row, write_csv
+from helpers import card_row, login, make_user, write_csv
 from sqlalchemy import select
 
 from app.cards import Card, CardState

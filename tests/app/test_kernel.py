@@ -7,8 +7,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, login, make_user
-from helpers import card_row, make_nik, write_csv
+from helpers import PASSWORD, card_row, login, make_nik, make_user, write_csv
 from openpyxl import load_workbook
 
 from app.cards import TRANSITIONS, CardState, TransitionError, check_move

@@ -6,9 +6,9 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import WIB, event, handed_over, post_events
 from helpers import make_nik
 from sqlalchemy import select
+from tracking import WIB, event, handed_over, post_events
 
 from app.cards import Card
 from app.db import unit_of_work, utcnow

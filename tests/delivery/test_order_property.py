@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import WIB, event, handed_over, post_events
 from helpers import card_row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from tracking import WIB, event, handed_over, post_events
 
 from app.cards import Card
 from app.db import unit_of_work

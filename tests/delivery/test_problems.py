@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import event, handed_over, post_events
 from sqlalchemy import select, update
+from tracking import event, handed_over, post_events
 
 from app.cards import Card
 from app.db import unit_of_work, utcnow

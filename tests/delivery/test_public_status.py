@@ -6,9 +6,9 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import WIB, event, handed_over, post_events
 from helpers import card_row, cli, make_nik, write_csv
 from sqlalchemy import event as sa_event
+from tracking import WIB, event, handed_over, post_events
 
 from app.cards import CardState
 from app.db import utcnow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import SECRET, TOKEN, handed_over
 from helpers import card_row, report
 from sqlalchemy import func, select
+from tracking import SECRET, TOKEN, handed_over
 
 from app.db import unit_of_work
 from courier_sim.server import CourierSimulator

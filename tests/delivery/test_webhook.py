@@ -8,9 +8,9 @@ import threading
 
 import pytest
 import requests
-from conftest import OTHER_SECRET, SECRET, WIB, event, handed_over, post_events, signed_headers
 from helpers import card_row, report
 from sqlalchemy import func, select
+from tracking import OTHER_SECRET, SECRET, WIB, event, handed_over, post_events, signed_headers
 
 from app.cards import Card, CardHistory, CardState
 from app.db import unit_of_work
