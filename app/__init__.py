@@ -37,8 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from delivery import webhook
     from manifests import cli as manifests_cli
     from manifests import manifest_routes
-    from returns import officer_routes, staff_routes
     from manifests import routes as manifests_routes
+    from returns import officer_routes, staff_routes
 
     auth.init_app(app)
     filters.init_app(app)

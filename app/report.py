@@ -1,13 +1,15 @@
 """The reconciliation report: every printed card in exactly one state, counted by area.
 
 The totals add up to the number printed by construction (every card has one state) and the report
-checks it anyway, so a bug anywhere that loses a card shows up here.
+checks it anyway, so a bug anywhere that loses a card shows up here. The returns section says what became
+of the cards that went to their kelurahan instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -68,7 +70,21 @@ def reconciliation(session: Session, office: Office) -> dict[str, Any]:
         "by_kecamatan": kecamatan,
         "by_kelurahan": kelurahan,
         "balanced": printed == int(runs[2]) and all(sum(k["by_state"].values()) == k["total"] for k in kelurahan),
+        "returns": _returns_section(session, office),
     }
+
+
+# Sections a domain adds to the report (returns registers "returns"): the kernel imports no domain.
+SECTIONS: dict[str, Callable[[Session, Office], dict[str, Any]]] = {}
+
+
+def register_section(name: str, build: Callable[[Session, Office], dict[str, Any]]) -> None:
+    SECTIONS[name] = build
+
+
+def _returns_section(session: Session, office: Office) -> dict[str, Any]:
+    build = SECTIONS.get("returns")
+    return build(session, office) if build else {"by_reason": [], "by_kecamatan": [], "by_kelurahan": []}
 
 
 def _area_sort_key(regions: Any, code: str) -> tuple:
@@ -103,7 +119,41 @@ def write_xlsx(report: dict[str, Any], path: Any) -> None:
         sheet.append([k.replace("_", " ").title() for k in keys] + [labels[s] for s in report["by_state"]] + ["Jumlah"])
         for row in rows:
             sheet.append([row[k] for k in keys] + [row["by_state"][s] for s in report["by_state"]] + [row["total"]])
+    if "returns" in report:
+        _returns_sheet(wb.create_sheet("Pengembalian"), report["returns"])
     wb.save(path)
+
+
+def _returns_sheet(ws: Any, returns: dict[str, Any]) -> None:
+    """Returns by reason, then the handover per kecamatan and per kelurahan, one block under the other."""
+    from openpyxl.styles import Font
+
+    def heading(text: str, columns: list[str]) -> None:
+        if ws.max_row > 1:
+            ws.append([])
+        ws.append([text])
+        ws.cell(row=ws.max_row, column=1).font = Font(bold=True, size=12)
+        ws.append(columns)
+        for cell in ws[ws.max_row]:
+            cell.font = Font(bold=True)
+
+    ws.append(["Pengembalian ke kelurahan"])
+    ws["A1"].font = Font(bold=True, size=13)
+    heading("Per alasan", ["Alasan", "Kartu"])
+    for r in returns["by_reason"]:
+        ws.append([r["label"][:1].upper() + r["label"][1:], r["cards"]])
+    ws.append(["Jumlah", sum(r["cards"] for r in returns["by_reason"])])
+    rate = "Tingkat penyerahan (%)"
+    heading("Per kecamatan", ["Kecamatan", "Kartu dalam berkas", "Diterima kelurahan", "Diserahkan", rate])
+    for k in returns["by_kecamatan"]:
+        ws.append([k["kecamatan"], k["cards"], k["received"], k["handed"], k["handover_rate_pct"]])
+    dispositions = returns["disposition_labels"]
+    heading("Per kelurahan", ["Kode Wilayah", "Kecamatan", "Kelurahan", "Kartu dalam berkas", "Diterima", "Diserahkan",
+                              "Menunggu diambil", "Hilang", *dispositions.values(), rate])
+    for k in returns["by_kelurahan"]:
+        ws.append([k["kode_wilayah"], k["kecamatan"], k["kelurahan"], k["cards"], k["received"], k["handed"],
+                   k["waiting"], k["missing"], *(k["by_disposition"].get(d, 0) for d in dispositions),
+                   k["handover_rate_pct"]])
 
 
 def as_local(ts: dt.datetime) -> dt.datetime:

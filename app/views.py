@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, g, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
 from app.auth import current_office, roles_required
@@ -24,7 +24,10 @@ def index() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.role is Role.OFFICER:
-        return render_template("officer_home.html")
+        # The officer's work is the kelurahan handover (returns/): its page is shown here directly (no extra
+        # round trip on a weak network), looked up by endpoint because the kernel does not import a domain.
+        home = current_app.view_functions.get("kelurahan.home")
+        return home() if home is not None else render_template("officer_home.html")
     return redirect(url_for("main.report"))
 
 

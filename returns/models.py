@@ -104,6 +104,8 @@ class HandoverItem(Base):
     receiver_relationship: Mapped[str | None] = mapped_column(String(60))
     id_checked: Mapped[bool | None]
     new_address: Mapped[str | None] = mapped_column(String(500))  # a moved holder's address as entered
+    # The card's address before the move (JSON of its address columns), so a staff correction can restore it.
+    previous_address: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
 
     batch: Mapped[HandoverBatch] = relationship(back_populates="items")

@@ -1,7 +1,486 @@
-"""Kelurahan officers' pages and JSON API: their own kelurahan only."""
+"""Kelurahan officers' pages and JSON API: their own kelurahan only.
+
+Officers work from village offices on phones and weak networks: light pages (no script, one card per block), and
+every form and every API call that changes something runs once however often it arrives (`returns.forms`).
+The scope is the officer's kelurahan of his office; anything outside it is "not found" (404), as the service says.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from address.service import AddressPipeline
+from app.auth import actor, current_office, roles_required
+from app.cards import Card, CardState
+from app.db import unit_of_work, utcnow
+from app.models import Role
+from app.regions import office_regions
+from app.report import as_local
+from manifests.documents import neutralize
+from returns import forms, service
+from returns.forms import Once, SubmissionError, TokenReused
+from returns.models import DISPOSITION_LABELS, BatchStatus, Disposition, HandoverBatch, HandoverItem
+from returns.service import NotFound, ReturnsError, Scope
 
 bp = Blueprint("kelurahan", __name__, template_folder="templates")
+OFFICER = Role.OFFICER
+PAGE_SIZE = 50
+
+# The disposition form has one group of fields per disposition (no script switches them): the form's field names
+# per service field.
+FORM_FIELDS: dict[Disposition, dict[str, str]] = {
+    Disposition.HOLDER: {"receiver_name": "holder_name", "id_checked": "holder_id_checked",
+                         "handed_on": "holder_handed_on"},
+    Disposition.FAMILY: {"receiver_name": "family_name", "receiver_relationship": "family_relationship",
+                         "handed_on": "family_handed_on"},
+    Disposition.DECEASED: {"note": "deceased_note"},
+    Disposition.MOVED: {f: f"moved_{f}" for f in ("alamat", "rt", "rw", "kelurahan", "kecamatan", "kabupaten_kota",
+                                                   "kode_pos")},
+    Disposition.NOT_COLLECTED: {},
+}
+API_TEXT_FIELDS = ("receiver_name", "receiver_relationship", "handed_on", "note", "alamat", "rt", "rw", "kelurahan",
+                   "kecamatan", "kabupaten_kota", "kode_pos")
+CSV_COLUMNS = ("berkas", "nomor_blanko", "nama", "alamat", "rt", "rw", "alasan", "status", "diterima_kelurahan",
+               "disposisi", "penerima", "hubungan", "tanggal_serah", "alamat_baru", "catatan", "dicatat_oleh",
+               "dicatat_pada")
+
+
+def _reminder_days() -> int:
+    return int(current_app.config.get("ANTAR_REMINDER_DAYS", 14))
+
+
+def _deadline_days() -> int:
+    return int(current_app.config.get("ANTAR_COLLECTION_DEADLINE_DAYS", 30))
+
+
+def _scope(session: Session) -> Scope:
+    if not current_user.kelurahan_code:
+        abort(403)  # an officer's scope without a kelurahan would be the whole office
+    return Scope(current_office(session), current_user.kelurahan_code)
+
+
+def _kelurahan_label(scope: Scope) -> str:
+    kel = office_regions(scope.office.code).kelurahan.get(scope.kelurahan_code or "")
+    return kel.label if kel else (scope.kelurahan_code or "-")
+
+
+def _today() -> dt.date:
+    return as_local(utcnow()).date()
+
+
+def _collect_by(batch: HandoverBatch) -> dt.date | None:
+    """From this day on a card not collected may be recorded as such (the service's rule)."""
+    if batch.received_at is None:
+        return None
+    return as_local(batch.received_at).date() + dt.timedelta(days=_deadline_days())
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCard:
+    item: HandoverItem
+    card: Card
+    batch: HandoverBatch
+    days: int  # days since the batch was received
+    collect_by: dt.date
+    remind: bool  # waiting at least ANTAR_REMINDER_DAYS
+    overdue: bool  # past the collection deadline: may be recorded "not collected"
+
+
+def _waiting(session: Session, scope: Scope, older_than_days: int = 0) -> list[WaitingCard]:
+    now, today = utcnow(), _today()
+    remind_before = now - dt.timedelta(days=_reminder_days())
+    out = []
+    for item, card, batch in service.waiting(session, scope, older_than_days=older_than_days, now=now):
+        collect_by = _collect_by(batch)
+        out.append(WaitingCard(item, card, batch, (today - as_local(batch.received_at).date()).days, collect_by,
+                               batch.received_at <= remind_before, today >= collect_by))
+    return out
+
+
+def _own_items(session: Session, scope: Scope,
+               state: CardState | None = None) -> list[tuple[HandoverItem, Card, HandoverBatch]]:
+    """Every card of the officer's batches (waiting and done); the batches are the service's scoped list."""
+    ids = [b.id for b in service.list_batches(session, scope, limit=100_000)]
+    if not ids:
+        return []
+    query = (select(HandoverItem, Card, HandoverBatch).join(Card, Card.id == HandoverItem.card_id)
+             .join(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id).where(HandoverItem.batch_id.in_(ids)))
+    if state is not None:
+        query = query.where(Card.state == state)
+    return list(session.execute(query.order_by(HandoverBatch.id.desc(), Card.rw, Card.rt, Card.nama,
+                                               Card.id)).all())
+
+
+def _page(template: str, title: str, status: int = 200, **context: Any) -> Any:
+    g.page_title = title
+    return render_template(template, reason_text=service.reason_text, labels=DISPOSITION_LABELS,
+                           S=BatchStatus, D=Disposition, **context), status
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+@bp.route("/kelurahan")
+@roles_required(OFFICER)
+def home() -> Any:
+    q = (request.args.get("q") or "").strip()
+    with unit_of_work() as session:
+        scope = _scope(session)
+        on_the_way = service.list_batches(session, scope, status=BatchStatus.DISPATCHED)
+        recent = [b for b in service.list_batches(session, scope, limit=6) if b.status is not BatchStatus.DISPATCHED]
+        waiting = _waiting(session, scope)
+        found = [w for w in waiting if _matches(w.card, q)]
+        return _page("kelurahan_home.html", "Kelurahan", kelurahan=_kelurahan_label(scope), on_the_way=on_the_way,
+                     recent=recent[:5], waiting=waiting, q=q, listed=Paged.of(found),
+                     remind=[w for w in waiting if w.remind], overdue=[w for w in waiting if w.overdue],
+                     reminder_days=_reminder_days(), deadline_days=_deadline_days())
+
+
+@bp.route("/kelurahan/pengingat")
+@roles_required(OFFICER)
+def reminders() -> Any:
+    with unit_of_work() as session:
+        scope = _scope(session)
+        rows = _waiting(session, scope, older_than_days=_reminder_days())
+        return _page("kelurahan_reminders.html", "Pengingat", kelurahan=_kelurahan_label(scope), total=len(rows),
+                     listed=Paged.of(rows), reminder_days=_reminder_days(), deadline_days=_deadline_days())
+
+
+def _matches(card: Card, q: str) -> bool:
+    """A citizen at the counter: find the card by (part of) the name or by the blanko number."""
+    return not q or q.upper() in card.nama.upper() or q.upper() == card.nomor_blanko.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """One page of a list: a kelurahan cleared by a withdrawal can hold a thousand cards, a phone wants fifty."""
+
+    rows: list[WaitingCard]
+    page: int
+    pages: int
+    total: int
+
+    @classmethod
+    def of(cls, rows: list[WaitingCard]) -> Paged:
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        raw = request.args.get("hal") or "1"
+        page = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
+        return cls(rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], page, pages, len(rows))
+
+
+@bp.route("/kelurahan/berkas/<int:batch_id>")
+@roles_required(OFFICER)
+def batch_page(batch_id: int) -> Any:
+    return _batch_page(batch_id)
+
+
+def _batch_page(batch_id: int, *, error: str | None = None, form: Mapping[str, Any] | None = None,
+                token: str | None = None, status: int = 200) -> Any:
+    with unit_of_work() as session:
+        scope = _scope(session)
+        try:
+            batch = service.get_batch(session, scope, batch_id)
+        except NotFound:
+            abort(404)
+        rows = service.batch_items(session, batch)
+        missing = set(form.getlist("missing")) if form is not None else set()
+        return _page("kelurahan_batch.html", batch.number, status, batch=batch, rows=rows, error=error,
+                     counted=(form or {}).get("counted", ""), missing=missing, token=token or forms.new_token())
+
+
+@bp.route("/kelurahan/berkas/<int:batch_id>/terima", methods=["POST"])
+@roles_required(OFFICER)
+def receipt_page(batch_id: int) -> Any:
+    token = _posted_token()
+    missing = request.form.getlist("missing")
+
+    def receive(session: Session) -> dict[str, Any]:
+        batch = service.confirm_receipt(session, _scope(session), batch_id, counted, missing, actor())
+        lost = f"; {batch.missing_count} kartu dilaporkan hilang" if batch.missing_count else ""
+        return {"redirect": url_for("kelurahan.batch_page", batch_id=batch_id),
+                "flash": [["success", f"Berkas {batch.number} diterima: {batch.received_count} kartu{lost}."]]}
+
+    try:
+        counted = _count(request.form.get("counted"))
+        once = forms.run_once(token, current_user.id, receive, request=forms.fingerprint("form", request.path))
+    except NotFound:
+        abort(404)
+    except TokenReused as exc:
+        abort(400, description=str(exc))
+    except ReturnsError as exc:
+        return _batch_page(batch_id, error=str(exc), form=request.form, token=token, status=422)
+    return _form_answer(once)
+
+
+@bp.route("/kelurahan/kartu/<int:item_id>")
+@roles_required(OFFICER)
+def card_page(item_id: int) -> Any:
+    return _card_page(item_id)
+
+
+def _card_page(item_id: int, *, error: str | None = None, form: Mapping[str, Any] | None = None,
+               token: str | None = None, status: int = 200) -> Any:
+    with unit_of_work() as session:
+        scope = _scope(session)
+        try:
+            item, card = service.item_in_scope(session, scope, item_id)
+        except NotFound:
+            abort(404)
+        batch, today = item.batch, _today()
+        collect_by = _collect_by(batch)
+        open_ = item.disposition is None and card.state is CardState.AT_KELURAHAN
+        return _page("kelurahan_card.html", card.nomor_blanko, status, item=item, card=card, batch=batch,
+                     open=open_, today=today, collect_by=collect_by,
+                     not_collected_open=collect_by is not None and today >= collect_by, error=error,
+                     form=form or {}, token=token or forms.new_token(), deadline_days=_deadline_days())
+
+
+@bp.route("/kelurahan/kartu/<int:item_id>/disposisi", methods=["POST"])
+@roles_required(OFFICER)
+def disposition_page(item_id: int) -> Any:
+    token = _posted_token()
+
+    def record(session: Session) -> dict[str, Any]:
+        item, card = _record(session, item_id, disposition, fields)
+        return {"redirect": url_for("kelurahan.card_page", item_id=item_id),
+                "flash": [["success", f"Kartu {card.nomor_blanko} ({card.nama}): {DISPOSITION_LABELS[disposition]}"
+                                      " — tercatat."]]}
+
+    try:
+        disposition, fields = _form_disposition(request.form)
+        once = forms.run_once(token, current_user.id, record, request=forms.fingerprint("form", request.path))
+    except NotFound:
+        abort(404)
+    except TokenReused as exc:
+        abort(400, description=str(exc))
+    except ReturnsError as exc:
+        return _card_page(item_id, error=str(exc), form=request.form, token=token, status=422)
+    return _form_answer(once)
+
+
+@bp.route("/kelurahan/kartu.csv")
+@roles_required(OFFICER)
+def cards_csv() -> Any:
+    with unit_of_work() as session:
+        scope = _scope(session)
+        rows = _own_items(session, scope)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for item, card, batch in rows:
+            values = _csv_values(item, card, batch)
+            writer.writerow([neutralize(c, values[c]) for c in CSV_COLUMNS])
+        name = f"kartu-kelurahan-{scope.kelurahan_code}-{_today():%Y%m%d}.csv"
+    return current_app.response_class(out.getvalue().encode("utf-8-sig"), mimetype="text/csv; charset=utf-8",
+                                      headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def _csv_values(item: HandoverItem, card: Card, batch: HandoverBatch) -> dict[str, str]:
+    """A card of the export; never the NIK."""
+    return {
+        "berkas": batch.number, "nomor_blanko": card.nomor_blanko, "nama": card.nama,
+        "alamat": card.street or card.alamat, "rt": card.rt or "", "rw": card.rw or "",
+        "alasan": service.reason_text(item.reason), "status": "Hilang" if item.missing else card.state_label,
+        "diterima_kelurahan": as_local(batch.received_at).strftime("%Y-%m-%d") if batch.received_at else "",
+        "disposisi": DISPOSITION_LABELS[item.disposition] if item.disposition else "",
+        "penerima": item.receiver_name or "", "hubungan": item.receiver_relationship or "",
+        "tanggal_serah": item.handed_on.isoformat() if item.handed_on else "", "alamat_baru": item.new_address or "",
+        "catatan": item.note or "", "dicatat_oleh": item.disposition_by or "",
+        "dicatat_pada": as_local(item.disposition_at).strftime("%Y-%m-%d %H:%M") if item.disposition_at else "",
+    }
+
+
+# --- form helpers ------------------------------------------------------------------------------------------
+
+
+def _posted_token() -> str:
+    try:
+        return forms.form_token(request.form.get("token"))
+    except SubmissionError as exc:
+        abort(400, description=str(exc))
+
+
+def _count(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip()
+    if not text.isdigit():
+        raise ReturnsError("Isi jumlah kartu yang ada di tangan (angka, 0 atau lebih).")
+    return int(text)
+
+
+def _form_disposition(form: Mapping[str, Any]) -> tuple[Disposition, dict[str, Any]]:
+    chosen = form.get("disposition") or ""
+    if chosen not in Disposition.__members__:
+        raise ReturnsError("Pilih apa yang terjadi dengan kartu ini.")
+    disposition = Disposition(chosen)
+    fields: dict[str, Any] = {key: (form.get(name) or "").strip() for key, name in FORM_FIELDS[disposition].items()}
+    if "id_checked" in fields:
+        fields["id_checked"] = bool(fields["id_checked"])
+    return disposition, fields
+
+
+def _record(session: Session, item_id: int, disposition: Disposition,
+            fields: Mapping[str, Any]) -> tuple[HandoverItem, Card]:
+    scope = _scope(session)
+    pipeline = (AddressPipeline.for_office(session, scope.office.code, current_app.config)
+                if disposition is Disposition.MOVED else None)
+    item = service.record_disposition(session, scope, item_id, disposition, fields, actor(),
+                                      deadline_days=_deadline_days(), pipeline=pipeline)
+    return item, item.card
+
+
+def _form_answer(once: Once) -> Any:
+    """The same answer to the first submission and to every retry: its messages and its redirect."""
+    for category, message in once.result["flash"]:
+        flash(message, category)
+    return redirect(once.result["redirect"])
+
+
+# --- JSON API ----------------------------------------------------------------------------------------------
+
+
+def _error(status: int, message: str) -> Any:
+    return jsonify(error={"code": status, "message": message}), status
+
+
+def _batch_json(batch: HandoverBatch, rows: list[tuple[HandoverItem, Card]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": batch.id, "number": batch.number, "status": batch.status.value, "status_label": batch.status_label,
+        "kelurahan_code": batch.kelurahan_code, "items": batch.item_count,
+        "dispatched_at": _iso(batch.dispatched_at), "received_at": _iso(batch.received_at),
+        "received_count": batch.received_count, "missing_count": batch.missing_count,
+        "closed_at": _iso(batch.closed_at),
+    }
+    if rows is not None:
+        out["item_list"] = [_item_json(item, card, batch) for item, card in rows]
+    return out
+
+
+def _item_json(item: HandoverItem, card: Card, batch: HandoverBatch) -> dict[str, Any]:
+    """A card as the officer sees it; never the NIK."""
+    collect_by = _collect_by(batch)
+    return {
+        "id": item.id, "batch_id": batch.id, "batch_number": batch.number, "nomor_blanko": card.nomor_blanko,
+        "nama": card.nama, "street": card.street or card.alamat, "rt": card.rt, "rw": card.rw,
+        "reason": item.reason, "reason_label": service.reason_text(item.reason), "state": card.state.value,
+        "state_label": card.state_label, "missing": item.missing,
+        "collect_by": collect_by.isoformat() if collect_by else None,
+        "disposition": item.disposition and item.disposition.value,
+        "disposition_label": DISPOSITION_LABELS[item.disposition] if item.disposition else None,
+        "disposition_at": _iso(item.disposition_at), "disposition_by": item.disposition_by,
+        "handed_on": item.handed_on.isoformat() if item.handed_on else None, "receiver_name": item.receiver_name,
+        "receiver_relationship": item.receiver_relationship, "id_checked": item.id_checked,
+        "new_address": item.new_address, "note": item.note,
+    }
+
+
+def _iso(ts: dt.datetime | None) -> str | None:
+    return as_local(ts).isoformat() if ts else None
+
+
+@bp.route("/api/v1/kelurahan/batches")
+@roles_required(OFFICER)
+def batches_api() -> Any:
+    status = request.args.get("status") or None
+    if status is not None and status not in BatchStatus.__members__:
+        return _error(400, f"status '{status}' tidak dikenal; pilih {', '.join(BatchStatus)}.")
+    with unit_of_work() as session:
+        scope = _scope(session)
+        batches = service.list_batches(session, scope, status=BatchStatus(status) if status else None)
+        return jsonify(kelurahan={"code": scope.kelurahan_code, "name": _kelurahan_label(scope)},
+                       batches=[_batch_json(b) for b in batches])
+
+
+@bp.route("/api/v1/kelurahan/batches/<int:batch_id>")
+@roles_required(OFFICER)
+def batch_api(batch_id: int) -> Any:
+    with unit_of_work() as session:
+        try:
+            batch = service.get_batch(session, _scope(session), batch_id)
+        except NotFound as exc:
+            return _error(404, str(exc))
+        return jsonify(_batch_json(batch, service.batch_items(session, batch)))
+
+
+@bp.route("/api/v1/kelurahan/cards")
+@roles_required(OFFICER)
+def cards_api() -> Any:
+    state = request.args.get("state") or None
+    if state is not None and state not in CardState.__members__:
+        return _error(400, f"state '{state}' tidak dikenal.")
+    with unit_of_work() as session:
+        rows = _own_items(session, _scope(session), CardState(state) if state else None)
+        return jsonify(cards=[_item_json(item, card, batch) for item, card, batch in rows])
+
+
+@bp.route("/api/v1/kelurahan/batches/<int:batch_id>/receipt", methods=["POST"])
+@roles_required(OFFICER)
+def receipt_api(batch_id: int) -> Any:
+    body = _json_body()
+    if body is None:
+        return _error(400, "Badan permintaan harus objek JSON.")
+    counted, missing = body.get("counted"), body.get("missing", [])
+    if type(counted) is not int or counted < 0:
+        return _error(400, "'counted' wajib berupa bilangan bulat 0 atau lebih.")
+    if not isinstance(missing, list) or not all(isinstance(b, str) for b in missing):
+        return _error(400, "'missing' harus daftar nomor blanko.")
+
+    def receive(session: Session) -> dict[str, Any]:
+        scope = _scope(session)
+        batch = service.confirm_receipt(session, scope, batch_id, counted, missing, actor())
+        return _batch_json(batch, service.batch_items(session, batch))
+
+    return _api_once(body, receive)
+
+
+@bp.route("/api/v1/kelurahan/cards/<int:item_id>/disposition", methods=["POST"])
+@roles_required(OFFICER)
+def disposition_api(item_id: int) -> Any:
+    body = _json_body()
+    if body is None:
+        return _error(400, "Badan permintaan harus objek JSON.")
+    bad = [k for k in API_TEXT_FIELDS if body.get(k) is not None and type(body[k]) not in (str, int)]
+    if bad or ("id_checked" in body and not isinstance(body["id_checked"], bool)):
+        return _error(400, f"Isian tidak valid: {', '.join(bad) or 'id_checked (true/false)'}.")
+    chosen = body.get("disposition")
+    if not isinstance(chosen, str) or chosen not in Disposition.__members__:
+        return _error(422, f"'disposition' wajib salah satu dari: {', '.join(Disposition)}.")
+    fields = {k: body[k] for k in (*API_TEXT_FIELDS, "id_checked") if k in body}
+
+    def record(session: Session) -> dict[str, Any]:
+        item, card = _record(session, item_id, Disposition(chosen), fields)
+        return _item_json(item, card, item.batch)
+
+    return _api_once(body, record)
+
+
+def _json_body() -> dict[str, Any] | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _api_once(body: dict[str, Any], fn: Callable[[Session], dict[str, Any]]) -> Any:
+    """Run an API change once per `Idempotency-Key`; a retry gets the stored answer (marked as a replay)."""
+    try:
+        token = forms.api_token(request.headers.get("Idempotency-Key"), current_user.id)
+    except SubmissionError as exc:
+        return _error(400, str(exc))
+    try:
+        once = forms.run_once(token, current_user.id, fn, request=forms.fingerprint("api", request.path, body))
+    except NotFound as exc:
+        return _error(404, str(exc))
+    except (ReturnsError, TokenReused) as exc:
+        return _error(422, str(exc))
+    response = jsonify(once.result)
+    if once.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

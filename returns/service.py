@@ -10,6 +10,7 @@ kelurahan of it; anything outside the scope is "not found". Functions never comm
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from app.cards import Actor, Card, CardState, TransitionError, move, move_many
 from app.db import utcnow
 from app.models import Office
 from app.regions import office_regions
-from app.report import as_local
+from app.report import as_local, register_section
 from delivery.contract import REASON_LABELS
 from manifests.models import ManifestItem
 from returns.models import (
@@ -46,6 +47,8 @@ DISPOSITION_STATE: dict[Disposition, CardState] = {
     Disposition.NOT_COLLECTED: CardState.NOT_COLLECTED,
 }
 BATCHABLE = (CardState.RETURNED, CardState.WITHDRAWN)
+ADDRESS_COLUMNS = ("address_status", "address_flags", "kelurahan_code", "address_candidate", "street", "rt", "rw",
+                   "kode_pos", "lat", "lng", "geo_precision")
 
 
 class ReturnsError(ValueError):
@@ -308,6 +311,7 @@ def record_disposition(session: Session, scope: Scope, item_id: int, disposition
         why += f": {name}" + (f" ({relationship})" if disposition is Disposition.FAMILY else "") + \
             f", {handed_on:%d-%m-%Y}" + (", identitas diperiksa" if item.id_checked else "")
     elif disposition is Disposition.MOVED:
+        item.previous_address = json.dumps({k: getattr(card, k) for k in ADDRESS_COLUMNS})
         why += ": " + _readdress(session, card, fields, pipeline)
         item.new_address = why[len(DISPOSITION_LABELS[disposition]) + 2:][:500]
     elif disposition is Disposition.NOT_COLLECTED:
@@ -373,13 +377,19 @@ def correct(session: Session, scope: Scope, item_id: int, actor: Actor, reason: 
     if not reason.strip():
         raise ReturnsError("Alasan koreksi wajib diisi.")
     item, card = item_in_scope(session, scope, item_id, lock=True)
+    if not item.active:
+        raise ReturnsError(f"Catatan ini dari berkas lama {item.batch.number}; kartu {card.nomor_blanko} sudah "
+                           "berada di tahap lain.")
     if card.state not in (CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED, CardState.READDRESSED,
                           CardState.NOT_COLLECTED, CardState.MISSING):
         raise ReturnsError(f"Kartu {card.nomor_blanko} berstatus '{card.state_label}': tidak ada yang dikoreksi.")
     before = DISPOSITION_LABELS[item.disposition] if item.disposition else "hilang"
+    if item.previous_address:  # a move recorded by mistake: the card keeps its old address
+        for key, value in json.loads(item.previous_address).items():
+            setattr(card, key, value)
     move(session, card, CardState.AT_KELURAHAN, actor, f"Koreksi staf ({before} dibatalkan): {reason.strip()}")
     for attr in ("disposition", "disposition_at", "disposition_by", "handed_on", "receiver_name",
-                 "receiver_relationship", "id_checked", "new_address", "note"):
+                 "receiver_relationship", "id_checked", "new_address", "previous_address", "note"):
         setattr(item, attr, None)
     if item.missing:
         item.missing = False
@@ -508,3 +518,6 @@ def missing_cards(session: Session, office: Office) -> list[tuple[HandoverItem, 
 def open_batches_of(session: Session, office: Office) -> Sequence[HandoverBatch]:
     return list(session.scalars(select(HandoverBatch).where(HandoverBatch.office_id == office.id,
                                                             HandoverBatch.status.in_(OPEN_BATCH))))
+
+
+register_section("returns", returns_report)

@@ -1,7 +1,672 @@
-"""Staff pages and JSON API for returns and kelurahan handover batches."""
+"""Staff pages and JSON API for returns and kelurahan handover batches.
+
+Thin: parse, call `returns.service` within one unit of work, show the result. Staff see their own office
+(`Scope(office)`); `NotFound` is 404, any other `ReturnsError` 422, a malformed request 400.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import datetime as dt
+import functools
+import io
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from app.auth import actor, current_office, roles_required
+from app.cards import Card, CardState, TransitionError
+from app.db import unit_of_work, utcnow
+from app.filters import wib
+from app.models import Office, Role, User
+from app.regions import OfficeRegions, office_regions
+from app.users import UserError, create_user
+from manifests.documents import neutralize
+from returns import documents, service
+from returns.models import BATCH_STATUS_LABELS, DISPOSITION_LABELS, BatchStatus, HandoverBatch, HandoverItem
+from returns.service import NotFound, ReturnsError, Scope
 
 bp = Blueprint("returns", __name__, template_folder="templates")
+STAFF = (Role.ADMIN, Role.STAFF)
+# Cards whose disposition staff may undo (or, for MISSING, a card that turned up).
+CORRECTABLE = frozenset({CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED, CardState.READDRESSED,
+                         CardState.NOT_COLLECTED, CardState.MISSING})
+BACK_AT_OFFICE = (CardState.READDRESSED, CardState.NOT_COLLECTED)
+LIST_LIMIT = 1000
+
+
+class BadInput(ValueError):
+    """A request the API cannot read (not JSON, wrong types): 400."""
+
+
+def _scope(session: Session) -> Scope:
+    return Scope(current_office(session))
+
+
+def _reminder_days() -> int:
+    return int(current_app.config.get("ANTAR_REMINDER_DAYS", 14))
+
+
+def _deadline_days() -> int:
+    return int(current_app.config.get("ANTAR_COLLECTION_DEADLINE_DAYS", 30))
+
+
+def _blankos(*sources: Iterable[str] | str | None) -> list[str]:
+    """Blank numbers from form fields and text areas (one per line, or separated by spaces or commas)."""
+    out: list[str] = []
+    for source in sources:
+        for value in [source] if isinstance(source, str) else (source or []):
+            out += value.replace(",", " ").split()
+    return list(dict.fromkeys(out))
+
+
+def _kelurahan_name(regions: OfficeRegions, code: str | None) -> tuple[str, str]:
+    kel = regions.kelurahan.get(code or "")
+    return (kel.name, kel.kecamatan_name) if kel else (code or "-", "-")
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"reason_label": documents.label, "disposition_labels": DISPOSITION_LABELS,
+            "batch_status_labels": BATCH_STATUS_LABELS, "BatchStatus": BatchStatus, "correctable": CORRECTABLE}
+
+
+# --- read models the pages and the API share -----------------------------------------------------------------------
+
+
+def _candidate_rows(data: dict[str, dict[str, int]], regions: OfficeRegions) -> list[dict[str, Any]]:
+    rows = []
+    for code, reasons in data.items():
+        kel, kec = _kelurahan_name(regions, code)
+        rows.append({"kode_wilayah": code, "kelurahan": kel, "kecamatan": kec, "cards": sum(reasons.values()),
+                     "by_reason": [{"reason": r, "label": documents.label(r), "cards": n}
+                                   for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]})
+    return sorted(rows, key=lambda r: (r["kecamatan"], r["kelurahan"]))
+
+
+def _batch_json(b: HandoverBatch, regions: OfficeRegions) -> dict[str, Any]:
+    kel, kec = _kelurahan_name(regions, b.kelurahan_code)
+
+    def iso(ts: dt.datetime | None) -> str | None:
+        return ts.isoformat() if ts else None
+
+    return {"id": b.id, "number": b.number, "status": b.status.value, "status_label": b.status_label,
+            "kode_wilayah": b.kelurahan_code, "kelurahan": kel, "kecamatan": kec, "items": b.item_count,
+            "created_at": iso(b.created_at), "created_by": b.created_by, "dispatched_at": iso(b.dispatched_at),
+            "received_at": iso(b.received_at), "received_by": b.received_by, "received_count": b.received_count,
+            "missing_count": b.missing_count, "closed_at": iso(b.closed_at)}
+
+
+def _item_json(it: HandoverItem, card: Card) -> dict[str, Any]:
+    # No NIK: a batch list travels with the cards; the deceased list is the one place staff see it.
+    return {"item_id": it.id, "nomor_blanko": card.nomor_blanko, "nama": card.nama, "rt": card.rt, "rw": card.rw,
+            "reason": it.reason, "reason_label": documents.label(it.reason), "active": it.active,
+            "missing": it.missing, "state": card.state.value, "state_label": card.state_label,
+            "disposition": it.disposition and it.disposition.value,
+            "disposition_label": DISPOSITION_LABELS[it.disposition] if it.disposition else None,
+            "disposition_at": it.disposition_at and it.disposition_at.isoformat(),
+            "disposition_by": it.disposition_by, "handed_on": it.handed_on and it.handed_on.isoformat(),
+            "receiver_name": it.receiver_name, "receiver_relationship": it.receiver_relationship,
+            "id_checked": it.id_checked, "new_address": it.new_address, "note": it.note,
+            "correctable": it.active and card.state in CORRECTABLE}
+
+
+def _deceased_rows(session: Session, office: Office) -> list[dict[str, Any]]:
+    regions = office_regions(office.code)
+    rows = []
+    for it, card, batch in service.deceased(session, office):
+        kel, kec = _kelurahan_name(regions, batch.kelurahan_code)
+        rows.append({"item_id": it.id, "nik": card.nik, "nama": card.nama, "nomor_blanko": card.nomor_blanko,
+                     "tanggal_lahir": card.tanggal_lahir.isoformat(), "kode_wilayah": batch.kelurahan_code,
+                     "kelurahan": kel, "kecamatan": kec, "batch_id": batch.id, "batch_number": batch.number,
+                     "recorded_at": it.disposition_at, "officer": it.disposition_by, "note": it.note or ""})
+    return rows
+
+
+def _reminders(session: Session, office: Office) -> list[dict[str, Any]]:
+    """Cards waiting at their kelurahan longer than the reminder period, grouped by kelurahan, the oldest first."""
+    regions = office_regions(office.code)
+    now, deadline = utcnow(), _deadline_days()
+    officers: dict[str, list[str]] = defaultdict(list)
+    for u in session.scalars(select(User).where(User.office_id == office.id, User.role == Role.OFFICER,
+                                                User.active).order_by(User.username)):
+        officers[u.kelurahan_code].append(u.full_name or u.username)
+    groups: dict[str, dict[str, Any]] = {}
+    for it, card, batch in service.waiting(session, Scope(office), older_than_days=_reminder_days(), now=now):
+        kel, kec = _kelurahan_name(regions, batch.kelurahan_code)
+        group = groups.setdefault(batch.kelurahan_code, {
+            "kode_wilayah": batch.kelurahan_code, "kelurahan": kel, "kecamatan": kec,
+            "officers": officers.get(batch.kelurahan_code, []), "cards": 0, "items": []})
+        group["cards"] += 1
+        group["items"].append({
+            "item_id": it.id, "nomor_blanko": card.nomor_blanko, "nama": card.nama, "reason": it.reason,
+            "reason_label": documents.label(it.reason), "batch_id": batch.id, "batch_number": batch.number,
+            "received_at": batch.received_at, "days_waiting": (now - batch.received_at).days,
+            "deadline": batch.received_at + dt.timedelta(days=deadline)})
+    return sorted(groups.values(), key=lambda g: (-g["cards"], g["kecamatan"], g["kelurahan"]))
+
+
+def _back_at_office_counts(session: Session, office: Office) -> dict[CardState, int]:
+    return dict(session.execute(select(Card.state, func.count()).where(
+        Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE)).group_by(Card.state)).all())
+
+
+def _back_at_office(session: Session, office: Office) -> tuple[list[Any], dict[CardState, int]]:
+    """Cards the kelurahan sent back: moved holders (to be sent again) and cards not collected in time."""
+    rows = session.execute(
+        select(Card, HandoverItem, HandoverBatch)
+        .outerjoin(HandoverItem, and_(HandoverItem.card_id == Card.id, HandoverItem.active))
+        .outerjoin(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id)
+        .where(Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE))
+        .order_by(Card.state, Card.state_changed_at, Card.nama).limit(LIST_LIMIT)).all()
+    return list(rows), _back_at_office_counts(session, office)
+
+
+def _officers(session: Session, office: Office) -> list[User]:
+    return list(session.scalars(select(User).where(User.office_id == office.id, User.role == Role.OFFICER)
+                                .order_by(User.kelurahan_code, User.username)))
+
+
+def _csv(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Any:
+    """UTF-8 with a BOM (Excel picks the encoding); text that a spreadsheet would run as a formula is defused."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else neutralize("", v) if isinstance(v, str) else v for v in row])
+    return current_app.response_class(buf.getvalue().encode("utf-8-sig"), mimetype="text/csv; charset=utf-8",
+                                      headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _wib_text(ts: dt.datetime | None) -> str:
+    return wib(ts) if ts else ""
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/pengembalian")
+@roles_required(*STAFF)
+def overview() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        regions = office_regions(office.code)
+        waiting_rows = _candidate_rows(service.candidates(session, office), regions)
+        open_batches = sorted(service.open_batches_of(session, office), key=lambda b: b.id, reverse=True)
+        missing = len(service.missing_cards(session, office))
+        deceased = len(service.deceased(session, office))
+        back = _back_at_office_counts(session, office)
+        reminders = sum(r["cards"] for r in _reminders(session, office))
+        report = service.returns_report(session, office)
+    by_status = {s: [0, 0] for s in (BatchStatus.DRAFT, BatchStatus.DISPATCHED, BatchStatus.RECEIVED)}
+    for b in open_batches:
+        by_status[b.status][0] += 1
+        by_status[b.status][1] += b.item_count
+    reason_totals: dict[str, int] = defaultdict(int)
+    for row in waiting_rows:
+        for r in row["by_reason"]:
+            reason_totals[r["reason"]] += r["cards"]
+    g.page_title = "Pengembalian ke kelurahan"
+    return render_template(
+        "returns_overview.html", waiting=waiting_rows, reasons=sorted(reason_totals, key=documents.label),
+        reason_totals=reason_totals, open_batches=open_batches,
+        by_status=by_status, missing=missing, deceased=deceased, back=back, reminders=reminders, report=report,
+        regions=regions, reminder_days=_reminder_days(), S=CardState)
+
+
+@bp.route("/pengembalian/susun", methods=["POST"])
+@roles_required(*STAFF)
+def build_page() -> Any:
+    codes = None if request.form.get("mode") == "all" else request.form.getlist("kelurahan")
+    if codes is not None and not codes:
+        flash("Pilih minimal satu kelurahan, atau susun untuk semua kelurahan.", "error")
+        return redirect(url_for("returns.overview"))
+    try:
+        with unit_of_work() as session:
+            office = current_office(session)
+            regions = office_regions(office.code)
+            made = [f"{b.number} ({_kelurahan_name(regions, b.kelurahan_code)[0]}, {b.item_count} kartu)"
+                    for b in service.build_batches(session, office, actor(), codes)]
+    except (ReturnsError, TransitionError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("returns.overview"))
+    flash(f"{len(made)} berkas disiapkan: {'; '.join(made)}. Cetak daftarnya, lalu tandai dikirim.", "success")
+    return redirect(url_for("returns.batches_page", status=BatchStatus.DRAFT.value))
+
+
+@bp.route("/pengembalian/berkas")
+@roles_required(*STAFF)
+def batches_page() -> Any:
+    status = request.args.get("status") or ""
+    chosen = BatchStatus(status) if status in BatchStatus.__members__ else None
+    kelurahan = (request.args.get("kelurahan") or "").strip() or None
+    with unit_of_work() as session:
+        office = current_office(session)
+        regions = office_regions(office.code)
+        batches = service.list_batches(session, _scope(session), status=chosen, kelurahan_code=kelurahan)
+        with_batches = sorted(set(session.scalars(select(HandoverBatch.kelurahan_code).where(
+            HandoverBatch.office_id == office.id).distinct())), key=lambda c: _kelurahan_name(regions, c))
+    g.page_title = "Berkas serah terima"
+    return render_template("returns_batches.html", batches=batches, chosen=chosen, kelurahan=kelurahan,
+                           regions=regions, with_batches=with_batches, statuses=list(BatchStatus),
+                           kel_name=functools.partial(_kelurahan_name, regions))
+
+
+@bp.route("/pengembalian/berkas/<int:batch_id>")
+@roles_required(*STAFF)
+def batch_page(batch_id: int) -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        try:
+            batch = service.get_batch(session, _scope(session), batch_id)
+        except NotFound as exc:
+            return render_template("error.html", code=404, title="Tidak ditemukan", message=str(exc)), 404
+        rows = service.batch_items(session, batch)
+        events = list(batch.events)
+        regions = office_regions(office.code)
+    totals: dict[str, int] = defaultdict(int)
+    for it, _ in rows:
+        totals[it.reason] += 1
+    g.page_title = batch.number
+    return render_template("returns_batch.html", b=batch, rows=rows, events=events, totals=totals,
+                           kel=regions.kelurahan.get(batch.kelurahan_code), S=CardState)
+
+
+def _action(batch_id: int, fn: Callable[[Session, Scope], str]) -> Any:
+    try:
+        with unit_of_work() as session:
+            message = fn(session, _scope(session))
+        flash(message, "success")
+    except (ReturnsError, TransitionError) as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("returns.batch_page", batch_id=batch_id))
+
+
+@bp.route("/pengembalian/berkas/<int:batch_id>/kirim", methods=["POST"])
+@roles_required(*STAFF)
+def dispatch_page(batch_id: int) -> Any:
+    def run(session: Session, scope: Scope) -> str:
+        b = service.dispatch(session, scope, batch_id, actor())
+        return f"Berkas {b.number} ditandai dikirim ke kelurahan ({b.item_count} kartu)."
+
+    return _action(batch_id, run)
+
+
+@bp.route("/pengembalian/berkas/<int:batch_id>/batal", methods=["POST"])
+@roles_required(*STAFF)
+def cancel_page(batch_id: int) -> Any:
+    def run(session: Session, scope: Scope) -> str:
+        b = service.cancel_batch(session, scope, batch_id, actor(), request.form.get("reason", ""))
+        return f"Berkas {b.number} dibatalkan; kartunya menunggu lagi di kantor."
+
+    return _action(batch_id, run)
+
+
+@bp.route("/pengembalian/berkas/<int:batch_id>/keluarkan", methods=["POST"])
+@roles_required(*STAFF)
+def remove_page(batch_id: int) -> Any:
+    blankos = _blankos(request.form.getlist("blanko"))
+
+    def run(session: Session, scope: Scope) -> str:
+        n = service.remove_cards(session, scope, batch_id, blankos, actor())
+        return f"{n} kartu dikeluarkan dari berkas; kartunya menunggu lagi di kantor."
+
+    return _action(batch_id, run)
+
+
+@bp.route("/pengembalian/kartu/<int:item_id>/koreksi", methods=["POST"])
+@roles_required(*STAFF)
+def correct_page(item_id: int) -> Any:
+    back = request.form.get("back")
+    try:
+        with unit_of_work() as session:
+            item = service.correct(session, _scope(session), item_id, actor(), request.form.get("reason", ""))
+            batch_id, blanko = item.batch_id, item.card.nomor_blanko
+        flash(f"Kartu {blanko} dikoreksi: kembali menunggu diambil di kelurahan.", "success")
+    except NotFound:
+        abort(404)
+    except (ReturnsError, TransitionError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("returns.missing_page") if back == "hilang" else request.referrer
+                        or url_for("returns.batches_page"))
+    if back == "hilang":
+        return redirect(url_for("returns.missing_page"))
+    return redirect(url_for("returns.batch_page", batch_id=batch_id))
+
+
+@bp.route("/pengembalian/berkas/<int:batch_id>/daftar.pdf")
+@bp.route("/api/v1/returns/batches/<int:batch_id>/daftar.pdf")
+@roles_required(*STAFF)
+def batch_pdf(batch_id: int) -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        try:
+            batch = service.get_batch(session, _scope(session), batch_id)
+        except NotFound:
+            abort(404)
+        doc = documents.batch_document(office, batch, service.batch_items(session, batch))
+    return current_app.response_class(documents.batch_pdf(doc), mimetype="application/pdf", headers={
+        "Content-Disposition": f"attachment; filename={doc.batch_number}-daftar.pdf"})
+
+
+@bp.route("/pengembalian/kembali-ke-kantor", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def back_page() -> Any:
+    if request.method == "POST":
+        blankos = _blankos(request.form.getlist("blanko"), request.form.get("blanko_text"))
+        try:
+            with unit_of_work() as session:
+                cards = service.receive_back(session, current_office(session), blankos, actor())
+                ready = sum(c.state is CardState.READY for c in cards)
+            unclear = f"; {len(cards) - ready} alamatnya belum jelas (antrean alamat)" if len(cards) > ready else ""
+            flash(f"{len(cards)} kartu diterima kembali di kantor: {ready} siap dikirim pada manifest berikut"
+                  f"{unclear}.", "success")
+        except (ReturnsError, TransitionError) as exc:
+            flash(str(exc), "error")
+        return redirect(url_for("returns.back_page"))
+    with unit_of_work() as session:
+        office = current_office(session)
+        rows, counts = _back_at_office(session, office)
+        regions = office_regions(office.code)
+    g.page_title = "Kembali ke kantor"
+    return render_template("returns_back.html", rows=rows, counts=counts, S=CardState,
+                           kel_name=functools.partial(_kelurahan_name, regions))
+
+
+@bp.route("/pengembalian/meninggal")
+@roles_required(*STAFF)
+def deceased_page() -> Any:
+    with unit_of_work() as session:
+        rows = _deceased_rows(session, current_office(session))
+    g.page_title = "Pemilik meninggal dunia"
+    return render_template("returns_deceased.html", rows=rows)
+
+
+@bp.route("/pengembalian/meninggal.csv")
+@roles_required(*STAFF)
+def deceased_csv() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        rows = _deceased_rows(session, office)
+    header = ["nik", "nama", "tanggal_lahir", "nomor_blanko", "kode_wilayah", "kelurahan", "kecamatan",
+              "dicatat", "petugas", "catatan", "berkas"]
+    return _csv(f"meninggal-{office.code}.csv", header, (
+        [r["nik"], r["nama"], r["tanggal_lahir"], r["nomor_blanko"], r["kode_wilayah"], r["kelurahan"],
+         r["kecamatan"], _wib_text(r["recorded_at"]), r["officer"], r["note"], r["batch_number"]] for r in rows))
+
+
+@bp.route("/pengembalian/hilang")
+@roles_required(*STAFF)
+def missing_page() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        rows = service.missing_cards(session, office)
+        regions = office_regions(office.code)
+    g.page_title = "Kartu hilang"
+    return render_template("returns_missing.html", rows=rows, kel_name=functools.partial(_kelurahan_name, regions))
+
+
+@bp.route("/pengembalian/pengingat")
+@roles_required(*STAFF)
+def reminders_page() -> Any:
+    with unit_of_work() as session:
+        groups = _reminders(session, current_office(session))
+    g.page_title = "Pengingat kelurahan"
+    return render_template("returns_reminders.html", groups=groups, reminder_days=_reminder_days(),
+                           deadline_days=_deadline_days())
+
+
+@bp.route("/pengembalian/pengingat.csv")
+@roles_required(*STAFF)
+def reminders_csv() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        groups = _reminders(session, office)
+    header = ["kode_wilayah", "kelurahan", "kecamatan", "petugas", "nomor_blanko", "nama", "alasan", "berkas",
+              "diterima_kelurahan", "hari_menunggu", "batas_pengambilan"]
+    return _csv(f"pengingat-{office.code}.csv", header, (
+        [grp["kode_wilayah"], grp["kelurahan"], grp["kecamatan"], ", ".join(grp["officers"]), it["nomor_blanko"],
+         it["nama"], it["reason_label"], it["batch_number"], _wib_text(it["received_at"]), it["days_waiting"],
+         _wib_text(it["deadline"])] for grp in groups for it in grp["items"]))
+
+
+@bp.route("/pengembalian/petugas", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def officers_page() -> Any:
+    form: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = {k: (request.form.get(k) or "").strip() for k in ("username", "full_name", "kelurahan")}
+        try:
+            with unit_of_work() as session:
+                office = current_office(session)
+                others = [u.username for u in _officers(session, office)
+                          if u.active and u.kelurahan_code == form["kelurahan"]]
+                user = create_user(session, form["username"], request.form.get("password") or "", Role.OFFICER,
+                                   office_code=office.code, kelurahan_code=form["kelurahan"] or None,
+                                   full_name=form["full_name"])
+                kel = office_regions(office.code).kelurahan[user.kelurahan_code]
+            flash(f"Akun petugas '{user.username}' untuk {kel.label} dibuat.", "success")
+            if others:
+                # One account per kelurahan is the norm, not a rule: a second officer may cover leave.
+                flash(f"Perhatian: {kel.name} sudah punya akun petugas aktif ({', '.join(others)}). Biasanya satu "
+                      "akun per kelurahan; nonaktifkan akun yang tidak dipakai.", "info")
+            return redirect(url_for("returns.officers_page"))
+        except UserError as exc:
+            flash(str(exc), "error")
+            status = 422
+    with unit_of_work() as session:
+        office = current_office(session)
+        officers = _officers(session, office)
+        regions = office_regions(office.code)
+    taken: dict[str, list[str]] = defaultdict(list)
+    for u in officers:
+        if u.active:
+            taken[u.kelurahan_code].append(u.username)
+    g.page_title = "Akun petugas kelurahan"
+    return render_template("returns_officers.html", officers=officers, regions=regions, taken=taken, form=form,
+                           kel_name=functools.partial(_kelurahan_name, regions)), status
+
+
+@bp.route("/pengembalian/petugas/<int:user_id>/status", methods=["POST"])
+@roles_required(*STAFF)
+def officer_status_page(user_id: int) -> Any:
+    active = request.form.get("active") == "1"
+    with unit_of_work() as session:
+        user = session.get(User, user_id)
+        if user is None or user.role is not Role.OFFICER or user.office_id != current_office(session).id:
+            abort(404)
+        # An inactive account can no longer log in, and its open sessions end (auth refuses inactive users).
+        user.active = active
+        name = user.username
+    flash(f"Akun '{name}' {'diaktifkan' if active else 'dinonaktifkan'}.", "success")
+    return redirect(url_for("returns.officers_page"))
+
+
+# --- JSON API ------------------------------------------------------------------------------------------------------
+
+
+def _error(code: str, message: str, status: int) -> Any:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _api(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Map the service's errors to the API's answers, always in the same shape."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except BadInput as exc:
+            return _error("bad_request", str(exc), 400)
+        except NotFound as exc:
+            return _error("not_found", str(exc), 404)
+        except (ReturnsError, TransitionError) as exc:
+            return _error("invalid", str(exc), 422)
+
+    return wrapped
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object sent; an empty body is an empty object."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadInput("Badan permintaan harus objek JSON.")
+    return body
+
+
+def _strings(body: dict[str, Any], key: str, *, nullable: bool = False) -> list[str] | None:
+    value = body.get(key)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"'{key}' harus daftar teks{' atau null' if nullable else ''}.")
+    return value
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise BadInput(f"'{key}' harus teks.")
+    return value
+
+
+@bp.route("/api/v1/returns/candidates")
+@roles_required(*STAFF)
+@_api
+def candidates_api() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        rows = _candidate_rows(service.candidates(session, office), office_regions(office.code))
+    return jsonify(kelurahan=rows, total=sum(r["cards"] for r in rows))
+
+
+@bp.route("/api/v1/returns/batches", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def build_api() -> Any:
+    codes = _strings(_body(), "kelurahan", nullable=True)
+    with unit_of_work() as session:
+        office = current_office(session)
+        regions = office_regions(office.code)
+        out = [_batch_json(b, regions) for b in service.build_batches(session, office, actor(), codes)]
+    return jsonify(batches=out), 201
+
+
+@bp.route("/api/v1/returns/batches")
+@roles_required(*STAFF)
+@_api
+def batches_api() -> Any:
+    status = request.args.get("status") or None
+    if status and status not in BatchStatus.__members__:
+        raise BadInput(f"status '{status}' tidak dikenal; pilih {', '.join(BatchStatus)}.")
+    with unit_of_work() as session:
+        regions = office_regions(current_office(session).code)
+        batches = service.list_batches(session, _scope(session), status=BatchStatus(status) if status else None,
+                                       kelurahan_code=request.args.get("kelurahan") or None, limit=10_000)
+        return jsonify(batches=[_batch_json(b, regions) for b in batches])
+
+
+def _batch_detail(session: Session, batch_id: int) -> dict[str, Any]:
+    batch = service.get_batch(session, _scope(session), batch_id)
+    out = _batch_json(batch, office_regions(current_office(session).code))
+    out["item_list"] = [_item_json(it, card) for it, card in service.batch_items(session, batch)]
+    out["history"] = [{"from": e.from_status, "to": e.to_status, "at": e.at.isoformat(), "actor": e.actor,
+                       "note": e.note} for e in batch.events]
+    return out
+
+
+@bp.route("/api/v1/returns/batches/<int:batch_id>")
+@roles_required(*STAFF)
+@_api
+def batch_api(batch_id: int) -> Any:
+    with unit_of_work() as session:
+        return jsonify(_batch_detail(session, batch_id))
+
+
+@bp.route("/api/v1/returns/batches/<int:batch_id>/dispatch", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def dispatch_api(batch_id: int) -> Any:
+    _body()
+    with unit_of_work() as session:
+        batch = service.dispatch(session, _scope(session), batch_id, actor())
+        return jsonify(_batch_json(batch, office_regions(current_office(session).code)))
+
+
+@bp.route("/api/v1/returns/batches/<int:batch_id>/cancel", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def cancel_api(batch_id: int) -> Any:
+    reason = _text(_body(), "reason")
+    with unit_of_work() as session:
+        batch = service.cancel_batch(session, _scope(session), batch_id, actor(), reason)
+        return jsonify(_batch_json(batch, office_regions(current_office(session).code)))
+
+
+@bp.route("/api/v1/returns/batches/<int:batch_id>/remove", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def remove_api(batch_id: int) -> Any:
+    blankos = _strings(_body(), "nomor_blanko")
+    with unit_of_work() as session:
+        removed = service.remove_cards(session, _scope(session), batch_id, blankos, actor())
+        batch = service.get_batch(session, _scope(session), batch_id)
+        return jsonify(removed=removed, batch=_batch_json(batch, office_regions(current_office(session).code)))
+
+
+@bp.route("/api/v1/returns/items/<int:item_id>/correct", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def correct_api(item_id: int) -> Any:
+    reason = _text(_body(), "reason")
+    with unit_of_work() as session:
+        item = service.correct(session, _scope(session), item_id, actor(), reason)
+        return jsonify(batch_id=item.batch_id, item=_item_json(item, item.card))
+
+
+@bp.route("/api/v1/returns/receive-back", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+def receive_back_api() -> Any:
+    blankos = _strings(_body(), "nomor_blanko")
+    with unit_of_work() as session:
+        cards = service.receive_back(session, current_office(session), blankos, actor())
+        return jsonify(cards=[{"nomor_blanko": c.nomor_blanko, "state": c.state.value, "state_label": c.state_label}
+                              for c in cards])
+
+
+@bp.route("/api/v1/returns/report")
+@roles_required(*STAFF)
+@_api
+def report_api() -> Any:
+    with unit_of_work() as session:
+        return jsonify(service.returns_report(session, current_office(session)))
+
+
+@bp.route("/api/v1/returns/deceased")
+@roles_required(*STAFF)
+@_api
+def deceased_api() -> Any:
+    with unit_of_work() as session:
+        rows = _deceased_rows(session, current_office(session))
+    return jsonify(holders=[{**r, "recorded_at": r["recorded_at"] and r["recorded_at"].isoformat()} for r in rows])
+
+
+@bp.route("/api/v1/returns/reminders")
+@roles_required(*STAFF)
+@_api
+def reminders_api() -> Any:
+    with unit_of_work() as session:
+        groups = _reminders(session, current_office(session))
+    for grp in groups:
+        for it in grp["items"]:
+            it["received_at"], it["deadline"] = it["received_at"].isoformat(), it["deadline"].isoformat()
+    return jsonify(reminder_days=_reminder_days(), deadline_days=_deadline_days(),
+                   total=sum(grp["cards"] for grp in groups), kelurahan=groups)

@@ -194,3 +194,17 @@ def test_moved_holder_is_readdressed_sent_again_with_a_new_tracking_number_and_d
         assert states[-5:] == [CardState.READDRESSED, CardState.READY, CardState.ON_MANIFEST,
                                CardState.WITH_COURIER, CardState.DELIVERED]
     assert report(runner)["balanced"]
+
+
+def test_correcting_a_move_recorded_by_mistake_restores_the_old_address(app, runner, received):
+    before = items(app, received)["BLK0000001"][1]
+    dispose(app, received, "BLK0000001", Disposition.MOVED, alamat="JL. MAWAR NO. 7", rt="2", rw="4",
+            kelurahan="CIBENING", kecamatan="SETU")
+    item = items(app, received)["BLK0000001"][0]
+    with app.app_context(), unit_of_work() as s:
+        service.correct(s, Scope(s.scalar(select(Office))), item.id, STAFF, "salah pilih: pemilik tidak pindah")
+    item, card = items(app, received)["BLK0000001"]
+    assert card.state is CardState.AT_KELURAHAN and item.disposition is None and item.previous_address is None
+    assert (card.kelurahan_code, card.street, card.rt, card.rw) == (before.kelurahan_code, before.street, before.rt,
+                                                                    before.rw)
+    assert report(runner)["balanced"]

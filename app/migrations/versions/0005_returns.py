@@ -78,6 +78,7 @@ def upgrade() -> None:
     sa.Column('receiver_relationship', sa.String(length=60), nullable=True),
     sa.Column('id_checked', sa.Boolean(), nullable=True),
     sa.Column('new_address', sa.String(length=500), nullable=True),
+    sa.Column('previous_address', sa.Text(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['handover_batch.id'], name=op.f('fk_handover_item_batch_id_handover_batch')),
     sa.ForeignKeyConstraint(['card_id'], ['card.id'], name=op.f('fk_handover_item_card_id_card')),
