@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.cards import STATE_LABELS, Card, CardHistory, CardState
 from app.models import Office
+from app.pdf import tanggal
 from app.regions import office_regions
 from app.report import as_local
 from delivery.contract import REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
@@ -441,13 +442,6 @@ NOT_FOUND = PublicStatus(
     None,
 )
 
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")
-
-
-def tanggal(day: dt.date) -> str:
-    """25 November 2026."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 # Which date a message speaks of: the print date, the handover, the courier's event, or the last change.

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+import lokal
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
@@ -31,7 +32,6 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
@@ -44,6 +44,8 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+
+from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, NumberedCanvas, Rule, tanggal, wib
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,62 +87,11 @@ def short_address(item: DocItem) -> str:
 
 # --- Dates and numbers in Indonesian ----------------------------------------------------------------------------
 
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
-_MONTHS = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
-_WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-_UNITS = ("", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan", "sepuluh", "sebelas")
-
-
-def _wib(moment: dt.datetime) -> dt.datetime:
-    # The database hands back naive UTC on SQLite; treat naive as UTC rather than as local time.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(WIB)
-
-
-def tanggal(moment: dt.datetime) -> str:
-    """The WIB calendar date in Indonesian: "23 November 2026"."""
-    local = _wib(moment)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
-
-
 def terbilang(n: int) -> str:
     """A count in Indonesian words, as a berita acara writes it next to the figure: 500 -> "lima ratus"."""
     if n < 0:
         raise ValueError(f"terbilang hanya untuk bilangan cacah, bukan {n}")
-    return _words(n) or "nol"
-
-
-def _words(n: int) -> str:
-    if n < 12:
-        return _UNITS[n]
-    if n < 20:
-        return f"{_UNITS[n - 10]} belas"
-    for size, name, single in (
-        (1_000_000_000, "miliar", None),
-        (1_000_000, "juta", None),
-        (1000, "ribu", "seribu"),
-        (100, "ratus", "seratus"),
-        (10, "puluh", None),
-    ):
-        if n >= size:
-            head, rest = divmod(n, size)
-            lead = single if head == 1 and single else f"{_words(head)} {name}"
-            return f"{lead} {_words(rest)}".strip()
-    raise AssertionError("unreachable")
+    return lokal.terbilang(n)
 
 
 # --- PDF layout ----------------------------------------------------------------------------------------------------
@@ -148,8 +99,7 @@ def _words(n: int) -> str:
 ROWS_FIRST_PAGE = 20  # the first page also carries the letterhead and the opening statement
 ROWS_PER_PAGE = 25
 
-FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
-_PAGE_W, _PAGE_H = A4
+_PAGE_W, _PAGE_H = PAGE_W, PAGE_H
 _MARGIN = 15 * mm
 _BOTTOM = 16 * mm
 _ROW_H = 28
@@ -238,29 +188,6 @@ class _ResiBarcode(Flowable):
         self.canv.drawCentredString(self.width / 2, 0.5, self.value)
 
 
-class _NumberedCanvas(Canvas):
-    """Holds every page back until the end so the footer can say "Halaman X dari Y"."""
-
-    def __init__(self, *args, footer: str, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._footer = footer
-        self._pages: list[dict] = []
-
-    def showPage(self) -> None:
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for number, state in enumerate(self._pages, start=1):
-            self.__dict__.update(state)
-            self.setFont(FONT, 8)
-            self.setFillColor(colors.black)
-            self.drawCentredString(_PAGE_W / 2, 9 * mm, f"Halaman {number} dari {total} \u2014 {self._footer}")
-            super().showPage()
-        super().save()
-
-
 def _fit(text: str, width: float, max_lines: int = _MAX_LINES) -> str:
     """Word-wrap `text` to `width` and cut it to `max_lines`, ending in an ellipsis when cut."""
     lines: list[str] = []
@@ -330,7 +257,7 @@ def _items_table(chunk: tuple[DocItem, ...]) -> Table:
 
 def _letterhead(doc: ManifestDoc) -> list[Flowable]:
     moment = doc.finalized_at or doc.created_at
-    local = _wib(moment)
+    local = wib(moment)
     count = len(doc.items)
     post_office = f"{doc.post_office_code} \u2014 {doc.post_office_name}"
     status = "Final" if doc.finalized_at else "DRAF \u2014 manifest belum difinalisasi"
@@ -359,14 +286,14 @@ def _letterhead(doc: ManifestDoc) -> list[Flowable]:
         )
     )
     statement = (
-        f"Pada hari ini, {_WEEKDAYS[local.weekday()]}, tanggal {tanggal(moment)}, {doc.office_title} menyerahkan "
+        f"Pada hari ini, {WEEKDAYS[local.weekday()]}, tanggal {tanggal(moment)}, {doc.office_title} menyerahkan "
         f"kepada PT Pos Indonesia ({post_office}) kartu e-KTP sebanyak {count} ({terbilang(count)}) buah untuk "
         "diantarkan kepada penerima sesuai daftar berikut."
     )
     return [
         _p(doc.office_title, "office"),
         _p(f"{doc.kabupaten_kota}, {doc.provinsi} \u2014 kode kantor {doc.office_code}", "region"),
-        _Rule(),
+        Rule(),
         _p("BERITA ACARA SERAH TERIMA KARTU e-KTP", "title"),
         _p(f"Nomor manifest: {doc.manifest_number}", "subtitle"),
         info_table,
@@ -374,18 +301,6 @@ def _letterhead(doc: ManifestDoc) -> list[Flowable]:
         _p(statement, "body"),
         Spacer(1, 6),
     ]
-
-
-class _Rule(Flowable):
-    """The line under the letterhead."""
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        self.width = available_width
-        return available_width, 4
-
-    def draw(self) -> None:
-        self.canv.setLineWidth(1)
-        self.canv.line(0, 2, self.width, 2)
 
 
 def kelurahan_totals(items: tuple[DocItem, ...]) -> list[tuple[str, str, int]]:
@@ -484,7 +399,7 @@ def handover_pdf(doc: ManifestDoc) -> bytes:
         subject=f"Manifest {doc.manifest_number} untuk {doc.post_office_name}",
         creator="Antar",
     )
-    template.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer=doc.manifest_number))
+    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.manifest_number))
     return out.getvalue()
 
 
@@ -643,7 +558,7 @@ def _xlsx_cell(cell: Cell, column: str, value: str | int | float | None) -> None
 
 def _info_rows(doc: ManifestDoc) -> list[tuple[str, str | int]]:
     def stamp(moment: dt.datetime | None) -> str:
-        return f"{tanggal(moment)} {_wib(moment):%H.%M} WIB" if moment else "belum difinalisasi"
+        return f"{tanggal(moment)} {wib(moment):%H.%M} WIB" if moment else "belum difinalisasi"
 
     return [
         ("Kantor", doc.office_title),

@@ -22,7 +22,6 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
@@ -37,8 +36,9 @@ from reportlab.platypus import (
 
 from app.cards import Card
 from app.models import Office
+from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, WIB, NumberedCanvas, Rule, tanggal
 from app.regions import office_regions
-from manifests.documents import WIB, tanggal, terbilang
+from manifests.documents import terbilang
 from returns.models import BatchStatus, HandoverBatch, HandoverItem
 from returns.service import reason_text
 
@@ -104,8 +104,7 @@ def reason_totals(items: Sequence[ReturnDocItem]) -> list[tuple[str, int]]:
 
 # --- PDF -----------------------------------------------------------------------------------------------------------
 
-FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
-_PAGE_W, _PAGE_H = A4
+_PAGE_W, _PAGE_H = PAGE_W, PAGE_H
 _MARGIN = 15 * mm
 _BOTTOM = 16 * mm
 _WIDTH = _PAGE_W - 2 * _MARGIN  # 510.2pt
@@ -125,47 +124,11 @@ _STYLES = {
     "head": ParagraphStyle("head", fontName=FONT_BOLD, fontSize=8, leading=10),
     "sign": ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13),
 }
-_WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 
 
 def _p(text: str, style: str) -> Paragraph:
     # Every Paragraph goes through here: names may carry '&' or '<'.
     return Paragraph(escape(text), _STYLES[style])
-
-
-class _NumberedCanvas(Canvas):
-    """Holds every page back until the end so the footer can say "Halaman X dari Y"."""
-
-    def __init__(self, *args, footer: str, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._footer = footer
-        self._pages: list[dict] = []
-
-    def showPage(self) -> None:
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for number, state in enumerate(self._pages, start=1):
-            self.__dict__.update(state)
-            self.setFont(FONT, 8)
-            self.setFillColor(colors.black)
-            self.drawCentredString(_PAGE_W / 2, 9 * mm, f"Halaman {number} dari {total} \u2014 {self._footer}")
-            super().showPage()
-        super().save()
-
-
-class _Rule(Flowable):
-    """The line under the letterhead."""
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        self.width = available_width
-        return available_width, 4
-
-    def draw(self) -> None:
-        self.canv.setLineWidth(1)
-        self.canv.line(0, 2, self.width, 2)
 
 
 def _letterhead(doc: BatchDoc) -> list[Flowable]:
@@ -182,7 +145,7 @@ def _letterhead(doc: BatchDoc) -> list[Flowable]:
     info.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1),
                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     statement = (
-        f"Pada hari ini, {_WEEKDAYS[local.weekday()]}, tanggal {tanggal(moment)}, {doc.office_title} menyerahkan "
+        f"Pada hari ini, {WEEKDAYS[local.weekday()]}, tanggal {tanggal(moment)}, {doc.office_title} menyerahkan "
         f"kepada Petugas Kelurahan {doc.kelurahan}, Kecamatan {doc.kecamatan}, kartu e-KTP sebanyak {count} "
         f"({terbilang(count)}) buah yang dikembalikan kurir atau berasal dari wilayah yang ditarik, untuk diserahkan "
         "kepada pemiliknya sesuai daftar berikut. Kartu yang tidak ada saat diterima ditulis \"TIDAK ADA\" pada "
@@ -191,7 +154,7 @@ def _letterhead(doc: BatchDoc) -> list[Flowable]:
     return [
         _p(doc.office_title, "office"),
         _p(f"{doc.kabupaten_kota}, {doc.provinsi} \u2014 kode kantor {doc.office_code}", "region"),
-        _Rule(),
+        Rule(),
         _p(TITLE, "title"),
         _p(f"Nomor berkas: {doc.batch_number}", "subtitle"),
         info,
@@ -277,5 +240,5 @@ def batch_pdf(doc: BatchDoc) -> bytes:
         out, pagesize=A4, pageTemplates=[PageTemplate(frames=[frame])],
         title=f"Daftar Serah Terima {doc.batch_number}", author=doc.office_title,
         subject=f"Berkas {doc.batch_number} untuk Kelurahan {doc.kelurahan}", creator="Antar")
-    template.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer=doc.batch_number))
+    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.batch_number))
     return out.getvalue()

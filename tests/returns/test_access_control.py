@@ -12,14 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from helpers import card_row, cli, make_nik, write_csv
+from helpers import card_row, cli, login, make_nik, make_user, write_csv
 from sqlalchemy import func, select
 from werkzeug.routing import AnyConverter, Rule
 
 from app.cards import Actor, Card, CardHistory
 from app.db import unit_of_work
 from app.models import Office, PrintRun, Role, User
-from app.users import create_user
 from manifests.models import Manifest, ManifestItem
 from manifests.service import withdraw_area
 from returns import service
@@ -30,18 +29,8 @@ A = "32.16.06.1001"  # Jatimulya, Kec. Tambun Selatan
 B = "32.16.01.1007"  # Setia Asih, Kec. Tarumajaya
 STAFF = Actor("staf")
 
-# Not imported from tests/conftest.py: once tests/delivery/conftest.py is loaded it holds the module name `conftest`.
-PASSWORD = "rahasia-123"
-
-
 def make_officer(app, username: str, kelurahan: str) -> None:
-    with app.app_context(), unit_of_work() as s:
-        create_user(s, username, PASSWORD, Role.OFFICER, office_code="32.16", kelurahan_code=kelurahan)
-
-
-def login(client, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 302, response.data
+    make_user(app, username, Role.OFFICER, kelurahan=kelurahan)
 
 # Not scoped by the session: nothing of a kelurahan to protect, or no session at all.
 NOT_SESSION_SCOPED = {

@@ -9,13 +9,12 @@ import threading
 import uuid
 
 import pytest
-from helpers import card_row, cli, write_csv
+from helpers import card_row, cli, login, make_user, write_csv
 from sqlalchemy import func, select, update
 
 from app.cards import Actor, Card, CardHistory, CardState
 from app.db import unit_of_work, utcnow
 from app.models import Office, Role, User
-from app.users import create_user
 from manifests.service import withdraw_area
 from returns import forms, service
 from returns.models import BatchStatus, FormSubmission, HandoverBatch, HandoverBatchEvent, HandoverItem
@@ -25,18 +24,8 @@ JATIMULYA = "32.16.06.1001"
 STAFF = Actor("staf")
 OFFICER_NAME = "petugas-jatimulya"
 
-# Not imported from tests/conftest.py: once tests/delivery/conftest.py is loaded it holds the module name `conftest`.
-PASSWORD = "rahasia-123"
-
-
 def make_officer(app, username: str, kelurahan: str) -> None:
-    with app.app_context(), unit_of_work() as s:
-        create_user(s, username, PASSWORD, Role.OFFICER, office_code="32.16", kelurahan_code=kelurahan)
-
-
-def login(client, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 302, response.data
+    make_user(app, username, Role.OFFICER, kelurahan=kelurahan)
 
 
 def make_batch(app, runner, tmp_path, n: int, *, receive: bool, first: int = 1) -> int:

@@ -9,7 +9,7 @@ import datetime as dt
 import io
 
 import pytest
-from helpers import card_row, cli, report, write_csv
+from helpers import card_row, cli, make_user, report, write_csv
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
@@ -17,7 +17,6 @@ from address.service import AddressPipeline
 from app.cards import Actor, Card
 from app.db import unit_of_work
 from app.models import Office, Role
-from app.users import create_user
 from courier_sim.server import CourierSimulator
 from manifests import handover
 from manifests.courier import CourierClient
@@ -89,10 +88,8 @@ def waiting(app, runner, tmp_path, sim, staff):
     return staff
 
 
-def officer_account(app, username: str, kelurahan: str, password: str = "rahasia-123") -> None:
-    # Not conftest's make_user: `from conftest import` picks whichever conftest.py pytest imported last.
-    with app.app_context(), unit_of_work() as s:
-        create_user(s, username, password, Role.OFFICER, office_code="32.16", kelurahan_code=kelurahan)
+def officer_account(app, username: str, kelurahan: str) -> None:
+    make_user(app, username, Role.OFFICER, kelurahan=kelurahan)
 
 
 def state(client, blanko: str) -> str:

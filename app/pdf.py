@@ -1,0 +1,70 @@
+"""What every printed document of Antar shares: Indonesian dates, the page footer, the letterhead rule, fonts.
+
+Documents (the manifest's Berita Acara, the kelurahan handover list) are A4, Helvetica only (no font files to
+ship), and number their pages "Halaman X dari Y".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable
+
+FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
+PAGE_W, PAGE_H = A4
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+
+def wib(moment: dt.datetime) -> dt.datetime:
+    # The database hands back naive UTC on SQLite; treat naive as UTC rather than as local time.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(WIB)
+
+
+def tanggal(moment: dt.datetime | dt.date) -> str:
+    """The calendar date in Indonesian ("23 November 2026"); a moment is read in WIB."""
+    day = wib(moment) if isinstance(moment, dt.datetime) else moment
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+class NumberedCanvas(Canvas):
+    """Holds every page back until the end so the footer can say "Halaman X dari Y — <footer>"."""
+
+    def __init__(self, *args, footer: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._footer = footer
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self.setFont(FONT, 8)
+            self.setFillColor(colors.black)
+            self.drawCentredString(PAGE_W / 2, 9 * mm, f"Halaman {number} dari {total} \u2014 {self._footer}")
+            super().showPage()
+        super().save()
+
+
+class Rule(Flowable):
+    """The line under the letterhead."""
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.width = available_width
+        return available_width, 4
+
+    def draw(self) -> None:
+        self.canv.setLineWidth(1)
+        self.canv.line(0, 2, self.width, 2)
