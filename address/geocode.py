@@ -192,14 +192,14 @@ def _odd_crossings(ring: Ring, x: float, y: float) -> bool:
     return inside
 
 
-def _contains(polygons: Polygons, lat: float, lng: float) -> bool:
+def contains(polygons: Polygons, lat: float, lng: float) -> bool:
     # Even-odd over all rings of one polygon: inside the outer ring and in no hole.
     return any(sum(_odd_crossings(ring, lng, lat) for ring in poly) % 2 == 1 for poly in polygons)
 
 
 def point_in_polygon(geojson_geometry: Mapping[str, Any], lat: float, lng: float) -> bool:
     """Whether (lat, lng) lies inside a GeoJSON Polygon/MultiPolygon, holes excluded (ray casting)."""
-    return _contains(polygons_of(geojson_geometry), lat, lng)
+    return contains(polygons_of(geojson_geometry), lat, lng)
 
 
 def _ring_moments(ring: Ring) -> tuple[float, float, float]:
@@ -550,7 +550,7 @@ def far_from_kelurahan(source: Session | GeocoderChain | LocalRegionGeocoder, ko
     """
     point, polygons = _geometry_for(source, kode)
     if polygons is not None:
-        return not _contains(polygons, lat, lng) and _km_to_boundary(polygons, lat, lng) > POLYGON_TOLERANCE_KM
+        return not contains(polygons, lat, lng) and _km_to_boundary(polygons, lat, lng) > POLYGON_TOLERANCE_KM
     if point is None:
         return None
     return geodesic(point, (lat, lng)).km > max_km

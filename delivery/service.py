@@ -26,11 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from geopy.distance import geodesic
-from sqlalchemy import func, insert, select, update
+from geopy.distance import great_circle
+from sqlalchemy import bindparam, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from address.geocode import point_in_polygon
+from address.geocode import Polygons, contains, polygons_of
 from address.models import RegionGeo
 from app.cards import Actor, Card, CardHistory, CardState, can_move
 from app.db import utcnow
@@ -250,6 +251,8 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     items = _lock_items(session, numbers)
     ids = [e.event_id for e in events]
     seen = set(session.scalars(select(TrackingEvent.event_id).where(TrackingEvent.event_id.in_(ids))))
+    polygons = _kelurahan_polygons(session, {items[e.tracking_number].kelurahan_code for e in events
+                                             if e.status == Status.DELIVERED and e.tracking_number in items})
     results: list[dict[str, Any]] = []
     new_rows: list[dict[str, Any]] = []
     rejected_rows: list[dict[str, Any]] = []
@@ -267,15 +270,13 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
             continue
         seen.add(e.event_id)
         result = _apply(item, e)
-        far_km, flag = (_far_check(session, item, e, settings) if e.status == Status.DELIVERED else (None, None))
+        far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
         results.append({"event_id": e.event_id, "result": result})
         new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
     if new_rows:
-        inserted = session.execute(
-            _insert_ignore(session, TrackingEvent.__table__, new_rows).returning(TrackingEvent.__table__.c.event_id)
-        ).scalars().all()
+        inserted = session.execute(_insert_ignore(session, TrackingEvent.__table__), new_rows).scalars().all()
         if len(inserted) != len(new_rows):
             raise RetryBatch()
     if rejected_rows:
@@ -335,35 +336,39 @@ def _apply(item: _Item, e: Event) -> str:
 
 
 # Parsed kelurahan polygons, by code and load time (a reloaded file has a new time).
-_POLYGONS: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
+_POLYGONS: dict[tuple[str, dt.datetime], Polygons] = {}
 
 
-def _far_check(session: Session, item: _Item, e: Event, settings: Settings) -> tuple[float | None, str | None]:
+def _far_check(item: _Item, e: Event, settings: Settings,
+               polygons: Mapping[str, Polygons]) -> tuple[float | None, str | None]:
     """Distance of a delivery from the geocoded address; a flag when it is too far or outside the kelurahan."""
     if e.lat is None or e.lng is None:
         return None, None
     flags = []
     km = None
     if item.card_lat is not None and item.card_lng is not None:
-        km = round(geodesic((item.card_lat, item.card_lng), (e.lat, e.lng)).km, 3)
+        km = round(great_circle((item.card_lat, item.card_lng), (e.lat, e.lng)).km, 3)
         if km > settings.far_km:
             flags.append(f"diantar {km:.1f} km dari alamat (batas {settings.far_km:g} km)")
-    geometry = _kelurahan_polygon(session, item.kelurahan_code)
-    if geometry is not None and not point_in_polygon(geometry, e.lat, e.lng):
+    rings = polygons.get(item.kelurahan_code) if item.kelurahan_code else None
+    if rings is not None and not contains(rings, e.lat, e.lng):
         flags.append("di luar batas kelurahan")
     return km, ("; ".join(flags) or None)
 
 
-def _kelurahan_polygon(session: Session, kode: str | None) -> dict[str, Any] | None:
-    if not kode:
-        return None
-    row = session.execute(select(RegionGeo.polygon, RegionGeo.loaded_at).where(RegionGeo.kode == kode)).first()
-    if row is None or row.polygon is None:
-        return None
-    key = (kode, row.loaded_at)
-    if key not in _POLYGONS:
-        _POLYGONS[key] = json.loads(row.polygon)
-    return _POLYGONS[key]
+def _kelurahan_polygons(session: Session, codes: set[str | None]) -> dict[str, Polygons]:
+    """The loaded boundaries of these kelurahan, by code: their load times in one query, the text only when new."""
+    codes.discard(None)
+    if not codes:
+        return {}
+    stamps = session.execute(select(RegionGeo.kode, RegionGeo.loaded_at)
+                             .where(RegionGeo.kode.in_(codes), RegionGeo.polygon.is_not(None))).all()
+    new = [kode for kode, at in stamps if (kode, at) not in _POLYGONS]
+    if new:
+        for kode, text, at in session.execute(select(RegionGeo.kode, RegionGeo.polygon, RegionGeo.loaded_at)
+                                              .where(RegionGeo.kode.in_(new), RegionGeo.polygon.is_not(None))):
+            _POLYGONS[(kode, at)] = polygons_of(json.loads(text))
+    return {kode: _POLYGONS[(kode, at)] for kode, at in stamps if (kode, at) in _POLYGONS}
 
 
 def _event_row(e: Event, item_id: int, message_id: int, now: dt.datetime, result: str, far_km: float | None,
@@ -376,18 +381,20 @@ def _event_row(e: Event, item_id: int, message_id: int, now: dt.datetime, result
             "courier_id": e.courier_id, "result": result, "far_km": far_km, "flag": flag}
 
 
-def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignore(session: Session, table: Any) -> Any:
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id, executed with a list of rows: one cached
+    statement, the rows sent as multi-row VALUES pages ("insertmanyvalues") rather than compiled into it."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
 
 
 def _write_items(session: Session, items: list[_Item], now: dt.datetime, settings: Settings) -> None:
     if not items:
         return
-    session.execute(update(ManifestItem), [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
+    _update_by_id(session, ManifestItem, [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
     card_rows, history = [], []
     reasons_only = []
     for it in items:
@@ -412,14 +419,29 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
         card_rows.append(row)
         history.append({"card_id": it.card_id, "from_state": it.card_state, "to_state": target, "at": now,
                         "actor": COURIER.label, "user_id": None, "reason": reason[:500]})
-    for rows in (card_rows, reasons_only):
-        for keys in {tuple(sorted(r)) for r in rows}:  # one statement shape per executemany
-            session.execute(update(Card), [r for r in rows if tuple(sorted(r)) == keys])
+    _update_by_id(session, Card, card_rows + reasons_only)
     if history:
         session.execute(insert(CardHistory.__table__), history)
     finished = {it.manifest_id for it in items if it.changes.get("final")}
     if finished:
         close_complete_manifests(session, finished, now)
+
+
+def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Update rows by id, one statement per set of columns. On PostgreSQL that statement is one
+    `UPDATE ... FROM unnest(<one array per column>)`: one round trip and one plan for all its rows."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
+    table = model.__table__
+    for keys, same in shapes.items():
+        if session.get_bind().dialect.name != "postgresql":
+            session.execute(update(model), same)
+            continue
+        arrays = [cast(bindparam(f"v_{c}", [r[c] for r in same], type_=ARRAY(table.c[c].type)),
+                       ARRAY(table.c[c].type)) for c in ("id", *keys)]
+        v = func.unnest(*arrays).table_valued("id", *keys).render_derived(name="v")
+        session.execute(update(table).where(table.c.id == v.c.id).values({k: v.c[k] for k in keys}))
 
 
 def close_complete_manifests(session: Session, manifest_ids: set[int], now: dt.datetime) -> list[int]:

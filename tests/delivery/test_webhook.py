@@ -268,3 +268,18 @@ def test_same_events_posted_by_many_threads_at_once_are_applied_exactly_once(web
         assert delivered == 1
     assert item(webhook_app, numbers[0]).tracking_status == "DELIVERED"
     assert item(webhook_app, numbers[1]).tracking_status == "OUT_FOR_DELIVERY"
+
+
+def test_delivery_outside_the_kelurahan_polygon_is_flagged(webhook_app, client, numbers):
+    from address.models import RegionGeo
+
+    square = {"type": "Polygon", "coordinates": [[[107.02, -6.28], [107.04, -6.28], [107.04, -6.26],
+                                                  [107.02, -6.26], [107.02, -6.28]]]}
+    with webhook_app.app_context(), unit_of_work() as s:
+        s.add(RegionGeo(kode="32.16.06.1001", lat=-6.27, lng=107.03, polygon=json.dumps(square), source="test"))
+    inside = event(numbers[0], "DELIVERED", T0, "in", location={"post_office": "17510", "lat": -6.27, "lng": 107.03})
+    outside = event(numbers[1], "DELIVERED", T0, "out", location={"post_office": "17510", "lat": -6.25,
+                                                                   "lng": 107.03})
+    assert [r["result"] for r in post_events(client, [inside, outside]).json["results"]] == ["applied", "applied"]
+    assert item(webhook_app, numbers[0]).flagged is None
+    assert item(webhook_app, numbers[1]).flagged == "di luar batas kelurahan"
