@@ -150,9 +150,27 @@ def sorting_withdraw() -> Any:
                 session, current_office(session), request.form.get("kelurahan", ""),
                 service.parse_rws(request.form.get("rws", "")), request.form.get("reason", ""), actor())
         flash(f"Penarikan #{w.id}: {moved} kartu ditarik.", "success")
+        recalls = _recall_after_withdrawal()
+        if recalls:
+            asked = sum(1 for r in recalls if r.answer.outcome.value == "accepted")
+            flash(f"{len(recalls)} kartu di wilayah ini sudah di tangan kurir: {asked} diminta ditarik kembali "
+                  f"(lihat riwayat manifest untuk jawaban kurir).", "info")
     except service.SortingError as exc:
         flash(str(exc), "error")
     return redirect(url_for("intake.sorting_page"))
+
+
+def _recall_after_withdrawal() -> list:
+    """Items of the area already with the courier are recalled at once when the courier's API is configured
+    (also later with `antar manifests recall` / POST /api/v1/recalls for any the courier did not answer)."""
+    if not current_app.config.get("ANTAR_COURIER_BASE_URL"):
+        return []
+    from manifests.courier import CourierClient
+    from manifests.handover import recall_withdrawn
+
+    with unit_of_work() as session:
+        code = current_office(session).code
+    return list(recall_withdrawn(code, actor(), CourierClient.from_config(current_app.config)))
 
 @bp.route("/api/v1/sorting/damaged", methods=["POST"])
 @roles_required(*STAFF)
@@ -179,6 +197,9 @@ def sorting_withdraw_api() -> Any:
             out = {"id": w.id, "kelurahan": w.kelurahan_code, "rws": w.rw_list, "cards_withdrawn": moved}
     except service.SortingError as exc:
         return jsonify(error={"code": "invalid", "message": str(exc)}), 422
+    out["recalls"] = [{"tracking_number": r.tracking_number, "nomor_blanko": r.nomor_blanko,
+                       "outcome": r.answer.outcome.value, "http_status": r.answer.http_status}
+                      for r in _recall_after_withdrawal()]
     return jsonify(out), 201
 
 @bp.route("/api/v1/cards/<nomor_blanko>")

@@ -182,14 +182,24 @@ def test_area_withdrawn_after_handover_is_recalled(courier_app, staff, sim, mani
     with courier_app.app_context(), unit_of_work() as s:
         numbers = list(s.scalars(select(ManifestItem.tracking_number).where(ManifestItem.manifest_id == manifest.id)))
     w = staff.post("/api/v1/sorting/withdrawals", json={"kelurahan": "32.16.06.1001", "reason": "proyek LRT"})
-    assert w.status_code == 201 and w.json["cards_withdrawn"] == 0  # all five are with the courier
-    recalled = staff.post("/api/v1/recalls")
-    assert recalled.status_code == 200
-    assert sorted(r["tracking_number"] for r in recalled.json["recalls"]) == sorted(numbers)
-    assert {r["http_status"] for r in recalled.json["recalls"]} == {202}
+    assert w.status_code == 201 and w.json["cards_withdrawn"] == 0  # all five are with the courier: recalled
+    assert sorted(r["tracking_number"] for r in w.json["recalls"]) == sorted(numbers)
+    assert {r["http_status"] for r in w.json["recalls"]} == {202}
     sim.play_all()
     assert {str(sim.item_state(n)) for n in numbers} == {"RETURN_RECEIVED"}
     returned = [e for e in sim.events_sent if e["status"] == "RETURNED"]
     assert {e["reason_code"] for e in returned} == {"DEMOLISHED_AREA"}
     # asked once: a second recall run has nothing to do
     assert staff.post("/api/v1/recalls").json["recalls"] == []
+
+
+def test_a_recall_the_courier_did_not_answer_is_asked_again_later(courier_app, staff, sim, manifest):
+    assert staff.post(f"/api/v1/manifests/{manifest.id}/handover").status_code == 200
+    courier_app.config["ANTAR_COURIER_BASE_URL"] = "http://127.0.0.1:9/"  # the courier is unreachable
+    w = staff.post("/api/v1/sorting/withdrawals", json={"kelurahan": "32.16.06.1001", "reason": "proyek LRT"})
+    assert w.status_code == 201 and {r["outcome"] for r in w.json["recalls"]} == {"gave_up"}
+    courier_app.config["ANTAR_COURIER_BASE_URL"] = sim.url
+    later = staff.post("/api/v1/recalls").json["recalls"]
+    assert len(later) == 5 and {r["http_status"] for r in later} == {202}
+    history = staff.get(f"/api/v1/manifests/{manifest.id}").json["history"]
+    assert any("tidak dapat dihubungi" in h["note"] for h in history)
