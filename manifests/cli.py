@@ -121,6 +121,12 @@ def withdraw_command(kelurahan_code: str, rws: str, reason: str, office_code: st
         raise click.ClickException(str(exc)) from exc
     area = f"{name}" + (f" RW {', '.join(w.rw_list)}" if w.rw_list else "")
     click.echo(f"Penarikan #{w.id} untuk {area}: {moved} kartu ditarik; kartu cetakan berikutnya ikut ditarik.")
+    if current_app.config.get("ANTAR_COURIER_BASE_URL"):  # items already with the courier: recall them now
+        from manifests.courier import CourierClient
+        from manifests.handover import recall_withdrawn
+
+        for r in recall_withdrawn(office.code, cli_actor(), CourierClient.from_config(current_app.config)):
+            click.echo(f"  resi {r.tracking_number} (blanko {r.nomor_blanko}): {r.answer.summary()}")
 
 
 @sorting_group.command("reprint-list", help="Daftar kartu rusak untuk dicetak ulang.")
