@@ -7,12 +7,14 @@ ship), and number their pages "Halaman X dari Y".
 from __future__ import annotations
 
 import datetime as dt
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
 PAGE_W, PAGE_H = A4
@@ -68,3 +70,33 @@ class Rule(Flowable):
     def draw(self) -> None:
         self.canv.setLineWidth(1)
         self.canv.line(0, 2, self.width, 2)
+
+
+_SIGN = ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13)
+
+
+def signature_boxes(giver: str, receiver: str, receiver_id: str, width: float) -> Flowable:
+    """Two boxes side by side for the two parties to sign: "Yang menyerahkan" (our office, NIP) and "Yang
+    menerima" (`receiver`, identified by `receiver_id`: NIPPOS for PT Pos, NIP/Jabatan for a kelurahan)."""
+
+    def box(role: str, party: str, staff_id: str) -> list[Flowable]:
+        return [
+            Paragraph(escape(role), _SIGN),
+            Paragraph(escape(party), _SIGN),
+            Spacer(1, 48),  # the signature
+            Paragraph("Nama: ..............................................", _SIGN),
+            Paragraph(escape(f"{staff_id}: .............................................."), _SIGN),
+            Paragraph("Tanggal: ...........................................", _SIGN),
+        ]
+
+    table = Table([[box("Yang menyerahkan,", giver, "NIP"), box("Yang menerima,", receiver, receiver_id)]],
+                  colWidths=(width / 2, width / 2))
+    table.setStyle(TableStyle([
+        ("BOX", (0, 0), (0, 0), 0.6, colors.black),
+        ("BOX", (1, 0), (1, 0), 0.6, colors.black),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, -1), 6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+    ]))
+    return KeepTogether([Spacer(1, 14), table])

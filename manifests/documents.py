@@ -36,7 +36,6 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
-    KeepTogether,
     PageBreak,
     PageTemplate,
     Paragraph,
@@ -45,7 +44,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, NumberedCanvas, Rule, tanggal, wib
+from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, NumberedCanvas, Rule, signature_boxes, tanggal, wib
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,38 +331,7 @@ def _totals_table(doc: ManifestDoc) -> Table:
 
 
 def _signatures(doc: ManifestDoc) -> Flowable:
-    def box(role: str, party: str, staff_id: str) -> list[Flowable]:
-        return [
-            _p(role, "sign"),
-            _p(party, "sign"),
-            Spacer(1, 48),  # the signature
-            _p("Nama: ..............................................", "sign"),
-            _p(f"{staff_id}: ..............................................", "sign"),
-            _p("Tanggal: ...........................................", "sign"),
-        ]
-
-    table = Table(
-        [
-            [
-                box("Yang menyerahkan,", doc.office_title, "NIP"),
-                box("Yang menerima,", f"PT Pos Indonesia ({doc.post_office_name})", "NIPPOS"),
-            ]
-        ],
-        colWidths=(255.1, 255.1),
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("BOX", (0, 0), (0, 0), 0.6, colors.black),
-                ("BOX", (1, 0), (1, 0), 0.6, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 8),
-                ("TOPPADDING", (0, 0), (-1, -1), 6),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
-            ]
-        )
-    )
-    return KeepTogether([Spacer(1, 14), table])
+    return signature_boxes(doc.office_title, f"PT Pos Indonesia ({doc.post_office_name})", "NIPPOS", 510.2)
 
 
 def handover_pdf(doc: ManifestDoc) -> bytes:

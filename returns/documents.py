@@ -26,7 +26,6 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
-    KeepTogether,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -36,7 +35,18 @@ from reportlab.platypus import (
 
 from app.cards import Card
 from app.models import Office
-from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, WIB, NumberedCanvas, Rule, tanggal
+from app.pdf import (
+    FONT,
+    FONT_BOLD,
+    PAGE_H,
+    PAGE_W,
+    WEEKDAYS,
+    WIB,
+    NumberedCanvas,
+    Rule,
+    signature_boxes,
+    tanggal,
+)
 from app.regions import office_regions
 from manifests.documents import terbilang
 from returns.models import BatchStatus, HandoverBatch, HandoverItem
@@ -200,28 +210,7 @@ def _totals_table(doc: BatchDoc) -> Table:
 
 
 def _signatures(doc: BatchDoc) -> Flowable:
-    def box(role: str, party: str, staff_id: str) -> list[Flowable]:
-        return [
-            _p(role, "sign"),
-            _p(party, "sign"),
-            Spacer(1, 48),  # the signature
-            _p("Nama: ..............................................", "sign"),
-            _p(f"{staff_id}: ..............................................", "sign"),
-            _p("Tanggal: ...........................................", "sign"),
-        ]
-
-    table = Table([[box("Yang menyerahkan,", doc.office_title, "NIP"),
-                    box("Yang menerima,", f"Petugas Kelurahan {doc.kelurahan}", "NIP/Jabatan")]],
-                  colWidths=(_WIDTH / 2, _WIDTH / 2))
-    table.setStyle(TableStyle([
-        ("BOX", (0, 0), (0, 0), 0.6, colors.black),
-        ("BOX", (1, 0), (1, 0), 0.6, colors.black),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 8),
-        ("TOPPADDING", (0, 0), (-1, -1), 6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
-    ]))
-    return KeepTogether([Spacer(1, 14), table])
+    return signature_boxes(doc.office_title, f"Petugas Kelurahan {doc.kelurahan}", "NIP/Jabatan", _WIDTH)
 
 
 def batch_pdf(doc: BatchDoc) -> bytes:
