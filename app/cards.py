@@ -267,6 +267,15 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
+def cards_by_blanko(session: Session, office_id: int, blankos: Iterable[str]) -> tuple[dict[str, Card], list[str]]:
+    """The office's cards for these blanko numbers (blanks skipped, each once, in the order given) and the numbers
+    not found: every operation that takes blanko numbers from staff looks them up here."""
+    wanted = list(dict.fromkeys(b.strip() for b in blankos if b and b.strip()))
+    found = {c.nomor_blanko: c for c in session.scalars(
+        select(Card).where(Card.office_id == office_id, Card.nomor_blanko.in_(wanted)))} if wanted else {}
+    return {b: found[b] for b in wanted if b in found}, [b for b in wanted if b not in found]
+
+
 def history_rows(card_ids: Sequence[int], states: Sequence[CardState], at: dt.datetime,
                  actor: Actor, reasons: Sequence[str]) -> list[dict]:
     """History rows for cards that start their life at intake (the `None` -> state transition)."""

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.cards import Actor, Card, CardState, TransitionError, move_many
+from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move_many
 from app.db import utcnow
 from app.models import Office
 from app.regions import office_regions
@@ -308,15 +308,12 @@ def finalize(session: Session, office: Office, manifest_id: int, actor: Actor, t
 
 
 def _cards_by_blanko(session: Session, office: Office, blankos: Iterable[str]) -> dict[str, Card]:
-    wanted = [b.strip() for b in blankos if b and b.strip()]
-    if not wanted:
+    cards, missing = cards_by_blanko(session, office.id, blankos)
+    if not cards and not missing:
         raise ManifestError("Isi minimal satu nomor blanko.")
-    cards = {c.nomor_blanko: c for c in session.scalars(
-        select(Card).where(Card.office_id == office.id, Card.nomor_blanko.in_(wanted)))}
-    missing = [b for b in wanted if b not in cards]
     if missing:
         raise ManifestError(f"Nomor blanko tidak ditemukan: {', '.join(missing[:20])}")
-    return {b: cards[b] for b in dict.fromkeys(wanted)}
+    return cards
 
 
 def remove_cards(session: Session, office: Office, manifest_id: int, blankos: Iterable[str], actor: Actor) -> int:

@@ -25,6 +25,7 @@ from app.cards import (
     CardHistory,
     CardState,
     TransitionError,
+    cards_by_blanko,
     history_rows,
     move,
     move_many,
@@ -234,22 +235,19 @@ class SortingError(ValueError):
 
 def mark_damaged(session: Session, office: Office, blankos: Iterable[str], actor: Actor, reason: str) -> list[Card]:
     """Set aside cards found damaged at sorting; they are listed for reprint. All or nothing."""
-    wanted = [b.strip() for b in blankos if b and b.strip()]
-    if not wanted:
+    cards, missing = cards_by_blanko(session, office.id, blankos)
+    if not cards and not missing:
         raise SortingError("Isi minimal satu nomor blanko.")
     if not reason.strip():
         raise SortingError("Alasan wajib diisi.")
-    cards = {c.nomor_blanko: c for c in session.scalars(
-        select(Card).where(Card.office_id == office.id, Card.nomor_blanko.in_(wanted)))}
-    missing = [b for b in wanted if b not in cards]
     if missing:
         raise SortingError(f"Nomor blanko tidak ditemukan di kantor ini: {', '.join(missing[:20])}")
     try:
-        for b in dict.fromkeys(wanted):
-            move(session, cards[b], CardState.DAMAGED, actor, f"Rusak saat penyortiran: {reason.strip()}")
+        for card in cards.values():
+            move(session, card, CardState.DAMAGED, actor, f"Rusak saat penyortiran: {reason.strip()}")
     except TransitionError as exc:
         raise SortingError(str(exc)) from exc
-    return [cards[b] for b in dict.fromkeys(wanted)]
+    return list(cards.values())
 
 
 def parse_rws(text: str | Iterable[str] | None) -> list[str]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
 from address.service import AddressPipeline, card_address_values
-from app.cards import Actor, Card, CardState, TransitionError, move, move_many
+from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move, move_many
 from app.db import utcnow
 from app.models import Office
 from app.regions import office_regions
@@ -407,15 +407,11 @@ def correct(session: Session, scope: Scope, item_id: int, actor: Actor, reason: 
 def receive_back(session: Session, office: Office, blankos: Iterable[str], actor: Actor) -> list[Card]:
     """Cards of moved holders are back at the office: ready for a later manifest (a new tracking number), or in
     the address review queue when the new address is unclear."""
-    wanted = [b.strip() for b in blankos if b and b.strip()]
-    cards = {c.nomor_blanko: c for c in session.scalars(
-        select(Card).where(Card.office_id == office.id, Card.nomor_blanko.in_(wanted)))}
-    missing = [b for b in wanted if b not in cards]
-    if not wanted or missing:
+    cards, missing = cards_by_blanko(session, office.id, blankos)
+    if not cards or missing:
         raise ReturnsError(f"Nomor blanko tidak ditemukan: {', '.join(missing) or '-'}")
     out = []
-    for b in dict.fromkeys(wanted):
-        card = cards[b]
+    for b, card in cards.items():
         if card.state is not CardState.READDRESSED:
             raise ReturnsError(f"Kartu {b} berstatus '{card.state_label}', bukan 'pindah alamat'.")
         target = CardState.READY if card.address_status == "CLEAR" else CardState.ADDRESS_UNCLEAR
