@@ -10,6 +10,7 @@ import datetime as dt
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -72,7 +73,21 @@ class Rule(Flowable):
         self.canv.line(0, 2, self.width, 2)
 
 
-_SIGN = ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13)
+# The paragraph styles of every document; a document may override one (the manifest's title is larger).
+STYLES: dict[str, ParagraphStyle] = {
+    "office": ParagraphStyle("office", fontName=FONT_BOLD, fontSize=12, leading=15),
+    "region": ParagraphStyle("region", fontName=FONT, fontSize=9, leading=11),
+    "title": ParagraphStyle("title", fontName=FONT_BOLD, fontSize=13, leading=17, alignment=TA_CENTER, spaceBefore=6),
+    "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=10, leading=13, alignment=TA_CENTER, spaceAfter=8),
+    "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
+    "label": ParagraphStyle("label", fontName=FONT, fontSize=9, leading=11),
+    "value": ParagraphStyle("value", fontName=FONT_BOLD, fontSize=9, leading=11),
+    "heading": ParagraphStyle("heading", fontName=FONT_BOLD, fontSize=10, leading=13, spaceBefore=10, spaceAfter=4),
+    "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
+    "head": ParagraphStyle("head", fontName=FONT_BOLD, fontSize=8, leading=10),
+    "sign": ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13),
+}
+_SIGN = STYLES["sign"]
 
 
 def signature_boxes(giver: str, receiver: str, receiver_id: str, width: float) -> Flowable:

@@ -44,7 +44,19 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from app.pdf import FONT, FONT_BOLD, PAGE_H, PAGE_W, WEEKDAYS, NumberedCanvas, Rule, signature_boxes, tanggal, wib
+from app.pdf import (
+    FONT,
+    FONT_BOLD,
+    PAGE_H,
+    PAGE_W,
+    STYLES,
+    WEEKDAYS,
+    NumberedCanvas,
+    Rule,
+    signature_boxes,
+    tanggal,
+    wib,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,15 +130,8 @@ _HR_SIZE = 6.5  # the human-readable line under the bars
 _HR_GAP = 1.5
 
 _STYLES = {
-    "office": ParagraphStyle("office", fontName=FONT_BOLD, fontSize=12, leading=15),
-    "region": ParagraphStyle("region", fontName=FONT, fontSize=9, leading=11),
+    **STYLES,
     "title": ParagraphStyle("title", fontName=FONT_BOLD, fontSize=14, leading=18, alignment=TA_CENTER, spaceBefore=6),
-    "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=10, leading=13, alignment=TA_CENTER, spaceAfter=8),
-    "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
-    "label": ParagraphStyle("label", fontName=FONT, fontSize=9, leading=11),
-    "value": ParagraphStyle("value", fontName=FONT_BOLD, fontSize=9, leading=11),
-    "heading": ParagraphStyle("heading", fontName=FONT_BOLD, fontSize=10, leading=13, spaceBefore=10, spaceAfter=4),
-    "sign": ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13),
 }
 
 

