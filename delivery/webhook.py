@@ -42,7 +42,7 @@ def _verified(text: str) -> bool:
         try:
             hook.verify(text, headers, json_parse=False)
             return True
-        except Exception:  # noqa: BLE001 - the library raises ValueError/binascii errors too on malformed headers
+        except Exception:  # the library raises ValueError and binascii errors too on malformed headers
             continue
     return False
 

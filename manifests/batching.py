@@ -209,7 +209,7 @@ def build_manifests(session: Session, office: Office, actor: Actor, *, tracking:
         move_many(session, plan.card_ids, CardState.ON_MANIFEST, actor, f"Masuk manifest {m.number}",
                   expect=[CardState.READY])
         if finalize:
-            _set_status(session, m, ManifestStatus.FINALIZED, actor,
+            set_status(session, m, ManifestStatus.FINALIZED, actor,
                         f"Final: {len(plan.card_ids)} nomor resi {chunk[0]} s.d. {chunk[-1]}")
             m.finalized_at = now
         manifests.append(m)
@@ -262,7 +262,7 @@ def _record(session: Session, m: Manifest, before: ManifestStatus | None, after:
                               actor=actor.label, user_id=actor.user_id, note=note))
 
 
-def _set_status(session: Session, m: Manifest, target: ManifestStatus, actor: Actor, note: str) -> None:
+def set_status(session: Session, m: Manifest, target: ManifestStatus, actor: Actor, note: str) -> None:
     if target not in MANIFEST_TRANSITIONS[m.status]:
         raise ManifestError(f"Manifest {m.number} berstatus '{MANIFEST_STATUS_LABELS[m.status]}' dan tidak dapat "
                             f"diubah menjadi '{MANIFEST_STATUS_LABELS[target]}'.")
@@ -302,7 +302,7 @@ def finalize(session: Session, office: Office, manifest_id: int, actor: Actor, t
                                                                                               strict=True)])
     m.finalized_at = utcnow()
     m.item_count = len(items)
-    _set_status(session, m, ManifestStatus.FINALIZED, actor, f"Final: {len(items)} nomor resi {numbers[0]} s.d. "
+    set_status(session, m, ManifestStatus.FINALIZED, actor, f"Final: {len(items)} nomor resi {numbers[0]} s.d. "
                                                               f"{numbers[-1]}")
     return m
 
@@ -379,7 +379,7 @@ def cancel(session: Session, office: Office, manifest_id: int, actor: Actor, rea
     lock_office(session, office)
     m = get_manifest(session, office, manifest_id, lock=True)
     items = active_items(session, m)
-    _set_status(session, m, ManifestStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
+    set_status(session, m, ManifestStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
     now = utcnow()
     session.execute(update(ManifestItem).where(ManifestItem.manifest_id == m.id, ManifestItem.active)
                     .values(active=False, removed_at=now))

@@ -131,7 +131,8 @@ class CourierClient:
                                          headers={"Content-Type": "application/json", **headers},
                                          timeout=self.timeout)
         except requests.RequestException as exc:
-            return CourierAnswer(Outcome.GAVE_UP, None, attempts=self._attempts_from(exc), error=_reason(exc))
+            # requests raises only once the retries are spent: every attempt was made.
+            return CourierAnswer(Outcome.GAVE_UP, None, attempts=1 + (self.retry.total or 0), error=_reason(exc))
         retries = getattr(response.raw, "retries", None)
         attempts = 1 + len(retries.history) if retries is not None else 1
         try:
@@ -147,10 +148,6 @@ class CourierClient:
             outcome = Outcome.UNEXPECTED
         error = None if 200 <= status < 300 else _body_message(body)
         return CourierAnswer(outcome, status, body, attempts=attempts, error=error)
-
-    def _attempts_from(self, exc: requests.RequestException) -> int:
-        # A MaxRetryError inside tells how many tries were made; otherwise the bound was reached.
-        return 1 + self.retry.total if self.retry.total else 1
 
 
 def _reason(exc: Exception) -> str:

@@ -120,7 +120,7 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
         line = f"Penyerahan ke kurir: {answer.summary()}"
         if answer.ok and m.status in HANDOVER_FROM:
             items = batching.active_items(session, m)
-            batching._set_status(session, m, ManifestStatus.HANDED_OVER, actor, line)
+            batching.set_status(session, m, ManifestStatus.HANDED_OVER, actor, line)
             m.handed_over_at = utcnow()
             m.last_error = None
             body = answer.body if isinstance(answer.body, dict) else {}
@@ -130,7 +130,7 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
         elif answer.ok:
             batching.note(session, m, actor, line + f" (manifest sudah berstatus '{m.status_label}')")
         elif m.status in HANDOVER_FROM:
-            batching._set_status(session, m, ManifestStatus.HANDOVER_FAILED, actor, line)
+            batching.set_status(session, m, ManifestStatus.HANDOVER_FAILED, actor, line)
             m.last_error = answer.summary()
         else:
             batching.note(session, m, actor, line)

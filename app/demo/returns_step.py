@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from address.service import AddressPipeline, correct_address
 from app.cards import Actor, Card, CardState
@@ -36,7 +37,7 @@ STAFF = Actor("demo:staf")
 OFFICER_PASSWORD = "antar-kelurahan"
 
 
-def _officer(session, office: Office, kelurahan_code: str) -> Actor:  # noqa: ANN001
+def _officer(session: Session, office: Office, kelurahan_code: str) -> Actor:
     username = f"kel-{kelurahan_code.replace('.', '')}"
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -180,7 +181,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
     return withdrawn
 
 
-def _has_ready(session, office: Office) -> bool:  # noqa: ANN001
+def _has_ready(session: Session, office: Office) -> bool:
     return session.scalar(select(Card.id).where(Card.office_id == office.id, Card.state == CardState.READY)
                           .limit(1)) is not None
 
