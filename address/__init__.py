@@ -1,1 +1,15 @@
 """Address normalization, validation against the official region list, and geocoding."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from address import cli, routes
+    from app.models import Role
+    from app.web import add_menu
+
+    app.register_blueprint(routes.bp)
+    cli.init_app(app)
+    add_menu(app, "address.queue_page", "Alamat", (Role.ADMIN, Role.STAFF), 30)

@@ -17,6 +17,7 @@ from address.service import AddressPipeline, Placed
 from app.cli_util import office_code_or_default, office_option
 from app.csvfiles import CsvFileError, csv_encoding, csv_header
 from app.db import unit_of_work
+from app.spreadsheet import csv_cell
 
 err_console = Console(stderr=True)
 
@@ -115,7 +116,7 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
         pipeline = AddressPipeline.for_office(session, code, current_app.config, remote=True)
         task = progress.add_task("", total=total)
         writer = csv.writer(out)
-        writer.writerow(["id", *OUTPUT_COLUMNS])
+        writer.writerow(["id", *OUTPUT_COLUMNS])  # the values below go through csv_cell: formulas defused
         reader = pd.read_csv(input_path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
                              skiprows=skipped, chunksize=chunk_rows, usecols=list(columns))
         for chunk in reader:
@@ -123,7 +124,7 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
             fields = [f for f in _INPUT_FIELDS if f in chunk.columns]
             for row_id, *values in zip(chunk["id"], *(chunk[f] for f in fields), strict=True):
                 placed = pipeline.place(AddressInput(**{f: (v or None) for f, v in zip(fields, values, strict=True)}))
-                writer.writerow([row_id, *_output_values(placed)])
+                writer.writerow([csv_cell(v) for v in (row_id, *_output_values(placed))])
                 counts[placed.address.status] += 1
             session.commit()
             progress.advance(task, len(chunk))

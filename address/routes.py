@@ -13,6 +13,7 @@ from app.cards import Card
 from app.db import unit_of_work
 from app.models import Role
 from app.regions import office_regions
+from app.web import json_error
 
 bp = Blueprint("address", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
@@ -108,7 +109,7 @@ def queue_api() -> Any:
 def correct_api(card_id: int) -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error={"code": "invalid", "message": "Isi permintaan harus objek JSON."}), 400
+        return json_error(400, "Isi permintaan harus objek JSON.", "invalid")
     try:
         with unit_of_work() as session:
             office = current_office(session)
@@ -119,4 +120,4 @@ def correct_api(card_id: int) -> Any:
                             pipeline=_pipeline(session, office.code))
             return jsonify(card_json(card))
     except ReviewError as exc:
-        return jsonify(error={"code": "invalid", "message": str(exc)}), 422
+        return json_error(422, str(exc), "invalid")

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from address.geocode import GeocoderChain, GeoQuery, GeoResult, Precision
 from address.normalize import FLAG_LABELS, AddressInput, Flag, NormalizedAddress, Normalizer
 from app.cards import Actor, Card, CardState, move
-from app.models import Office, Withdrawal
+from app.holds import held_back
+from app.models import Office
 from app.regions import office_regions
 
 
@@ -142,12 +143,6 @@ def correct_address(
         setattr(card, key, value)
     new = f"{card.street} RT {card.rt or '-'}/RW {card.rw or '-'}, {kel.label}"
     why = f"Alamat diperbaiki: '{old}' menjadi '{new}'" + (f" ({note.strip()})" if note.strip() else "")
-    target = CardState.WITHDRAWN if _withdrawn(session, office, kel.code, card.rw) else CardState.READY
+    target = CardState.WITHDRAWN if held_back(session, office, kel.code, card.rw) else CardState.READY
     move(session, card, target, actor, why)
     return card
-
-
-def _withdrawn(session: Session, office: Office, kelurahan_code: str, rw: str | None) -> bool:
-    withdrawals = session.scalars(select(Withdrawal).where(
-        Withdrawal.office_id == office.id, Withdrawal.kelurahan_code == kelurahan_code, Withdrawal.active))
-    return any(w.covers(kelurahan_code, rw) for w in withdrawals)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from app.cards import Actor
 from app.db import unit_of_work
 from app.models import Office, Role, User
 from app.offices import ensure_office
+from app.web import json_error
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -47,7 +48,7 @@ def _load_user(user_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def _unauthorized() -> Any:
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": "unauthorized", "message": "Harus masuk (login) terlebih dahulu."}), 401
+        return json_error(401, "Harus masuk (login) terlebih dahulu.")
     flash(login_manager.login_message, "info")
     return redirect(url_for("auth.login", next=request.full_path))
 

@@ -1,19 +1,27 @@
 """The card's states and the transitions allowed between them: the one place that says how a card moves.
 
-Every domain moves cards, so every state change goes through `move` (one card) or `move_many`
-(bulk), which check the transition and write the card's history: who, when, why.
+Every domain moves cards, so every card is created and every state change is made here, and only here is the
+card's history written (who, when, why):
+
+- `create_cards`: new cards at intake, each with its first history row (from no state);
+- `move`: one card (ORM);
+- `move_many`: many cards to one state, all or nothing;
+- `apply_moves`: many cards each to its own state with its own reason (the courier's events); a move the state
+  machine does not allow is refused and returned to the caller to report, never silently dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, update_by_id, utcnow
 
 
 class CardState(StrEnum):
@@ -252,11 +260,7 @@ def move_many(
             if row.state not in allowed_from:
                 check_move(row.nomor_blanko, row.state, target)
                 raise TransitionError(f"Kartu {row.nomor_blanko} tidak dapat dipindahkan dari status ini.")
-        history.extend(
-            {"card_id": r.id, "from_state": r.state, "to_state": target, "at": at,
-             "actor": actor.label, "user_id": actor.user_id, "reason": reason}
-            for r in rows
-        )
+        history.extend(_history(r.id, r.state, target, at, actor, reason) for r in rows)
         session.execute(update(Card).where(Card.id.in_(chunk)).values(state=target, state_changed_at=at))
     session.execute(insert(CardHistory), history)
     return len(history)
@@ -276,13 +280,89 @@ def cards_by_blanko(session: Session, office_id: int, blankos: Iterable[str]) ->
     return {b: found[b] for b in wanted if b in found}, [b for b in wanted if b not in found]
 
 
-def history_rows(card_ids: Sequence[int], states: Sequence[CardState], at: dt.datetime,
-                 actor: Actor, reasons: Sequence[str]) -> list[dict]:
-    """History rows for cards that start their life at intake (the `None` -> state transition)."""
-    for state in set(states):
+@dataclass(frozen=True, slots=True)
+class NewCard:
+    """A card to create: its columns (`nomor_blanko` among them; not `state`), its first state and why."""
+
+    values: Mapping[str, Any]
+    state: CardState
+    reason: str
+
+
+def create_cards(session: Session, cards: Sequence[NewCard], actor: Actor, *,
+                 at: dt.datetime | None = None) -> list[int]:
+    """Insert new cards in bulk, each with its first history row; returns their ids in the order given.
+
+    Core executemany with RETURNING runs as a few multi-row INSERTs (the ORM's ordered variant falls back to one
+    statement per row on SQLite); the ids are matched back by the unique blanko number.
+    """
+    if not cards:
+        return []
+    for state in {c.state for c in cards}:
         check_move("baru", None, state)
-    return [
-        {"card_id": cid, "from_state": None, "to_state": st, "at": at,
-         "actor": actor.label, "user_id": actor.user_id, "reason": why}
-        for cid, st, why in zip(card_ids, states, reasons, strict=True)
-    ]
+    at = at or utcnow()
+    table = Card.__table__
+    conn = session.connection()
+    stmt = insert(table).returning(table.c.id, table.c.nomor_blanko)
+    id_of = dict((b, i) for i, b in conn.execute(
+        stmt, [{**c.values, "state": c.state, "state_changed_at": at} for c in cards]))
+    ids = [id_of[c.values["nomor_blanko"]] for c in cards]
+    conn.execute(insert(CardHistory.__table__), [
+        _history(cid, None, c.state, at, actor, c.reason) for cid, c in zip(ids, cards, strict=True)])
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One card to move: the state the caller read it in (under its lock), the target, why, and other columns
+    that change with the move (`values`, e.g. the courier's return reason)."""
+
+    card_id: int
+    current: CardState
+    target: CardState
+    reason: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedMove:
+    move: Move
+    message: str
+
+
+def apply_moves(session: Session, moves: Sequence[Move], actor: Actor, *, at: dt.datetime | None = None,
+                strict: bool = True) -> list[RefusedMove]:
+    """Move many cards, each to its own state with its own reason, in bulk (one UPDATE per set of columns, one
+    INSERT of history rows). A move the state machine does not allow raises TransitionError when `strict` (and
+    nothing is moved); otherwise it is left out and returned, for the caller to report."""
+    refused = []
+    allowed = []
+    for m in moves:
+        if can_move(m.current, m.target):
+            allowed.append(m)
+            continue
+        now = STATE_LABELS[m.current]
+        refused.append(RefusedMove(m, f"status kartu '{now}' tidak dapat menjadi '{STATE_LABELS[m.target]}'"))
+    if refused and strict:
+        raise TransitionError(f"Kartu #{refused[0].move.card_id}: {refused[0].message}.")
+    if allowed:
+        at = at or utcnow()
+        update_by_id(session, Card, [{"id": m.card_id, "state": m.target, "state_changed_at": at, **m.values}
+                                     for m in allowed])
+        session.execute(insert(CardHistory.__table__), [
+            _history(m.card_id, m.current, m.target, at, actor, m.reason) for m in allowed])
+    return refused
+
+
+def set_card_values(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Change columns of cards that are not their state (e.g. a late return reason), by id, in bulk."""
+    if any("state" in r or "state_changed_at" in r for r in rows):
+        raise ValueError("a card's state changes only through a move (history)")
+    if rows:
+        update_by_id(session, Card, rows)
+
+
+def _history(card_id: int, current: CardState | None, target: CardState, at: dt.datetime, actor: Actor,
+             reason: str) -> dict[str, Any]:
+    return {"card_id": card_id, "from_state": current, "to_state": target, "at": at, "actor": actor.label,
+            "user_id": actor.user_id, "reason": reason[:500]}

@@ -12,17 +12,16 @@ from typing import Any
 import click
 from flask.cli import FlaskGroup, with_appcontext
 from rich.console import Console
-from rich.table import Table
 
 from app import create_app, db, migrate
-from app.cards import STATE_LABELS, CardState
-from app.cli_util import load_office, office_code_or_default, office_option
+from app.cli_util import load_office, office_code_or_default, office_option, print_report
 from app.db import unit_of_work
-from app.filters import thousands
+from app.demo.command import demo_command
 from app.models import Role
 from app.offices import UnknownOffice
 from app.report import reconciliation, write_xlsx
 from app.users import UserError, create_user
+from courier_sim.cli import courier_sim_command
 
 console = Console()
 
@@ -90,31 +89,6 @@ def report_command(office_code: str | None, as_json: bool, xlsx_path: str | None
         sys.exit(3)
 
 
-def print_report(data: dict[str, Any], *, areas: bool = False) -> None:
-    table = Table(title=f"Rekonsiliasi e-KTP — Disdukcapil {data['office']['name']}")
-    table.add_column("Status")
-    table.add_column("Jumlah", justify="right")
-    for state, n in data["by_state"].items():
-        table.add_row(STATE_LABELS[CardState(state)], thousands(n))
-    table.add_section()
-    total = sum(data["by_state"].values())
-    table.add_row("[b]Jumlah[/b]", f"[b]{thousands(total)}[/b]")
-    table.add_row("Kartu dicetak (diimpor)", thousands(data['printed']))
-    table.add_row("Baris ditolak saat impor", thousands(data['rejected_rows']))
-    console.print(table)
-    if areas:
-        kec = Table(title="Per kecamatan")
-        kec.add_column("Kecamatan")
-        for state in data["by_state"]:
-            kec.add_column(STATE_LABELS[CardState(state)], justify="right")
-        kec.add_column("Jumlah", justify="right")
-        for row in data["by_kecamatan"]:
-            kec.add_row(row["kecamatan"], *(str(row["by_state"][s]) for s in data["by_state"]), str(row["total"]))
-        console.print(kec)
-    verdict = "[green]seimbang[/green]" if data["balanced"] else "[red]TIDAK SEIMBANG[/red]"
-    console.print(f"Jumlah per status = kartu dicetak: {verdict}")
-
-
 @main.command("serve", help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -138,10 +112,5 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     _Server().run()
 
 
-from app.demo.command import demo_command  # noqa: E402  (the demo drives every domain)
-from courier_sim.cli import courier_sim_command  # noqa: E402
-from returns.cli import returns_group  # noqa: E402
-
 main.add_command(demo_command)
 main.add_command(courier_sim_command)
-main.add_command(returns_group)

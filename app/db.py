@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, bindparam, cast, create_engine, event, func, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -94,3 +95,23 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Update rows by id, one statement per set of columns. On PostgreSQL, for many rows, that statement is one
+    `UPDATE ... FROM unnest(<one array per column>)`: one round trip and one plan for all its rows (for a few rows
+    the plain executemany is cheaper: the unnest statement's arrays make its cache key costly to build)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
+    table = model.__table__
+    for keys, same in shapes.items():
+        if session.get_bind().dialect.name != "postgresql" or len(same) < 20:  # few rows: a Core executemany
+            stmt = (update(table).where(table.c.id == bindparam("_id"))
+                    .values({k: bindparam(f"_{k}", type_=table.c[k].type) for k in keys}))
+            session.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in same])
+            continue
+        arrays = [cast(bindparam(f"v_{c}", [r[c] for r in same], type_=ARRAY(table.c[c].type)),
+                       ARRAY(table.c[c].type)) for c in ("id", *keys)]
+        v = func.unnest(*arrays).table_valued("id", *keys).render_derived(name="v")
+        session.execute(update(table).where(table.c.id == v.c.id).values({k: v.c[k] for k in keys}))

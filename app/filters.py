@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Flask
 
 from app.cards import STATE_LABELS, CardState
-from app.report import as_local
+from app.dates import wib_text
 
 
 def thousands(n: int | None) -> str:
@@ -15,7 +15,7 @@ def thousands(n: int | None) -> str:
 
 
 def wib(ts: dt.datetime | None) -> str:
-    return "-" if ts is None else as_local(ts).strftime("%d-%m-%Y %H:%M WIB")
+    return wib_text(ts)
 
 
 def state_label(state: str) -> str:

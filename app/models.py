@@ -1,4 +1,5 @@
-"""Kernel tables: offices, user accounts, print runs and withdrawn areas. Cards live in `app.cards`."""
+"""Kernel tables: offices and user accounts. Cards live in `app.cards`; print runs and withdrawn areas with
+intake and sorting (`manifests/intake/models.py`, `manifests/sorting.py`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,49 +68,15 @@ class User(UserMixin, Base):
         return ROLE_LABELS[self.role]
 
 
-class PrintRun(Base):
-    """One imported print-run file. A card always belongs to the run that brought it in."""
+class AccountEvent(Base):
+    """A change to an account that staff must be able to trace: activated or deactivated, by whom, when, why."""
 
-    __tablename__ = "print_run"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    imported_by: Mapped[str] = mapped_column(String(120))
-    rows_read: Mapped[int] = mapped_column(default=0)
-    cards_imported: Mapped[int] = mapped_column(default=0)
-    rows_rejected: Mapped[int] = mapped_column(default=0)
-    # Rows whose card (by nomor_blanko) an earlier run already brought in.
-    rows_already_imported: Mapped[int] = mapped_column(default=0)
-    duplicates: Mapped[int] = mapped_column(default=0)
-    withdrawn: Mapped[int] = mapped_column(default=0)
-    note: Mapped[str] = mapped_column(Text, default="")
-
-    office: Mapped[Office] = relationship()
-
-
-class Withdrawal(Base):
-    """Staff withhold the cards of an area (a kelurahan, or some RWs of it): they skip the courier."""
-
-    __tablename__ = "withdrawal"
+    __tablename__ = "account_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)
-    kelurahan_code: Mapped[str] = mapped_column(String(13))
-    # Comma-separated three-digit RWs ('003,005'); empty means the whole kelurahan.
-    rws: Mapped[str] = mapped_column(String(200), default="")
-    reason: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(120))
-    active: Mapped[bool] = mapped_column(default=True)
-
-    @property
-    def rw_list(self) -> list[str]:
-        return [r for r in self.rws.split(",") if r]
-
-    def covers(self, kelurahan_code: str | None, rw: str | None) -> bool:
-        if not self.active or kelurahan_code != self.kelurahan_code:
-            return False
-        return not self.rw_list or rw in self.rw_list
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # 'activated', 'deactivated'
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import zlib
+
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import Office
@@ -25,3 +27,18 @@ def ensure_office(session: Session, code: str) -> Office:
         session.add(office)
         session.flush()
     return office
+
+
+def lock_office(session: Session, office: Office, purpose: str) -> None:
+    """Serialize one kind of work (`purpose`: "manifests", "returns"...) for one office until the transaction ends.
+
+    Builds and numbering read what exists and then write what follows from it; two staff doing the same at the
+    same moment must not both read before either writes.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = (zlib.crc32(purpose.encode()) << 20) + office.id  # one advisory lock per purpose and office
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    else:
+        # SQLite: a write takes the database's write lock now (waiting for another writer), so that what we
+        # read next cannot change before we write.
+        session.execute(update(Office).where(Office.id == office.id).values(code=Office.code))

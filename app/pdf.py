@@ -1,4 +1,4 @@
-"""What every printed document of Antar shares: Indonesian dates, the page footer, the letterhead rule, fonts.
+"""What every printed document of Antar shares: the page footer, the letterhead rule, fonts (dates: app.dates).
 
 Documents (the manifest's Berita Acara, the kelurahan handover list) are A4, Helvetica only (no font files to
 ship), and number their pages "Halaman X dari Y".
@@ -6,7 +6,6 @@ ship), and number their pages "Halaman X dari Y".
 
 from __future__ import annotations
 
-import datetime as dt
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -19,25 +18,6 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table,
 
 FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
 PAGE_W, PAGE_H = A4
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")
-WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-
-
-def wib(moment: dt.datetime) -> dt.datetime:
-    # The database hands back naive UTC on SQLite; treat naive as UTC rather than as local time.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(WIB)
-
-
-def tanggal(moment: dt.datetime | dt.date) -> str:
-    """The calendar date in Indonesian ("23 November 2026"); a moment is read in WIB."""
-    day = wib(moment) if isinstance(moment, dt.datetime) else moment
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
 class NumberedCanvas(Canvas):
     """Holds every page back until the end so the footer can say "Halaman X dari Y — <footer>"."""
 

@@ -7,7 +7,6 @@ of the cards that went to their kelurahan instead.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.cards import STATE_LABELS, Card, CardState
 from app.db import utcnow
-from app.models import Office, PrintRun
+from app.models import Office
 from app.regions import office_regions
 
 UNPLACED = "-"
@@ -36,11 +35,7 @@ def reconciliation(session: Session, office: Office) -> dict[str, Any]:
         by_state[state.value] += n
         per_kel[code or UNPLACED][state.value] += n
     printed = sum(by_state.values())
-    runs = session.execute(
-        select(func.count(PrintRun.id), func.coalesce(func.sum(PrintRun.rows_rejected), 0),
-               func.coalesce(func.sum(PrintRun.cards_imported), 0))
-        .where(PrintRun.office_id == office.id)
-    ).one()
+    intake = _section(session, office, "intake", {"print_runs": 0, "rejected_rows": 0, "cards_imported": 0})
     kelurahan = []
     per_kec: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(by_state, 0))
     for code in sorted(per_kel, key=lambda c: _area_sort_key(regions, c)):
@@ -62,19 +57,21 @@ def reconciliation(session: Session, office: Office) -> dict[str, Any]:
     return {
         "office": {"code": office.code, "name": office.name},
         "generated_at": utcnow().isoformat(timespec="seconds"),
-        "print_runs": runs[0],
+        "print_runs": intake["print_runs"],
         "printed": printed,
-        "rejected_rows": int(runs[1]),
+        "rejected_rows": int(intake["rejected_rows"]),
         "by_state": by_state,
         "state_labels": {s.value: STATE_LABELS[s] for s in CardState},
         "by_kecamatan": kecamatan,
         "by_kelurahan": kelurahan,
-        "balanced": printed == int(runs[2]) and all(sum(k["by_state"].values()) == k["total"] for k in kelurahan),
-        "returns": _returns_section(session, office),
+        "balanced": printed == int(intake["cards_imported"])
+        and all(sum(k["by_state"].values()) == k["total"] for k in kelurahan),
+        "returns": _section(session, office, "returns", {"by_reason": [], "by_kecamatan": [], "by_kelurahan": []}),
     }
 
 
-# Sections a domain adds to the report (returns registers "returns"): the kernel imports no domain.
+# Sections a domain adds to the report in its init_app (intake registers "intake": print runs, rejected rows and
+# cards imported; returns registers "returns"): the kernel imports no domain.
 SECTIONS: dict[str, Callable[[Session, Office], dict[str, Any]]] = {}
 
 
@@ -82,9 +79,9 @@ def register_section(name: str, build: Callable[[Session, Office], dict[str, Any
     SECTIONS[name] = build
 
 
-def _returns_section(session: Session, office: Office) -> dict[str, Any]:
-    build = SECTIONS.get("returns")
-    return build(session, office) if build else {"by_reason": [], "by_kecamatan": [], "by_kelurahan": []}
+def _section(session: Session, office: Office, name: str, empty: dict[str, Any]) -> dict[str, Any]:
+    build = SECTIONS.get(name)
+    return build(session, office) if build else empty
 
 
 def _area_sort_key(regions: Any, code: str) -> tuple:
@@ -154,8 +151,3 @@ def _returns_sheet(ws: Any, returns: dict[str, Any]) -> None:
         ws.append([k["kode_wilayah"], k["kecamatan"], k["kelurahan"], k["cards"], k["received"], k["handed"],
                    k["waiting"], k["missing"], *(k["by_disposition"].get(d, 0) for d in dispositions),
                    k["handover_rate_pct"]])
-
-
-def as_local(ts: dt.datetime) -> dt.datetime:
-    """Staff read times in WIB."""
-    return ts.astimezone(dt.timezone(dt.timedelta(hours=7), "WIB"))

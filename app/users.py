@@ -1,11 +1,13 @@
-"""Account operations (used by `antar users ...` and, later, by staff pages for officers)."""
+"""Account operations: creating an account, activating and deactivating it (recorded: who, when, why)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Role, User
+from app.cards import Actor
+from app.db import utcnow
+from app.models import AccountEvent, Role, User
 from app.offices import ensure_office
 from app.regions import office_regions
 
@@ -41,3 +43,25 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_active(session: Session, user: User, active: bool, actor: Actor, note: str = "") -> bool:
+    """Activate or deactivate an account, recording who did it and when; False when it already was so.
+
+    An inactive account can no longer log in, and its open sessions end (auth refuses inactive users)."""
+    if user.active == active:
+        return False
+    user.active = active
+    session.add(AccountEvent(user_id=user.id, action="activated" if active else "deactivated", at=utcnow(),
+                             actor=actor.label, actor_user_id=actor.user_id, note=note.strip()[:500]))
+    return True
+
+
+def account_events(session: Session, user_ids: list[int]) -> dict[int, AccountEvent]:
+    """The latest account event of each of these users (for the staff's list of accounts)."""
+    latest: dict[int, AccountEvent] = {}
+    if user_ids:
+        for e in session.scalars(select(AccountEvent).where(AccountEvent.user_id.in_(user_ids))
+                                 .order_by(AccountEvent.id)):
+            latest[e.user_id] = e
+    return latest

@@ -34,7 +34,7 @@ from app.db import make_engine, unit_of_work  # noqa: E402
 from app.demo.synthetic import generate_print_run  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
-from manifests import service  # noqa: E402
+from manifests.intake import service  # noqa: E402
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
@@ -103,7 +103,7 @@ from app.cards import Actor
 from app.db import make_engine, unit_of_work
 from app.migrate import upgrade
 from app.offices import ensure_office
-from manifests import service
+from manifests.intake import service
 url = {url!r}
 if {run!r}:
     upgrade(make_engine(url))

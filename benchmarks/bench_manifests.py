@@ -35,8 +35,9 @@ from app.demo.synthetic import generate_print_run  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
 from benchmarks.bench_intake import fresh_url  # noqa: E402
-from manifests import batching, service  # noqa: E402
-from manifests.batching import TrackingRange  # noqa: E402
+from manifests import service as batching  # noqa: E402
+from manifests.intake import service  # noqa: E402
+from manifests.service import TrackingRange  # noqa: E402
 
 OFFICE = "32.16"
 

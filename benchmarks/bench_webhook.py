@@ -56,13 +56,13 @@ sys.path.insert(0, str(ROOT))
 from address.geocode import load_geo_file  # noqa: E402
 from address.models import RegionGeo  # noqa: E402
 from app.cards import Card, CardState  # noqa: E402
+from app.courier.s10 import tracking_number  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.models import PrintRun  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
 from benchmarks.bench_intake import fresh_url  # noqa: E402
+from manifests.intake.models import PrintRun  # noqa: E402
 from manifests.models import Manifest, ManifestItem, ManifestStatus  # noqa: E402
-from manifests.s10 import tracking_number  # noqa: E402
 
 OFFICE = "32.16"
 SECRET = "whsec_" + "YmVuY2gtd2ViaG9vay1rZXktMzItYnl0ZXMtLS0tLS0="

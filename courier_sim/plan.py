@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from delivery.contract import FAILURE_REASONS, FINAL, RELATIONSHIPS, RETURN_REASONS, Status
+from app.courier.tracking import FAILURE_REASONS, FINAL, RELATIONSHIPS, RETURN_REASONS, Status
 
 WIB = timezone(timedelta(hours=7), "WIB")
 WORK_START = time(8, 0)

@@ -30,10 +30,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from app.courier.tracking import MAX_EVENTS_PER_BATCH, RETURN_REASONS, Status
 from courier_sim.plan import WIB, Planner, TrackedItem, pickup_time, resolve_outcomes
 from courier_sim.validation import validate_manifest
 from courier_sim.webhook import Message, WebhookSender, generate_secret
-from delivery.contract import MAX_EVENTS_PER_BATCH, RETURN_REASONS, Status
 
 log = logging.getLogger("courier_sim")
 

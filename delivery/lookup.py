@@ -18,13 +18,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.cards import STATE_LABELS, Card, CardHistory, CardState
+from app.courier.tracking import RANK, REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
+from app.dates import as_local, tanggal
 from app.models import Office
-from app.pdf import tanggal
 from app.regions import office_regions
-from app.report import as_local
-from delivery.contract import REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
 from delivery.models import RejectedEvent, TrackingEvent
-from delivery.service import RANK
 from manifests.models import MANIFEST_STATUS_LABELS, Manifest, ManifestItem, ManifestStatus
 
 SEARCH_LIMIT = 100

@@ -28,6 +28,7 @@ from wtforms.validators import DataRequired, Regexp
 
 from app import csrf
 from app.db import unit_of_work
+from app.web import json_error
 from delivery import lookup
 
 bp = Blueprint("public", __name__, template_folder="templates")
@@ -76,7 +77,7 @@ def _no_store(response: Any) -> Any:
 @bp.errorhandler(TooManyRequests)
 def _too_many(exc: TooManyRequests) -> Any:
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": 429, "message": TOO_MANY}), 429
+        return json_error(429, TOO_MANY)
     return render_template("public_status.html", form=StatusForm(), answer=None, notice=TOO_MANY), 429
 
 
@@ -100,16 +101,15 @@ def status_page() -> Any:
 def status_api() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error={"code": 400, "message": 'Badan permintaan harus objek JSON {"nik", '
-                                                      '"tanggal_lahir"}.'}), 400
+        return json_error(400, 'Badan permintaan harus objek JSON {"nik", "tanggal_lahir"}.')
     nik, born = body.get("nik"), body.get("tanggal_lahir")
     if not isinstance(nik, str) or not _NIK.match(nik):
-        return jsonify(error={"code": 400, "message": "nik: harus 16 angka (string)."}), 400
+        return json_error(400, "nik: harus 16 angka (string).")
     try:
         day = dt.date.fromisoformat(born) if isinstance(born, str) and len(born) == 10 else None
     except ValueError:
         day = None
     if day is None:
-        return jsonify(error={"code": 400, "message": "tanggal_lahir: harus tanggal YYYY-MM-DD."}), 400
+        return json_error(400, "tanggal_lahir: harus tanggal YYYY-MM-DD.")
     answer = _lookup(nik, day)
     return jsonify(status=answer.status, message=answer.message, date=answer.date and answer.date.isoformat())

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from app.auth import current_office, roles_required
 from app.db import unit_of_work, utcnow
 from app.models import Role
+from app.web import json_error
 from delivery import lookup
 from delivery.lookup import QueryError
 
@@ -16,8 +17,8 @@ bp = Blueprint("tracking", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
 
 
-def _error(code: int, message: str) -> Any:
-    return jsonify(error={"code": code, "message": message}), code
+def _error(status: int, message: str) -> Any:
+    return json_error(status, message)
 
 
 def _not_found_message(tracking_number: str) -> str:

@@ -22,37 +22,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from geopy.distance import great_circle
-from sqlalchemy import bindparam, cast, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from address.geocode import Polygons, contains, polygons_of
 from address.models import RegionGeo
-from app.cards import Actor, Card, CardHistory, CardState, can_move
-from app.db import utcnow
-from delivery.contract import (
-    FINAL,
-    MAX_EVENTS_PER_BATCH,
-    REASON_LABELS,
-    REASONS_BY_STATUS,
-    RELATIONSHIPS,
-    STATUS_LABELS,
-    Status,
-)
+from app.cards import Actor, Card, CardState, Move, apply_moves, set_card_values
+from app.courier.tracking import FINAL, RANK, REASON_LABELS, STATUS_LABELS, Event, Status, semantic_error
+from app.dates import as_local
+from app.db import update_by_id, utcnow
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
-from manifests.models import Manifest, ManifestEvent, ManifestItem, ManifestStatus
+from manifests.models import ManifestItem
+from manifests.service import close_complete
+
+log = logging.getLogger("antar.delivery")
 
 COURIER = Actor.system("kurir")
-
-# A status's place in a delivery: breaks ties between events with the same occurred_at.
-RANK: dict[str, int] = {Status.ACCEPTED: 1, Status.IN_TRANSIT: 2, Status.OUT_FOR_DELIVERY: 3,
-                        Status.DELIVERY_FAILED: 4, Status.RETURNED: 5, Status.DELIVERED: 6,
-                        Status.RETURN_RECEIVED: 7}
 
 CARD_STATE_OF: dict[str, CardState] = {
     Status.ACCEPTED: CardState.IN_TRANSIT, Status.IN_TRANSIT: CardState.IN_TRANSIT,
@@ -60,146 +51,6 @@ CARD_STATE_OF: dict[str, CardState] = {
     Status.DELIVERED: CardState.DELIVERED, Status.RETURNED: CardState.RETURNING,
     Status.RETURN_RECEIVED: CardState.RETURNED,
 }
-
-
-class SchemaError(ValueError):
-    """The body does not match the contract's schema; the message names the field (HTTP 400)."""
-
-
-@dataclass(slots=True)
-class Event:
-    """One event of a batch after schema validation (types checked, occurred_at parsed)."""
-
-    index: int
-    raw: dict[str, Any]
-    event_id: str
-    tracking_number: str
-    status: str
-    occurred_at: dt.datetime
-    offset: str
-    reason_code: str | None
-    attempt: int | None
-    post_office: str | None
-    lat: float | None
-    lng: float | None
-    recipient_name: str | None
-    relationship: str | None
-    photo_url: str | None
-    signature_url: str | None
-    courier_id: str | None
-
-    @property
-    def key(self) -> tuple[dt.datetime, int, str]:
-        return (self.occurred_at, RANK.get(self.status, 0), self.event_id)
-
-
-# --- schema ------------------------------------------------------------------------------------------------
-
-
-def _opt_str(obj: Mapping[str, Any], name: str, where: str, max_len: int = 500) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise SchemaError(f"{where}.{name}: harus string atau null")
-    if len(value) > max_len:
-        raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return value
-
-
-def _req_str(obj: Mapping[str, Any], name: str, where: str, max_len: int) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise SchemaError(f"{where}.{name}: wajib, string tidak kosong")
-    if len(value) > max_len:
-        raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return value
-
-
-def _opt_obj(obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
-    value = obj.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SchemaError(f"{where}.{name}: harus objek atau null")
-    return value
-
-
-def _opt_num(obj: Mapping[str, Any], name: str, where: str, lo: float, hi: float) -> float | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise SchemaError(f"{where}.{name}: harus angka {lo}..{hi} atau null")
-    return float(value)
-
-
-def parse_timestamp(text: str, where: str) -> tuple[dt.datetime, str]:
-    try:
-        ts = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise SchemaError(f"{where}: bukan waktu ISO 8601 ({text[:40]!r})") from None
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise SchemaError(f"{where}: waktu tanpa zona waktu; kontrak mewajibkan offset, mis. +07:00")
-    offset = ts.strftime("%z")
-    return ts.astimezone(dt.UTC), f"{offset[:3]}:{offset[3:]}"
-
-
-def parse_body(body: Any) -> list[Event]:
-    """The batch's events, or SchemaError naming the first field that is wrong."""
-    if not isinstance(body, dict):
-        raise SchemaError("badan: harus objek JSON")
-    if body.get("type") != "tracking.events":
-        raise SchemaError("type: harus 'tracking.events'")
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise SchemaError("data: wajib, objek")
-    raw_events = data.get("events")
-    if not isinstance(raw_events, list):
-        raise SchemaError("data.events: wajib, daftar")
-    if not 1 <= len(raw_events) <= MAX_EVENTS_PER_BATCH:
-        raise SchemaError(f"data.events: harus 1 sampai {MAX_EVENTS_PER_BATCH} event, bukan {len(raw_events)}")
-    events = []
-    for i, e in enumerate(raw_events):
-        where = f"data.events[{i}]"
-        if not isinstance(e, dict):
-            raise SchemaError(f"{where}: harus objek")
-        occurred, offset = parse_timestamp(_req_str(e, "occurred_at", where, 40), f"{where}.occurred_at")
-        attempt = e.get("attempt")
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0):
-            raise SchemaError(f"{where}.attempt: harus bilangan bulat >= 0 atau null")
-        location = _opt_obj(e, "location", where)
-        recipient = _opt_obj(e, "recipient", where)
-        proof = _opt_obj(e, "proof", where)
-        events.append(Event(
-            index=i, raw=e, event_id=_req_str(e, "event_id", where, 64),
-            tracking_number=_req_str(e, "tracking_number", where, 40), status=_req_str(e, "status", where, 40),
-            occurred_at=occurred, offset=offset, reason_code=_opt_str(e, "reason_code", where, 40), attempt=attempt,
-            post_office=_opt_str(location, "post_office", f"{where}.location", 10),
-            lat=_opt_num(location, "lat", f"{where}.location", -90, 90),
-            lng=_opt_num(location, "lng", f"{where}.location", -180, 180),
-            recipient_name=_opt_str(recipient, "name", f"{where}.recipient", 200),
-            relationship=_opt_str(recipient, "relationship", f"{where}.recipient", 40),
-            photo_url=_opt_str(proof, "photo_url", f"{where}.proof"),
-            signature_url=_opt_str(proof, "signature_url", f"{where}.proof"),
-            courier_id=_opt_str(e, "courier_id", where, 40)))
-    return events
-
-
-def semantic_error(e: Event) -> str | None:
-    """Why an event that matches the schema cannot be applied (it is then `rejected`), or None."""
-    if e.status not in RANK:
-        return f"status '{e.status}' tidak ada di kontrak"
-    allowed = REASONS_BY_STATUS.get(Status(e.status), ())
-    if e.status == Status.RETURNED and not e.reason_code:
-        return "RETURNED tanpa reason_code"
-    if e.reason_code is not None and e.reason_code not in allowed:
-        if not allowed:
-            return f"status {e.status} tidak memakai reason_code ('{e.reason_code}')"
-        return f"reason_code '{e.reason_code}' tidak berlaku untuk {e.status} (pilihan: {', '.join(allowed)})"
-    if e.relationship is not None and e.relationship not in RELATIONSHIPS:
-        return f"recipient.relationship '{e.relationship}' tidak ada di kontrak"
-    return None
 
 
 # --- applying ----------------------------------------------------------------------------------------------
@@ -394,76 +245,44 @@ def _insert_ignore(session: Session, table: Any) -> Any:
 def _write_items(session: Session, items: list[_Item], now: dt.datetime, settings: Settings) -> None:
     if not items:
         return
-    _update_by_id(session, ManifestItem, [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
-    card_rows, history = [], []
-    reasons_only = []
+    update_by_id(session, ManifestItem, [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
+    moves, reasons_only = [], []
+    by_card: dict[int, _Item] = {}
     for it in items:
         if not it.active:
             continue
         target = CARD_STATE_OF[it.tracking_status] if it.decided_by is not None else it.card_state
-        if target == it.card_state or not can_move(it.card_state, target):
+        if target == it.card_state:
             # No move; a RETURNED that arrives after the RETURN_RECEIVED still gives the card its reason.
             if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
                 reasons_only.append({"id": it.card_id, "return_reason": it.return_reason})
             continue
         e = it.decided_by
-        reason = f"Kurir: {STATUS_LABELS[Status(e.status)]}"
-        if e.reason_code:
-            reason += f" ({REASON_LABELS.get(e.reason_code, e.reason_code)})"
-        local = e.occurred_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
-        reason += f", {local:%d-%m-%Y %H:%M} WIB" + (f" di {e.post_office}" if e.post_office else "")
-        reason += f" [resi {e.tracking_number}, event {e.event_id}]"
-        row = {"id": it.card_id, "state": target, "state_changed_at": now}
-        if target in (CardState.RETURNING, CardState.RETURNED):
-            row["return_reason"] = it.return_reason
-        card_rows.append(row)
-        history.append({"card_id": it.card_id, "from_state": it.card_state, "to_state": target, "at": now,
-                        "actor": COURIER.label, "user_id": None, "reason": reason[:500]})
-    _update_by_id(session, Card, card_rows + reasons_only)
-    if history:
-        session.execute(insert(CardHistory.__table__), history)
+        values = {"return_reason": it.return_reason} if target in (CardState.RETURNING, CardState.RETURNED) else {}
+        moves.append(Move(it.card_id, it.card_state, target, _move_reason(e), values))
+        by_card[it.card_id] = it
+    refused = apply_moves(session, moves, COURIER, at=now, strict=False)
+    # The card did not follow its item (it is in a state the courier's event cannot move, e.g. taken back by staff):
+    # the event stays applied to the item, and says so in the timeline and the log.
+    for r in refused:
+        it = by_card[r.move.card_id]
+        e = it.decided_by
+        if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
+            reasons_only.append({"id": it.card_id, "return_reason": it.return_reason})
+        session.execute(update(TrackingEvent).where(TrackingEvent.event_id == e.event_id)
+                        .values(flag=f"Kartu tidak dipindahkan: {r.message}"[:200]))
+        log.warning("courier event %s for %s: card %s not moved (%s)", e.event_id, e.tracking_number,
+                    r.move.card_id, r.message)
+    set_card_values(session, reasons_only)
     finished = {it.manifest_id for it in items if it.changes.get("final")}
     if finished:
-        close_complete_manifests(session, finished, now)
+        close_complete(session, finished, COURIER, at=now)
 
 
-def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Update rows by id, one statement per set of columns. On PostgreSQL, for many rows, that statement is one
-    `UPDATE ... FROM unnest(<one array per column>)`: one round trip and one plan for all its rows (for a few rows
-    the plain executemany is cheaper: the unnest statement's arrays make its cache key costly to build)."""
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for r in rows:
-        shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
-    table = model.__table__
-    for keys, same in shapes.items():
-        if session.get_bind().dialect.name != "postgresql" or len(same) < 20:  # few rows: a Core executemany
-            stmt = (update(table).where(table.c.id == bindparam("_id"))
-                    .values({k: bindparam(f"_{k}", type_=table.c[k].type) for k in keys}))
-            session.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in same])
-            continue
-        arrays = [cast(bindparam(f"v_{c}", [r[c] for r in same], type_=ARRAY(table.c[c].type)),
-                       ARRAY(table.c[c].type)) for c in ("id", *keys)]
-        v = func.unnest(*arrays).table_valued("id", *keys).render_derived(name="v")
-        session.execute(update(table).where(table.c.id == v.c.id).values({k: v.c[k] for k in keys}))
-
-
-def close_complete_manifests(session: Session, manifest_ids: set[int], now: dt.datetime) -> list[int]:
-    """Close handed-over manifests whose every item is final (delivered, or back at the office)."""
-    open_counts = dict(session.execute(
-        select(ManifestItem.manifest_id, func.count()).where(
-            ManifestItem.manifest_id.in_(manifest_ids), ManifestItem.active, ManifestItem.final.is_(False))
-        .group_by(ManifestItem.manifest_id)).all())
-    done = [mid for mid in manifest_ids if not open_counts.get(mid)]
-    if not done:
-        return []
-    closing = list(session.scalars(select(Manifest.id).where(Manifest.id.in_(done),
-                                                             Manifest.status == ManifestStatus.HANDED_OVER)))
-    if closing:
-        session.execute(update(Manifest).where(Manifest.id.in_(closing))
-                        .values(status=ManifestStatus.CLOSED, closed_at=now))
-        session.execute(insert(ManifestEvent.__table__), [
-            {"manifest_id": mid, "from_status": ManifestStatus.HANDED_OVER, "to_status": ManifestStatus.CLOSED,
-             "at": now, "actor": COURIER.label, "user_id": None,
-             "note": "Selesai: setiap item terkirim atau sudah kembali di kantor"} for mid in closing])
-    return closing
-
+def _move_reason(e: Event) -> str:
+    """The card's history line for a courier's event: status, reason, local time, place, resi and event id."""
+    reason = f"Kurir: {STATUS_LABELS[Status(e.status)]}"
+    if e.reason_code:
+        reason += f" ({REASON_LABELS.get(e.reason_code, e.reason_code)})"
+    reason += f", {as_local(e.occurred_at):%d-%m-%Y %H:%M} WIB" + (f" di {e.post_office}" if e.post_office else "")
+    return reason + f" [resi {e.tracking_number}, event {e.event_id}]"

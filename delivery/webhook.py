@@ -15,15 +15,16 @@ from flask import Blueprint, current_app, jsonify, request
 from standardwebhooks.webhooks import Webhook
 
 from app import csrf
+from app.courier.tracking import MAX_BODY_BYTES, SchemaError, parse_body
 from app.db import unit_of_work
-from delivery.contract import MAX_BODY_BYTES
-from delivery.service import RetryBatch, SchemaError, Settings, apply_batch, parse_body
+from app.web import json_error
+from delivery.service import RetryBatch, Settings, apply_batch
 
 bp = Blueprint("webhook", __name__)
 
 
-def _error(code: int, message: str) -> Any:
-    return jsonify(error={"code": code, "message": message}), code
+def _error(status: int, message: str) -> Any:
+    return json_error(status, message)
 
 
 def verifiers() -> list[Webhook]:

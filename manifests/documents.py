@@ -11,11 +11,9 @@ postman's round. Cell texts are cut to three lines to keep that promise.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import io
-import re
 from collections import Counter
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -44,19 +42,18 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from app.dates import WEEKDAYS, as_local, tanggal
 from app.pdf import (
     FONT,
     FONT_BOLD,
     PAGE_H,
     PAGE_W,
     STYLES,
-    WEEKDAYS,
     NumberedCanvas,
     Rule,
     signature_boxes,
-    tanggal,
-    wib,
 )
+from app.spreadsheet import csv_bytes, text_cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +258,7 @@ def _items_table(chunk: tuple[DocItem, ...]) -> Table:
 
 def _letterhead(doc: ManifestDoc) -> list[Flowable]:
     moment = doc.finalized_at or doc.created_at
-    local = wib(moment)
+    local = as_local(moment)
     count = len(doc.items)
     post_office = f"{doc.post_office_code} \u2014 {doc.post_office_name}"
     status = "Final" if doc.finalized_at else "DRAF \u2014 manifest belum difinalisasi"
@@ -398,14 +395,6 @@ COLUMNS = (
     "post_office_code",
 )
 
-# OWASP's list: a spreadsheet evaluates a cell that starts with one of these.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# "+62 812-3456-7890" starts with '+' but is only digits, spaces and hyphens: at worst a spreadsheet shows it as a
-# sum, it cannot call a function or reach outside the sheet. It stays as written, since the courier's systems read
-# this CSV and need the number intact; people who open files in Excel get the XLSX, where it is a text cell.
-_PLAIN_PHONE = re.compile(r"\+?[0-9][0-9 \-]*")
-
-
 def _values(doc: ManifestDoc, item: DocItem) -> dict[str, str | int | float | None]:
     return {
         "seq": item.seq,
@@ -428,32 +417,9 @@ def _values(doc: ManifestDoc, item: DocItem) -> dict[str, str | int | float | No
     }
 
 
-def neutralize(column: str, value: str) -> str:
-    """Prefix an apostrophe to a text cell a spreadsheet would read as a formula."""
-    if not value.startswith(_FORMULA_START):
-        return value
-    if column == "phone" and _PLAIN_PHONE.fullmatch(value):
-        return value
-    return "'" + value
-
-
-def _csv_cell(column: str, value: str | int | float | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int | float):  # numbers, negative latitudes included, are written as numbers
-        return repr(value)
-    return neutralize(column, value)
-
-
 def items_csv(doc: ManifestDoc) -> bytes:
     """The items as UTF-8 CSV with a BOM (so Excel picks the encoding), one row per item, `COLUMNS` as header."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for item in doc.items:
-        values = _values(doc, item)
-        writer.writerow([_csv_cell(column, values[column]) for column in COLUMNS])
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes(COLUMNS, ([_values(doc, item)[column] for column in COLUMNS] for item in doc.items))
 
 
 _XLSX_WIDTHS = {
@@ -522,16 +488,12 @@ def _xlsx_cell(cell: Cell, column: str, value: str | int | float | None) -> None
     if isinstance(value, int):
         cell.value = value
         return
-    cell.value = value
-    cell.data_type = "s"  # openpyxl would store "=..." as a formula
-    cell.number_format = "@"
-    if value.startswith(_FORMULA_START):
-        cell.quotePrefix = True
+    text_cell(cell, value)
 
 
 def _info_rows(doc: ManifestDoc) -> list[tuple[str, str | int]]:
     def stamp(moment: dt.datetime | None) -> str:
-        return f"{tanggal(moment)} {wib(moment):%H.%M} WIB" if moment else "belum difinalisasi"
+        return f"{tanggal(moment)} {as_local(moment):%H.%M} WIB" if moment else "belum difinalisasi"
 
     return [
         ("Kantor", doc.office_title),

@@ -16,15 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cards import Actor, Card, CardState, move_many
+from app.courier import manifest as courier_manifest
+from app.courier.client import CourierAnswer, CourierClient, Outcome
 from app.db import unit_of_work, utcnow
-from app.models import Office, Withdrawal
+from app.models import Office
 from app.regions import office_regions
-from app.report import as_local
-from manifests import batching
-from manifests.batching import ManifestError, get_manifest
-from manifests.courier import CourierAnswer, CourierClient, Outcome
+from manifests import service
 from manifests.documents import DocItem, ManifestDoc
+from manifests.intake.models import Withdrawal
 from manifests.models import Manifest, ManifestItem, ManifestStatus
+from manifests.service import ManifestError, get_manifest
 
 HANDOVER_FROM = (ManifestStatus.FINALIZED, ManifestStatus.HANDOVER_FAILED)
 
@@ -36,32 +37,21 @@ def _item_rows(session: Session, m: Manifest) -> list[tuple[ManifestItem, Card]]
 
 
 def courier_payload(session: Session, office: Office, m: Manifest) -> dict[str, Any]:
-    """The body of POST /v1/manifests (contract section 2). The NIK is never part of it."""
+    """The body of POST /v1/manifests (contract section 2, app/courier/manifest.py). The NIK is never part of it."""
     regions = office_regions(office.code)
     provinsi = _provinsi(office.code)
     items = []
     for item, card in _item_rows(session, m):
         kel = regions.kelurahan[card.kelurahan_code]
-        address: dict[str, Any] = {
-            "street": card.street or card.alamat, "rt": card.rt or "", "rw": card.rw or "",
-            "kelurahan": kel.name.upper(), "kecamatan": kel.kecamatan_name.upper(),
-            "kabupaten_kota": regions.name.upper(), "provinsi": provinsi,
-            "kode_pos": card.kode_pos or kel.kode_pos or "", "kode_wilayah": kel.code,
-        }
-        if card.lat is not None and card.lng is not None:
-            address["lat"], address["lng"] = round(card.lat, 6), round(card.lng, 6)
-        entry: dict[str, Any] = {"tracking_number": item.tracking_number, "recipient_name": card.nama,
-                                 "address": address}
-        if card.no_hp:
-            entry["phone"] = card.no_hp
-        items.append(entry)
-    return {
-        "manifest_number": m.number,
-        "origin": {"office": office.title, "kode_wilayah": office.code},
-        "destination_post_office": {"code": m.post_office_code, "name": m.post_office_name},
-        "created_at": as_local(m.finalized_at or m.created_at).isoformat(timespec="seconds"),
-        "items": items,
-    }
+        items.append(courier_manifest.Item(
+            tracking_number=item.tracking_number, recipient_name=card.nama, phone=card.no_hp or None,
+            address=courier_manifest.Address(
+                street=card.street or card.alamat, rt=card.rt or "", rw=card.rw or "", kelurahan=kel.name.upper(),
+                kecamatan=kel.kecamatan_name.upper(), kabupaten_kota=regions.name.upper(), provinsi=provinsi,
+                kode_pos=card.kode_pos or kel.kode_pos or "", kode_wilayah=kel.code, lat=card.lat, lng=card.lng)))
+    return courier_manifest.manifest_payload(courier_manifest.ManifestOrder(
+        number=m.number, office_title=office.title, office_code=office.code, post_office_code=m.post_office_code,
+        post_office_name=m.post_office_name, created_at=m.finalized_at or m.created_at, items=items))
 
 
 def _provinsi(office_code: str) -> str:
@@ -119,8 +109,8 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
         m.courier_response = json.dumps(answer.body, ensure_ascii=False)[:20000] if answer.body is not None else None
         line = f"Penyerahan ke kurir: {answer.summary()}"
         if answer.ok and m.status in HANDOVER_FROM:
-            items = batching.active_items(session, m)
-            batching.set_status(session, m, ManifestStatus.HANDED_OVER, actor, line)
+            items = service.active_items(session, m)
+            service.set_status(session, m, ManifestStatus.HANDED_OVER, actor, line)
             m.handed_over_at = utcnow()
             m.last_error = None
             body = answer.body if isinstance(answer.body, dict) else {}
@@ -128,12 +118,12 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
             move_many(session, [it.card_id for it in items], CardState.WITH_COURIER, actor,
                       f"Diserahkan ke kurir dalam manifest {m.number}", expect=[CardState.ON_MANIFEST])
         elif answer.ok:
-            batching.note(session, m, actor, line + f" (manifest sudah berstatus '{m.status_label}')")
+            service.note(session, m, actor, line + f" (manifest sudah berstatus '{m.status_label}')")
         elif m.status in HANDOVER_FROM:
-            batching.set_status(session, m, ManifestStatus.HANDOVER_FAILED, actor, line)
+            service.set_status(session, m, ManifestStatus.HANDOVER_FAILED, actor, line)
             m.last_error = answer.summary()
         else:
-            batching.note(session, m, actor, line)
+            service.note(session, m, actor, line)
         return HandoverResult(m.id, m.number, m.status, answer)
 
 
@@ -190,7 +180,7 @@ def recall_withdrawn(office_code: str, actor: Actor, client: CourierClient,
             item.recall_result = answer.summary()[:200]
             if answer.outcome in (Outcome.ACCEPTED, Outcome.CONFLICT):
                 item.recall_requested_at = utcnow()  # asked and answered: do not ask again
-            batching.note(session, item.manifest, actor, f"Penarikan resi {number} (blanko {blanko}): "
+            service.note(session, item.manifest, actor, f"Penarikan resi {number} (blanko {blanko}): "
                                                          f"{answer.summary()}")
         results.append(RecallResult(number, blanko, answer))
     return results

@@ -1,4 +1,4 @@
-"""Intake and manifest tables: rows a print run rejected; courier manifests, their items and history."""
+"""Manifest tables: courier manifests, their items and history, and the tracking-number counter."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cards import Card
 from app.db import Base, UTCDateTime, utcnow
-
-
-class IntakeRejection(Base):
-    """A row of a print-run file that cannot be a card, with its line number and reason."""
-
-    __tablename__ = "intake_rejection"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    print_run_id: Mapped[int] = mapped_column(ForeignKey("print_run.id"), index=True)
-    line: Mapped[int]
-    field: Mapped[str | None] = mapped_column(String(40))
-    reason: Mapped[str] = mapped_column(String(500))
-    raw: Mapped[str] = mapped_column(Text)  # the row as read, JSON
 
 
 class ManifestStatus(StrEnum):

@@ -1,298 +1,430 @@
-"""Intake and sorting operations: import a print run, mark damaged cards, withdraw an area.
+"""Courier manifests: plan, build, edit, number (UPU S10), finalize and cancel.
 
-These are the only functions that change intake state. They take a session and never commit: the
-caller's unit of work commits the whole import at once, so a crash leaves no half-imported run.
+A manifest holds the ready cards of one destination post office; a large post office is split by
+kecamatan and capped (ANTAR_MANIFEST_MAX_ITEMS). Items are in the postman's round order. These functions
+take a session and never commit (the caller's unit of work does), and take a per-office lock first, so two
+staff building at the same moment are serialized; the partial unique index on active items is the
+database's own guarantee that a card is on at most one open manifest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-from collections.abc import Callable, Iterable, Sequence
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from address.normalize import AddressInput
-from address.service import AddressPipeline, card_address_values, flag_labels
-from app.cards import (
-    HOLDS_NIK,
-    Actor,
-    Card,
-    CardHistory,
-    CardState,
-    TransitionError,
-    cards_by_blanko,
-    history_rows,
-    move,
-    move_many,
-)
+from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move_many
+from app.courier import s10
 from app.db import utcnow
-from app.models import Office, PrintRun, Withdrawal
+from app.lifecycle import Lifecycle, next_document_numbers
+from app.models import Office
+from app.offices import lock_office as _lock_office
 from app.regions import office_regions
-from manifests.batching import withdraw_from_manifests
-from manifests.intake import CardRow, RejectedRow, file_sha256, read_print_run
-from manifests.models import IntakeRejection
+from manifests.models import (
+    MANIFEST_STATUS_LABELS,
+    MANIFEST_TRANSITIONS,
+    Manifest,
+    ManifestEvent,
+    ManifestItem,
+    ManifestStatus,
+    TrackingCounter,
+)
+from manifests.postoffice import PostOffice, post_office_for, post_offices
 
-# SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
-_LOOKUP_BATCH = 2000
+
+class ManifestError(ValueError):
+    """A manifest operation that cannot be carried out; the message (Bahasa Indonesia) names what and why."""
+
+
+class RangeExhausted(ManifestError):
+    """The courier's serial range for the office has not enough numbers left."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRange:
+    prefix: str
+    first: int
+    last: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrackingRange:
+        r = cls(config["ANTAR_TRACKING_PREFIX"], int(config["ANTAR_TRACKING_FIRST"]),
+                int(config["ANTAR_TRACKING_LAST"]))
+        s10.tracking_number(r.prefix, r.first)  # validates prefix and serial bounds
+        s10.tracking_number(r.prefix, r.last)
+        if r.first > r.last:
+            raise ManifestError(f"Rentang nomor resi terbalik: {r.first} > {r.last}.")
+        return r
+
+    @property
+    def label(self) -> str:
+        return f"{s10.tracking_number(self.prefix, self.first)} s.d. {s10.tracking_number(self.prefix, self.last)}"
+
+
+# --- round order -------------------------------------------------------------------------------------------
+
+_HOUSE_NO = re.compile(r"\b(?:NO|NOMOR|NOMER)\.?\s*:?\s*(\d+)\s*([A-Z]?)\b")
+_BLOK = re.compile(r"\bBLOK\s+([A-Z0-9]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    id: int
+    kelurahan_code: str
+    kode_pos: str | None
+    rw: str | None
+    rt: str | None
+    street: str | None
+    lat: float | None
+    lng: float | None
+    nama: str
+
+
+def round_key(kelurahan_name: str, c: Any) -> tuple:
+    """The postman's round: kelurahan, RW, RT, street, house number; then by location where known."""
+    street = (c.street or "").upper()
+    m = _HOUSE_NO.search(street)
+    number = (int(m.group(1)), m.group(2)) if m else (10**9, "")
+    base = _HOUSE_NO.sub("", street).strip(" ,.")
+    blok = _BLOK.search(street)
+    return (kelurahan_name, c.rw or "999", c.rt or "999", base, blok.group(1) if blok else "", number,
+            c.lat if c.lat is not None else 99.0, c.lng if c.lng is not None else 999.0, c.nama, c.id)
+
+
+# --- planning ----------------------------------------------------------------------------------------------
 
 
 @dataclass
-class ImportResult:
-    filename: str
-    print_run_id: int | None = None
-    same_file_as: int | None = None  # the run that already imported this exact file
-    rows_read: int = 0
-    cards_imported: int = 0
-    already_imported: int = 0
-    duplicates: int = 0
-    withdrawn: int = 0
-    unclear: int = 0
-    rejected: list[RejectedRow] = field(default_factory=list)
+class PlannedManifest:
+    post_office: PostOffice
+    kecamatan_code: str | None
+    kecamatan_name: str | None
+    card_ids: list[int] = field(default_factory=list)
+    kelurahan: dict[str, int] = field(default_factory=dict)  # kelurahan name -> cards
 
-    @property
-    def rows_rejected(self) -> int:
-        return len(self.rejected)
+    def as_dict(self) -> dict[str, Any]:
+        return {"post_office": {"code": self.post_office.code, "name": self.post_office.name},
+                "kecamatan": self.kecamatan_name, "items": len(self.card_ids), "kelurahan": self.kelurahan}
 
 
-class IntakeError(ValueError):
-    """The import cannot go ahead; the message is for staff."""
+def plan_manifests(session: Session, office: Office, *, post_office: str | None = None,
+                   kecamatan: str | None = None, cap: int = 500) -> list[PlannedManifest]:
+    """Which manifests a build would make now (nothing is written): the preview and the build use this."""
+    if cap < 1:
+        raise ManifestError("Batas item per manifest harus minimal 1.")
+    regions = office_regions(office.code)
+    offices = post_offices(office.code)
+    if post_office and post_office not in offices:
+        raise ManifestError(f"Kantor pos tujuan '{post_office}' tidak melayani wilayah {office.name}.")
+    if kecamatan and kecamatan not in regions.kecamatan:
+        raise ManifestError(f"Kecamatan '{kecamatan}' bukan wilayah {office.name}.")
+    query = select(Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street, Card.lat,
+                   Card.lng, Card.nama).where(Card.office_id == office.id, Card.state == CardState.READY,
+                                              Card.kelurahan_code.is_not(None))
+    if kecamatan:
+        query = query.where(Card.kelurahan_code.startswith(kecamatan + "."))
+    by_office: dict[str, list[_Candidate]] = defaultdict(list)
+    for row in session.execute(query):
+        c = _Candidate(*row)
+        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
+        if post_office is None or po.code == post_office:
+            by_office[po.code].append(c)
+    plans: list[PlannedManifest] = []
+    for code in sorted(by_office):
+        cards = by_office[code]
+        po = offices[code]
+        if len(cards) <= cap:
+            groups: list[tuple[str | None, list[_Candidate]]] = [(None, cards)]
+        else:
+            per_kec: dict[str, list[_Candidate]] = defaultdict(list)
+            for c in cards:
+                per_kec[regions.kelurahan[c.kelurahan_code].kecamatan_code].append(c)
+            groups = sorted(per_kec.items())
+        for kec_code, members in groups:
+            members.sort(key=lambda c: round_key(regions.kelurahan[c.kelurahan_code].name, c))
+            # Even chunks in round order: 1,200 cards make three of 400, not 500 + 500 + 200.
+            n = math.ceil(len(members) / cap)
+            size = math.ceil(len(members) / n)
+            for i in range(0, len(members), size):
+                chunk = members[i : i + size]
+                plan = PlannedManifest(po, kec_code, regions.kecamatan.get(kec_code) if kec_code else None,
+                                       [c.id for c in chunk])
+                for c in chunk:
+                    name = regions.kelurahan[c.kelurahan_code].name
+                    plan.kelurahan[name] = plan.kelurahan.get(name, 0) + 1
+                plans.append(plan)
+    return plans
 
 
-def import_print_run(
-    session: Session, path: str | os.PathLike, *, office: Office, actor: Actor,
-    filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[int], None] | None = None,
-    pipeline: AddressPipeline | None = None,
-) -> ImportResult:
-    """Import a print-run file: valid rows become cards, the others are recorded with line and reason."""
-    name = filename or os.path.basename(path)
-    result = ImportResult(filename=name)
-    digest = file_sha256(path)
-    earlier = session.scalar(
-        select(PrintRun.id).where(PrintRun.office_id == office.id, PrintRun.sha256 == digest).limit(1)
-    )
-    if earlier is not None:
-        result.same_file_as = earlier
-        return result
-    run = PrintRun(office_id=office.id, filename=name, sha256=digest, imported_by=actor.label)
-    session.add(run)
-    session.flush()
-    result.print_run_id = run.id
-    if pipeline is None:
-        pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
-    ctx = _IntakeContext(session, office, run, actor, pipeline)
-    for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name):
-        ctx.add_chunk(chunk.rows, chunk.rejected, result)
-        result.rows_read = chunk.lines_read
-        if progress:
-            progress(chunk.lines_read)
-    run.rows_read = result.rows_read
-    run.cards_imported = result.cards_imported
-    run.rows_rejected = result.rows_rejected
-    run.rows_already_imported = result.already_imported
-    run.duplicates = result.duplicates
-    run.withdrawn = result.withdrawn
-    return result
+# --- building ----------------------------------------------------------------------------------------------
 
 
-_DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang belum terkirim"
+def lock_office(session: Session, office: Office) -> None:
+    """Serialize manifest builds and numbering for one office until the transaction ends."""
+    _lock_office(session, office, "manifests")
 
 
-@dataclass(slots=True)
-class _NewCard:
-    row: CardRow
-    address: dict
-    state: CardState
-    reason: str
-    duplicate_of: int | None = None
+def build_manifests(session: Session, office: Office, actor: Actor, *, tracking: TrackingRange,
+                    post_office: str | None = None, kecamatan: str | None = None, cap: int = 500,
+                    finalize: bool = False) -> list[Manifest]:
+    """Build draft manifests from every ready card (optionally of one post office/kecamatan); finalize them too.
+
+    All or nothing: with `finalize`, an exhausted tracking range stops the build before anything is written.
+    """
+    lock_office(session, office)
+    plans = plan_manifests(session, office, post_office=post_office, kecamatan=kecamatan, cap=cap)
+    if not plans:
+        raise ManifestError("Tidak ada kartu siap kirim untuk pilihan ini.")
+    numbers: list[str] = []
+    if finalize:
+        numbers = allocate_numbers(session, office, tracking, sum(len(p.card_ids) for p in plans))
+    now = utcnow()
+    manifest_numbers = next_document_numbers(session, Manifest.number, "MNF", office.code, len(plans), at=now)
+    manifests = []
+    offset = 0
+    for number, plan in zip(manifest_numbers, plans, strict=True):
+        m = Manifest(office_id=office.id, number=number,
+                     post_office_code=plan.post_office.code, post_office_name=plan.post_office.name,
+                     kecamatan_code=plan.kecamatan_code, status=ManifestStatus.DRAFT,
+                     item_count=len(plan.card_ids), created_at=now, created_by=actor.label)
+        session.add(m)
+        session.flush()
+        LIFECYCLE.start(session, m, ManifestStatus.DRAFT, actor,
+                        f"Dibuat dengan {len(plan.card_ids)} kartu untuk {plan.post_office.label}"
+                        + (f", Kec. {plan.kecamatan_name}" if plan.kecamatan_name else ""))
+        chunk = numbers[offset : offset + len(plan.card_ids)] if finalize else None
+        _insert_items(session, m, plan.card_ids, start_seq=1, numbers=chunk)
+        offset += len(plan.card_ids)
+        move_many(session, plan.card_ids, CardState.ON_MANIFEST, actor, f"Masuk manifest {m.number}",
+                  expect=[CardState.READY])
+        if finalize:
+            set_status(session, m, ManifestStatus.FINALIZED, actor,
+                        f"Final: {len(plan.card_ids)} nomor resi {chunk[0]} s.d. {chunk[-1]}")
+            m.finalized_at = now
+        manifests.append(m)
+    return manifests
 
 
-class _IntakeContext:
-    def __init__(self, session: Session, office: Office, run: PrintRun, actor: Actor,
-                 pipeline: AddressPipeline) -> None:
-        self.session = session
-        self.office = office
-        self.run = run
-        self.actor = actor
-        self.pipeline = pipeline
-        self.withdrawals = list(
-            session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
-        )
-
-    def add_chunk(self, rows: list[CardRow], rejected: list[RejectedRow], result: ImportResult) -> None:
-        rows = self._drop_known_blanko(rows, rejected, result)
-        holders = self._nik_holders([r.nik for r in rows])
-        firsts: list[_NewCard] = []
-        dups: list[_NewCard] = []
-        for row in rows:
-            address = card_address_values(self.pipeline.place(AddressInput(
-                alamat=row.alamat, rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan,
-                kabupaten_kota=row.kabupaten_kota, provinsi=row.provinsi, kode_pos=row.kode_pos,
-                kode_wilayah=row.kode_wilayah)))
-            if row.nik in holders:
-                dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
-                continue
-            holders[row.nik] = -1  # held by a card of this chunk; its id is known after the insert
-            firsts.append(_NewCard(row, address, *self._start_state(address)))
-        ids = self._insert_cards(firsts)
-        holders.update({c.row.nik: i for c, i in zip(firsts, ids, strict=True)})
-        for c in dups:
-            c.duplicate_of = holders[c.row.nik]
-        self._insert_cards(dups)
-        result.cards_imported += len(rows)
-        result.duplicates += len(dups)
-        result.withdrawn += sum(1 for c in firsts if c.state is CardState.WITHDRAWN)
-        result.unclear += sum(1 for c in firsts if c.state is CardState.ADDRESS_UNCLEAR)
-        if rejected:
-            self.session.execute(insert(IntakeRejection), [
-                {"print_run_id": self.run.id, "line": r.line, "field": r.field, "reason": r.reason,
-                 "raw": json.dumps(r.raw, ensure_ascii=False, default=str)} for r in rejected
-            ])
-            result.rejected.extend(rejected)
-
-    def _drop_known_blanko(self, rows: list[CardRow], rejected: list[RejectedRow],
-                           result: ImportResult) -> list[CardRow]:
-        """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected."""
-        known: dict[str, str] = {}
-        for batch in _batches([r.nomor_blanko for r in rows]):
-            known.update(self.session.execute(
-                select(Card.nomor_blanko, Card.nik).where(Card.nomor_blanko.in_(batch))).all())
-        fresh = []
-        for row in rows:
-            nik = known.get(row.nomor_blanko)
-            if nik is None:
-                fresh.append(row)
-            elif nik == row.nik:
-                result.already_imported += 1
-            else:
-                rejected.append(RejectedRow(
-                    row.line, "nomor_blanko",
-                    f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", {},
-                ))
-        return fresh
-
-    def _nik_holders(self, niks: Sequence[str]) -> dict[str, int]:
-        holders: dict[str, int] = {}
-        for batch in _batches(sorted(set(niks))):
-            holders.update(self.session.execute(
-                select(Card.nik, Card.id).where(
-                    Card.office_id == self.office.id, Card.nik.in_(batch), Card.state.in_(HOLDS_NIK))
-            ).all())
-        return holders
-
-    def _start_state(self, address: dict) -> tuple[CardState, str]:
-        if address["address_status"] != "CLEAR":
-            return CardState.ADDRESS_UNCLEAR, "Alamat belum jelas: " + "; ".join(
-                flag_labels(address["address_flags"]))
-        for w in self.withdrawals:
-            if w.covers(address["kelurahan_code"], address["rw"]):
-                return CardState.WITHDRAWN, f"Wilayah ditarik: {w.reason}"
-        return CardState.READY, "Diterima dari cetakan; alamat jelas"
-
-    def _insert_cards(self, items: list[_NewCard]) -> list[int]:
-        if not items:
-            return []
-        now = utcnow()
-        # Core executemany with RETURNING runs as a few multi-row INSERTs; the ORM's ordered variant falls
-        # back to one statement per row on SQLite. The ids are matched back by the unique blanko number.
-        conn = self.session.connection()
-        stmt = insert(Card.__table__).returning(Card.__table__.c.id, Card.__table__.c.nomor_blanko)
-        id_of = dict((b, i) for i, b in conn.execute(stmt, [self._card_values(c, now) for c in items]))
-        ids = [id_of[c.row.nomor_blanko] for c in items]
-        conn.execute(insert(CardHistory.__table__), history_rows(
-            ids, [c.state for c in items], now, self.actor, [c.reason for c in items]))
-        return ids
-
-    def _card_values(self, c: _NewCard, now: dt.datetime) -> dict:
-        r = c.row
-        return {
-            "office_id": self.office.id, "print_run_id": self.run.id, "line": r.line,
-            "nomor_blanko": r.nomor_blanko, "nik": r.nik, "nama": r.nama, "tempat_lahir": r.tempat_lahir,
-            "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
-            **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
-            "kabupaten_kota_raw": r.kabupaten_kota, "provinsi_raw": r.provinsi,
-            "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos, "no_kk": r.no_kk,
-            "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
-            "state": c.state, "state_changed_at": now, "duplicate_of_id": c.duplicate_of,
-        }
+def _insert_items(session: Session, m: Manifest, card_ids: Sequence[int], start_seq: int,
+                  numbers: Sequence[str] | None) -> None:
+    rows = [{"manifest_id": m.id, "card_id": cid, "seq": start_seq + i, "active": True,
+             "tracking_number": numbers[i] if numbers else None} for i, cid in enumerate(card_ids)]
+    if rows:
+        session.execute(insert(ManifestItem.__table__), rows)
 
 
-def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), _LOOKUP_BATCH):
-        yield items[i : i + _LOOKUP_BATCH]
+def allocate_numbers(session: Session, office: Office, tracking: TrackingRange, count: int) -> list[str]:
+    """Take the next `count` serials of the office's range, or raise RangeExhausted having taken none."""
+    counter = session.get(TrackingCounter, (office.id, tracking.prefix), with_for_update=True)
+    if counter is None:
+        counter = TrackingCounter(office_id=office.id, prefix=tracking.prefix, last_serial=tracking.first - 1)
+        session.add(counter)
+        session.flush()
+    start = max(counter.last_serial + 1, tracking.first)
+    remaining = max(tracking.last - start + 1, 0)
+    if count > remaining:
+        raise RangeExhausted(
+            f"Rentang nomor resi dari PT Pos ({tracking.label}) tidak cukup: tersisa {remaining}, dibutuhkan "
+            f"{count}. Tidak ada yang diberi nomor. Minta rentang baru ke PT Pos lalu atur ANTAR_TRACKING_FIRST "
+            f"dan ANTAR_TRACKING_LAST.")
+    counter.last_serial = start + count - 1
+    return [s10.tracking_number(tracking.prefix, serial) for serial in range(start, start + count)]
 
 
-# --- sorting ---------------------------------------------------------------------------------------------
+# --- lifecycle ---------------------------------------------------------------------------------------------
 
 
-class SortingError(ValueError):
-    """A sorting request that cannot be carried out; the message names the card or field."""
+# The manifest's lifecycle (MANIFEST_TRANSITIONS): every status change and every event goes through it.
+LIFECYCLE: Lifecycle[ManifestStatus] = Lifecycle(
+    noun="Manifest", transitions=MANIFEST_TRANSITIONS, labels=MANIFEST_STATUS_LABELS, event_model=ManifestEvent,
+    owner_key="manifest_id", error=ManifestError)
 
 
-def mark_damaged(session: Session, office: Office, blankos: Iterable[str], actor: Actor, reason: str) -> list[Card]:
-    """Set aside cards found damaged at sorting; they are listed for reprint. All or nothing."""
+def set_status(session: Session, m: Manifest, target: ManifestStatus, actor: Actor, note_text: str) -> None:
+    LIFECYCLE.set_status(session, m, target, actor, note_text)
+
+
+def note(session: Session, m: Manifest, actor: Actor, text_: str) -> None:
+    """Record something that happened to a manifest without a status change (a recall, a replayed answer)."""
+    LIFECYCLE.note(session, m, actor, text_)
+
+
+def close_complete(session: Session, manifest_ids: set[int], actor: Actor, *,
+                   at: dt.datetime | None = None) -> list[int]:
+    """Close handed-over manifests whose every active item is final (delivered, or back at the office)."""
+    open_counts = dict(session.execute(
+        select(ManifestItem.manifest_id, func.count()).where(
+            ManifestItem.manifest_id.in_(manifest_ids), ManifestItem.active, ManifestItem.final.is_(False))
+        .group_by(ManifestItem.manifest_id)).all())
+    done = [mid for mid in manifest_ids if not open_counts.get(mid)]
+    if not done:
+        return []
+    at = at or utcnow()
+    return LIFECYCLE.set_status_many(session, Manifest, done, ManifestStatus.HANDED_OVER, ManifestStatus.CLOSED,
+                                     actor, "Selesai: setiap item terkirim atau sudah kembali di kantor", at=at,
+                                     values={"closed_at": at})
+
+
+def release_items(session: Session, card_id: int) -> None:
+    """A card that came back and goes out again: its old item no longer holds it (the card may go on a new
+    manifest, with a new tracking number)."""
+    session.execute(update(ManifestItem).where(ManifestItem.card_id == card_id, ManifestItem.active)
+                    .values(active=False))
+
+
+def get_manifest(session: Session, office: Office, manifest_id: int, *, lock: bool = False) -> Manifest:
+    m = session.get(Manifest, manifest_id, with_for_update=lock or None)
+    if m is None or m.office_id != office.id:
+        raise ManifestError(f"Manifest #{manifest_id} tidak ditemukan.")
+    return m
+
+
+def active_items(session: Session, m: Manifest) -> list[ManifestItem]:
+    return list(session.scalars(select(ManifestItem).where(ManifestItem.manifest_id == m.id,
+                                                           ManifestItem.active).order_by(ManifestItem.seq)))
+
+
+def finalize(session: Session, office: Office, manifest_id: int, actor: Actor, tracking: TrackingRange) -> Manifest:
+    """Lock a draft and give each of its items the next tracking number, in round order."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} bukan draf ({m.status_label}).")
+    items = active_items(session, m)
+    if not items:
+        raise ManifestError(f"Manifest {m.number} kosong; tambahkan kartu atau batalkan.")
+    numbers = allocate_numbers(session, office, tracking, len(items))
+    session.execute(update(ManifestItem), [{"id": it.id, "tracking_number": n} for it, n in zip(items, numbers,
+                                                                                              strict=True)])
+    m.finalized_at = utcnow()
+    m.item_count = len(items)
+    set_status(session, m, ManifestStatus.FINALIZED, actor, f"Final: {len(items)} nomor resi {numbers[0]} s.d. "
+                                                              f"{numbers[-1]}")
+    return m
+
+
+def _cards_by_blanko(session: Session, office: Office, blankos: Iterable[str]) -> dict[str, Card]:
     cards, missing = cards_by_blanko(session, office.id, blankos)
     if not cards and not missing:
-        raise SortingError("Isi minimal satu nomor blanko.")
-    if not reason.strip():
-        raise SortingError("Alasan wajib diisi.")
+        raise ManifestError("Isi minimal satu nomor blanko.")
     if missing:
-        raise SortingError(f"Nomor blanko tidak ditemukan di kantor ini: {', '.join(missing[:20])}")
-    try:
-        for card in cards.values():
-            move(session, card, CardState.DAMAGED, actor, f"Rusak saat penyortiran: {reason.strip()}")
-    except TransitionError as exc:
-        raise SortingError(str(exc)) from exc
-    return list(cards.values())
+        raise ManifestError(f"Nomor blanko tidak ditemukan: {', '.join(missing[:20])}")
+    return cards
 
 
-def parse_rws(text: str | Iterable[str] | None) -> list[str]:
-    """'3, 05,007' -> ['003', '005', '007']; raises SortingError on anything that is not an RW number."""
-    if text is None:
-        return []
-    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
-    rws = []
-    for p in (p.strip() for p in parts):
-        if not p:
-            continue
-        if not p.isdigit() or not 0 < int(p) < 1000:
-            raise SortingError(f"RW '{p}' tidak valid: isi angka 1-999, pisahkan dengan koma.")
-        rws.append(f"{int(p):03d}")
-    return sorted(set(rws))
-
-
-def withdraw_area(
-    session: Session, office: Office, kelurahan_code: str, rws: list[str], reason: str, actor: Actor,
-) -> tuple[Withdrawal, int]:
-    """Withhold every card of a kelurahan (or of some of its RWs): now and in later print runs."""
-    regions = office_regions(office.code)
-    kel = regions.kelurahan.get(kelurahan_code.strip())
-    if kel is None:
-        raise SortingError(f"Kelurahan '{kelurahan_code}' bukan wilayah {office.name}.")
-    if not reason.strip():
-        raise SortingError("Alasan penarikan wajib diisi.")
-    w = Withdrawal(office_id=office.id, kelurahan_code=kel.code, rws=",".join(rws), reason=reason.strip(),
-                   created_by=actor.label)
-    session.add(w)
+def remove_cards(session: Session, office: Office, manifest_id: int, blankos: Iterable[str], actor: Actor) -> int:
+    """Take cards off a draft; they are ready again for another manifest."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} sudah terkunci ({m.status_label}); kartu tidak dapat dikeluarkan.")
+    cards = _cards_by_blanko(session, office, blankos)
+    items = {it.card_id: it for it in active_items(session, m)}
+    absent = [b for b, c in cards.items() if c.id not in items]
+    if absent:
+        raise ManifestError(f"Kartu tidak ada di manifest {m.number}: {', '.join(absent[:20])}")
+    for c in cards.values():
+        session.delete(items[c.id])
     session.flush()
-    def in_area(state: CardState) -> list[int]:
-        query = select(Card.id).where(Card.office_id == office.id, Card.kelurahan_code == kel.code,
-                                      Card.state == state)
-        return list(session.scalars(query.where(Card.rw.in_(rws)) if rws else query))
-
-    # A cleared kelurahan can hold thousands of cards: one bulk move, not one ORM flush per card.
-    moved = move_many(session, in_area(CardState.READY), CardState.WITHDRAWN, actor,
-                      f"Wilayah ditarik: {w.reason}", expect=[CardState.READY])
-    # Cards on a manifest the courier does not have yet come off it; those with the courier are recalled
-    # (manifests.handover.recall_withdrawn) once this is committed.
-    moved += withdraw_from_manifests(session, office, in_area(CardState.ON_MANIFEST), actor, w.reason)
-    return w, moved
+    move_many(session, [c.id for c in cards.values()], CardState.READY, actor, f"Dikeluarkan dari manifest {m.number}",
+              expect=[CardState.ON_MANIFEST])
+    m.item_count -= len(cards)
+    note(session, m, actor, f"{len(cards)} kartu dikeluarkan: {', '.join(list(cards)[:20])}")
+    return len(cards)
 
 
-def damaged_cards(session: Session, office: Office) -> list[Card]:
-    return list(session.scalars(
-        select(Card).where(Card.office_id == office.id, Card.state == CardState.DAMAGED).order_by(Card.nomor_blanko)))
+def add_cards(session: Session, office: Office, manifest_id: int, blankos: Iterable[str], actor: Actor) -> int:
+    """Put ready cards of the manifest's post office on a draft; the round order is recomputed."""
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    if m.status is not ManifestStatus.DRAFT:
+        raise ManifestError(f"Manifest {m.number} sudah terkunci ({m.status_label}); kartu tidak dapat ditambah.")
+    cards = _cards_by_blanko(session, office, blankos)
+    for b, c in cards.items():
+        if c.state is not CardState.READY:
+            raise ManifestError(f"Kartu {b} berstatus '{c.state_label}', bukan siap kirim.")
+        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
+        if po.code != m.post_office_code:
+            raise ManifestError(f"Kartu {b} untuk {po.label}, bukan {m.post_office_code} {m.post_office_name}.")
+    items = active_items(session, m)
+    top = max((it.seq for it in items), default=0)
+    _insert_items(session, m, [c.id for c in cards.values()], start_seq=top + 1, numbers=None)
+    move_many(session, [c.id for c in cards.values()], CardState.ON_MANIFEST, actor, f"Masuk manifest {m.number}",
+              expect=[CardState.READY])
+    m.item_count += len(cards)
+    _resequence(session, office, m)
+    note(session, m, actor, f"{len(cards)} kartu ditambahkan: {', '.join(list(cards)[:20])}")
+    return len(cards)
+
+
+def _resequence(session: Session, office: Office, m: Manifest) -> None:
+    regions = office_regions(office.code)
+    rows = session.execute(
+        select(ManifestItem.id, Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street,
+               Card.lat, Card.lng, Card.nama)
+        .join(Card, Card.id == ManifestItem.card_id)
+        .where(ManifestItem.manifest_id == m.id, ManifestItem.active)).all()
+    ordered = sorted(rows, key=lambda r: round_key(regions.kelurahan[r[2]].name, _Candidate(*r[1:])))
+    session.execute(update(ManifestItem), [{"id": r[0], "seq": i + 1} for i, r in enumerate(ordered)])
+
+
+def cancel(session: Session, office: Office, manifest_id: int, actor: Actor, reason: str) -> Manifest:
+    """Cancel a manifest the courier has not accepted; its cards are ready again, its numbers are retired."""
+    if not reason.strip():
+        raise ManifestError("Alasan pembatalan wajib diisi.")
+    lock_office(session, office)
+    m = get_manifest(session, office, manifest_id, lock=True)
+    items = active_items(session, m)
+    set_status(session, m, ManifestStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
+    now = utcnow()
+    session.execute(update(ManifestItem).where(ManifestItem.manifest_id == m.id, ManifestItem.active)
+                    .values(active=False, removed_at=now))
+    ids = [it.card_id for it in items]
+    on_manifest = list(session.scalars(select(Card.id).where(Card.id.in_(ids), Card.state == CardState.ON_MANIFEST)))
+    move_many(session, on_manifest, CardState.READY, actor, f"Manifest {m.number} dibatalkan: {reason.strip()}",
+              expect=[CardState.ON_MANIFEST])
+    return m
+
+
+def withdraw_from_manifests(session: Session, office: Office, card_ids: Sequence[int], actor: Actor,
+                            reason: str) -> int:
+    """Take cards of a withdrawn area off manifests the courier does not have yet; they become withdrawn."""
+    if not card_ids:
+        return 0
+    rows = session.execute(
+        select(ManifestItem.id, ManifestItem.card_id, Manifest.id, Manifest.number)
+        .join(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(ManifestItem.card_id.in_(card_ids), ManifestItem.active,
+               Manifest.status.in_([ManifestStatus.DRAFT, ManifestStatus.FINALIZED,
+                                    ManifestStatus.HANDOVER_FAILED]))).all()
+    if not rows:
+        return 0
+    now = utcnow()
+    session.execute(update(ManifestItem), [{"id": r[0], "active": False, "removed_at": now} for r in rows])
+    per_manifest: dict[int, list[int]] = defaultdict(list)
+    for r in rows:
+        per_manifest[r[2]].append(r[1])
+    for mid, cards in per_manifest.items():
+        m = session.get(Manifest, mid)
+        m.item_count -= len(cards)
+        note(session, m, actor, f"{len(cards)} kartu dikeluarkan karena wilayahnya ditarik: {reason}")
+    try:
+        return move_many(session, [r[1] for r in rows], CardState.WITHDRAWN, actor, f"Wilayah ditarik: {reason}",
+                         expect=[CardState.ON_MANIFEST])
+    except TransitionError as exc:
+        raise ManifestError(str(exc)) from exc
+
+
+def manifest_summary(session: Session, office: Office, *, status: ManifestStatus | None = None,
+                     limit: int = 200) -> list[Manifest]:
+    query = select(Manifest).where(Manifest.office_id == office.id)
+    if status is not None:
+        query = query.where(Manifest.status == status)
+    return list(session.scalars(query.order_by(Manifest.id.desc()).limit(limit)))

@@ -32,6 +32,7 @@ from reportlab.platypus import (
 )
 
 from app.cards import Card
+from app.dates import WEEKDAYS, WIB, tanggal
 from app.models import Office
 from app.pdf import (
     FONT,
@@ -39,12 +40,9 @@ from app.pdf import (
     PAGE_H,
     PAGE_W,
     STYLES,
-    WEEKDAYS,
-    WIB,
     NumberedCanvas,
     Rule,
     signature_boxes,
-    tanggal,
 )
 from app.regions import office_regions
 from manifests.documents import terbilang

@@ -29,6 +29,17 @@ BATCH_STATUS_LABELS: dict[BatchStatus, str] = {
 }
 OPEN_BATCH = frozenset({BatchStatus.DRAFT, BatchStatus.DISPATCHED, BatchStatus.RECEIVED})
 
+# Which status may follow which: the batch's lifecycle in one place (returns/service.py goes through it).
+BATCH_TRANSITIONS: dict[BatchStatus | None, frozenset[BatchStatus]] = {
+    None: frozenset({BatchStatus.DRAFT}),
+    BatchStatus.DRAFT: frozenset({BatchStatus.DISPATCHED, BatchStatus.CANCELLED}),
+    BatchStatus.DISPATCHED: frozenset({BatchStatus.RECEIVED}),
+    BatchStatus.RECEIVED: frozenset({BatchStatus.CLOSED}),
+    # A staff correction of a disposition opens a closed batch again.
+    BatchStatus.CLOSED: frozenset({BatchStatus.RECEIVED}),
+    BatchStatus.CANCELLED: frozenset(),
+}
+
 
 class Disposition(StrEnum):
     HOLDER = "HOLDER"  # handed to the holder, ID checked

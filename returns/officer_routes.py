@@ -1,5 +1,7 @@
 """Kelurahan officers' pages and JSON API: their own kelurahan only.
 
+Thin: parse, read through `returns.queries` or change through `returns.service`, show the result.
+
 Officers work from village offices on phones and weak networks: light pages (no script, one card per block), and
 every form and every API call that changes something runs once however often it arrives (`returns.forms`).
 The scope is the officer's kelurahan of his office; anything outside it is "not found" (404), as the service says.
@@ -7,29 +9,27 @@ The scope is the officer's kelurahan of his office; anything outside it is "not 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from address.service import AddressPipeline
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState
+from app.dates import as_local
 from app.db import unit_of_work, utcnow
 from app.models import Role
 from app.regions import office_regions
-from app.report import as_local
-from manifests.documents import neutralize
-from returns import forms, service
+from app.web import csv_response, json_error
+from returns import forms, queries, service
 from returns.forms import Once, SubmissionError, TokenReused
 from returns.models import DISPOSITION_LABELS, BatchStatus, Disposition, HandoverBatch, HandoverItem
+from returns.queries import BatchRef, CardView, ItemView, WaitingCard
 from returns.service import NotFound, ReturnsError, Scope
 
 bp = Blueprint("kelurahan", __name__, template_folder="templates")
@@ -78,47 +78,14 @@ def _today() -> dt.date:
     return as_local(utcnow()).date()
 
 
-def _collect_by(batch: HandoverBatch) -> dt.date | None:
+def _collect_by(batch: HandoverBatch | BatchRef) -> dt.date | None:
     """From this day on a card not collected may be recorded as such (the service's rule)."""
-    if batch.received_at is None:
-        return None
-    return as_local(batch.received_at).date() + dt.timedelta(days=_deadline_days())
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingCard:
-    item: HandoverItem
-    card: Card
-    batch: HandoverBatch
-    days: int  # days since the batch was received
-    collect_by: dt.date
-    remind: bool  # waiting at least ANTAR_REMINDER_DAYS
-    overdue: bool  # past the collection deadline: may be recorded "not collected"
+    return queries.collect_by(batch.received_at, _deadline_days())
 
 
 def _waiting(session: Session, scope: Scope, older_than_days: int = 0) -> list[WaitingCard]:
-    now, today = utcnow(), _today()
-    remind_before = now - dt.timedelta(days=_reminder_days())
-    out = []
-    for item, card, batch in service.waiting(session, scope, older_than_days=older_than_days, now=now):
-        collect_by = _collect_by(batch)
-        out.append(WaitingCard(item, card, batch, (today - as_local(batch.received_at).date()).days, collect_by,
-                               batch.received_at <= remind_before, today >= collect_by))
-    return out
-
-
-def _own_items(session: Session, scope: Scope,
-               state: CardState | None = None) -> list[tuple[HandoverItem, Card, HandoverBatch]]:
-    """Every card of the officer's batches (waiting and done); the batches are the service's scoped list."""
-    ids = [b.id for b in service.list_batches(session, scope, limit=100_000)]
-    if not ids:
-        return []
-    query = (select(HandoverItem, Card, HandoverBatch).join(Card, Card.id == HandoverItem.card_id)
-             .join(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id).where(HandoverItem.batch_id.in_(ids)))
-    if state is not None:
-        query = query.where(Card.state == state)
-    return list(session.execute(query.order_by(HandoverBatch.id.desc(), Card.rw, Card.rt, Card.nama,
-                                               Card.id)).all())
+    return queries.waiting(session, scope, reminder_days=_reminder_days(), deadline_days=_deadline_days(),
+                           older_than_days=older_than_days)
 
 
 def _page(template: str, title: str, status: int = 200, **context: Any) -> Any:
@@ -139,7 +106,7 @@ def home() -> Any:
         on_the_way = service.list_batches(session, scope, status=BatchStatus.DISPATCHED)
         recent = [b for b in service.list_batches(session, scope, limit=6) if b.status is not BatchStatus.DISPATCHED]
         waiting = _waiting(session, scope)
-        found = [w for w in waiting if _matches(w.card, q)]
+        found = [w for w in waiting if queries.matches(w.card, q)]
         return _page("kelurahan_home.html", "Kelurahan", kelurahan=_kelurahan_label(scope), on_the_way=on_the_way,
                      recent=recent[:5], waiting=waiting, q=q, listed=Paged.of(found),
                      remind=[w for w in waiting if w.remind], overdue=[w for w in waiting if w.overdue],
@@ -154,11 +121,6 @@ def reminders() -> Any:
         rows = _waiting(session, scope, older_than_days=_reminder_days())
         return _page("kelurahan_reminders.html", "Pengingat", kelurahan=_kelurahan_label(scope), total=len(rows),
                      listed=Paged.of(rows), reminder_days=_reminder_days(), deadline_days=_deadline_days())
-
-
-def _matches(card: Card, q: str) -> bool:
-    """A citizen at the counter: find the card by (part of) the name or by the blanko number."""
-    return not q or q.upper() in card.nama.upper() or q.upper() == card.nomor_blanko.upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,19 +235,13 @@ def disposition_page(item_id: int) -> Any:
 def cards_csv() -> Any:
     with unit_of_work() as session:
         scope = _scope(session)
-        rows = _own_items(session, scope)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for item, card, batch in rows:
-            values = _csv_values(item, card, batch)
-            writer.writerow([neutralize(c, values[c]) for c in CSV_COLUMNS])
+        rows = queries.own_cards(session, scope)
         name = f"kartu-kelurahan-{scope.kelurahan_code}-{_today():%Y%m%d}.csv"
-    return current_app.response_class(out.getvalue().encode("utf-8-sig"), mimetype="text/csv; charset=utf-8",
-                                      headers={"Content-Disposition": f"attachment; filename={name}"})
+    return csv_response(name, CSV_COLUMNS, ([_csv_values(item, card, batch)[c] for c in CSV_COLUMNS]
+                                            for item, card, batch in rows))
 
 
-def _csv_values(item: HandoverItem, card: Card, batch: HandoverBatch) -> dict[str, str]:
+def _csv_values(item: ItemView, card: CardView, batch: BatchRef) -> dict[str, str]:
     """A card of the export; never the NIK."""
     return {
         "berkas": batch.number, "nomor_blanko": card.nomor_blanko, "nama": card.nama,
@@ -349,7 +305,7 @@ def _form_answer(once: Once) -> Any:
 
 
 def _error(status: int, message: str) -> Any:
-    return jsonify(error={"code": status, "message": message}), status
+    return json_error(status, message)
 
 
 def _batch_json(batch: HandoverBatch, rows: list[tuple[HandoverItem, Card]] | None = None) -> dict[str, Any]:
@@ -365,7 +321,7 @@ def _batch_json(batch: HandoverBatch, rows: list[tuple[HandoverItem, Card]] | No
     return out
 
 
-def _item_json(item: HandoverItem, card: Card, batch: HandoverBatch) -> dict[str, Any]:
+def _item_json(item: HandoverItem | ItemView, card: Card | CardView, batch: HandoverBatch | BatchRef) -> dict[str, Any]:
     """A card as the officer sees it; never the NIK."""
     collect_by = _collect_by(batch)
     return {
@@ -418,7 +374,7 @@ def cards_api() -> Any:
     if state is not None and state not in CardState.__members__:
         return _error(400, f"state '{state}' tidak dikenal.")
     with unit_of_work() as session:
-        rows = _own_items(session, _scope(session), CardState(state) if state else None)
+        rows = queries.own_cards(session, _scope(session), CardState(state) if state else None)
         return jsonify(cards=[_item_json(item, card, batch) for item, card, batch in rows])
 
 

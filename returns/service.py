@@ -16,20 +16,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
 from address.service import AddressPipeline, card_address_values
 from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move, move_many
+from app.courier.tracking import REASON_LABELS
+from app.dates import as_local
 from app.db import utcnow
+from app.lifecycle import Lifecycle, next_document_numbers
 from app.models import Office
+from app.offices import lock_office
 from app.regions import office_regions
-from app.report import as_local, register_section
-from delivery.contract import REASON_LABELS
-from manifests.models import ManifestItem
+from manifests.service import release_items
 from returns.models import (
     BATCH_STATUS_LABELS,
+    BATCH_TRANSITIONS,
     DISPOSITION_LABELS,
     OPEN_BATCH,
     WITHDRAWN_REASON,
@@ -89,30 +92,16 @@ def candidates(session: Session, office: Office) -> dict[str, dict[str, int]]:
     return dict(out)
 
 
-def _lock(session: Session, office: Office) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x52455400 + office.id})
-    else:
-        session.execute(update(Office).where(Office.id == office.id).values(code=Office.code))
-
-
-def _record(session: Session, batch: HandoverBatch, before: BatchStatus | None, after: BatchStatus | None,
-            actor: Actor, note: str) -> None:
-    session.add(HandoverBatchEvent(batch_id=batch.id, from_status=before and before.value,
-                                   to_status=after and after.value, at=utcnow(), actor=actor.label,
-                                   user_id=actor.user_id, note=note))
-
-
-def _set_status(session: Session, batch: HandoverBatch, target: BatchStatus, actor: Actor, note: str) -> None:
-    before = batch.status
-    batch.status = target
-    _record(session, batch, before, target, actor, note)
+# The batch's lifecycle (BATCH_TRANSITIONS): every status change and every event goes through it.
+LIFECYCLE: Lifecycle[BatchStatus] = Lifecycle(
+    noun="Berkas", transitions=BATCH_TRANSITIONS, labels=BATCH_STATUS_LABELS, event_model=HandoverBatchEvent,
+    owner_key="batch_id", error=ReturnsError)
 
 
 def build_batches(session: Session, office: Office, actor: Actor,
                   kelurahan_codes: Iterable[str] | None = None) -> list[HandoverBatch]:
     """Gather every waiting card of the given kelurahan (all when None) into that kelurahan's draft batch."""
-    _lock(session, office)
+    lock_office(session, office, "returns")
     regions = office_regions(office.code)
     wanted = None if kelurahan_codes is None else {c.strip() for c in kelurahan_codes if c and c.strip()}
     if wanted is not None:
@@ -136,13 +125,13 @@ def build_batches(session: Session, office: Office, actor: Actor,
             HandoverBatch.office_id == office.id, HandoverBatch.kelurahan_code == kel_code,
             HandoverBatch.status == BatchStatus.DRAFT))
         if batch is None:
+            number = next_document_numbers(session, HandoverBatch.number, "SRT", office.code, at=now)[0]
             batch = HandoverBatch(office_id=office.id, kelurahan_code=kel_code, status=BatchStatus.DRAFT,
-                                  number=_batch_number(session, office, now), created_at=now,
-                                  created_by=actor.label)
+                                  number=number, created_at=now, created_by=actor.label)
             session.add(batch)
             session.flush()
-            _record(session, batch, None, BatchStatus.DRAFT, actor,
-                    f"Disiapkan untuk {regions.kelurahan[kel_code].label}")
+            LIFECYCLE.start(session, batch, BatchStatus.DRAFT, actor,
+                            f"Disiapkan untuk {regions.kelurahan[kel_code].label}")
         session.add_all(HandoverItem(batch_id=batch.id, card_id=cid, reason=reason, active=True)
                         for cid, reason in cards)
         session.flush()
@@ -151,15 +140,9 @@ def build_batches(session: Session, office: Office, actor: Actor,
             move_many(session, ids, CardState.BATCHED, actor, f"Masuk berkas serah terima {batch.number}",
                       expect=[state])
         batch.item_count += len(cards)
-        _record(session, batch, None, None, actor, f"{len(cards)} kartu dimasukkan")
+        LIFECYCLE.note(session, batch, actor, f"{len(cards)} kartu dimasukkan")
         batches.append(batch)
     return batches
-
-
-def _batch_number(session: Session, office: Office, now: dt.datetime) -> str:
-    prefix = f"SRT-{office.code.replace('.', '')}-{as_local(now):%Y%m%d}-"
-    last = session.scalar(select(func.max(HandoverBatch.number)).where(HandoverBatch.number.startswith(prefix)))
-    return f"{prefix}{(int(last[-4:]) + 1) if last else 1:04d}"
 
 
 def get_batch(session: Session, scope: Scope, batch_id: int, *, lock: bool = False) -> HandoverBatch:
@@ -205,7 +188,7 @@ def remove_cards(session: Session, scope: Scope, batch_id: int, blankos: Iterabl
         move(session, card, back, actor, f"Dikeluarkan dari berkas {batch.number}")
         session.delete(it)
     batch.item_count -= len(rows)
-    _record(session, batch, None, None, actor, f"{len(rows)} kartu dikeluarkan: {', '.join(sorted(wanted))}")
+    LIFECYCLE.note(session, batch, actor, f"{len(rows)} kartu dikeluarkan: {', '.join(sorted(wanted))}")
     return len(rows)
 
 
@@ -219,7 +202,7 @@ def cancel_batch(session: Session, scope: Scope, batch_id: int, actor: Actor, re
         back = CardState.WITHDRAWN if it.reason == WITHDRAWN_REASON else CardState.RETURNED
         move(session, card, back, actor, f"Berkas {batch.number} dibatalkan: {reason.strip()}")
         it.active = False
-    _set_status(session, batch, BatchStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
+    LIFECYCLE.set_status(session, batch, BatchStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")
     return batch
 
 
@@ -234,7 +217,7 @@ def dispatch(session: Session, scope: Scope, batch_id: int, actor: Actor) -> Han
     move_many(session, ids, CardState.SENT_TO_KELURAHAN, actor, f"Dikirim ke kelurahan dalam berkas {batch.number}",
               expect=[CardState.BATCHED])
     batch.dispatched_at = utcnow()
-    _set_status(session, batch, BatchStatus.DISPATCHED, actor, f"Dikirim: {len(ids)} kartu")
+    LIFECYCLE.set_status(session, batch, BatchStatus.DISPATCHED, actor, f"Dikirim: {len(ids)} kartu")
     return batch
 
 
@@ -268,7 +251,7 @@ def confirm_receipt(session: Session, scope: Scope, batch_id: int, counted: int,
              f"Tidak ada saat berkas {batch.number} diterima (dilaporkan hilang)")
     batch.received_at, batch.received_by, batch.received_count = utcnow(), actor.label, counted
     batch.missing_count = len(lost)
-    _set_status(session, batch, BatchStatus.RECEIVED, actor,
+    LIFECYCLE.set_status(session, batch, BatchStatus.RECEIVED, actor,
                 f"Diterima {counted} kartu" + (f"; {len(lost)} hilang: {', '.join(sorted(missing))}" if lost else ""))
     _close_if_done(session, batch, actor)
     return batch
@@ -364,7 +347,7 @@ def _close_if_done(session: Session, batch: HandoverBatch, actor: Actor) -> None
         HandoverItem.batch_id == batch.id, HandoverItem.disposition.is_(None), HandoverItem.missing.is_(False)))
     if open_items == 0 and batch.status is BatchStatus.RECEIVED:
         batch.closed_at = utcnow()
-        _set_status(session, batch, BatchStatus.CLOSED, actor, "Selesai: setiap kartu sudah dicatat")
+        LIFECYCLE.set_status(session, batch, BatchStatus.CLOSED, actor, "Selesai: setiap kartu sudah dicatat")
 
 
 # --- staff: corrections, re-sending, lists ----------------------------------------------------------------
@@ -397,10 +380,10 @@ def correct(session: Session, scope: Scope, item_id: int, actor: Actor, reason: 
     batch = item.batch
     if batch.status is BatchStatus.CLOSED:
         batch.closed_at = None
-        _set_status(session, batch, BatchStatus.RECEIVED, actor,
+        LIFECYCLE.set_status(session, batch, BatchStatus.RECEIVED, actor,
                     f"Dibuka lagi untuk koreksi kartu {card.nomor_blanko}")
     else:
-        _record(session, batch, None, None, actor, f"Koreksi kartu {card.nomor_blanko}: {reason.strip()}")
+        LIFECYCLE.note(session, batch, actor, f"Koreksi kartu {card.nomor_blanko}: {reason.strip()}")
     return item
 
 
@@ -416,8 +399,7 @@ def receive_back(session: Session, office: Office, blankos: Iterable[str], actor
             raise ReturnsError(f"Kartu {b} berstatus '{card.state_label}', bukan 'pindah alamat'.")
         target = CardState.READY if card.address_status == "CLEAR" else CardState.ADDRESS_UNCLEAR
         # Release the old manifest item and batch item: the card may go out again and come back again.
-        session.execute(update(ManifestItem).where(ManifestItem.card_id == card.id, ManifestItem.active)
-                        .values(active=False))
+        release_items(session, card.id)
         session.execute(update(HandoverItem).where(HandoverItem.card_id == card.id, HandoverItem.active)
                         .values(active=False))
         try:
@@ -516,4 +498,4 @@ def open_batches_of(session: Session, office: Office) -> Sequence[HandoverBatch]
                                                             HandoverBatch.status.in_(OPEN_BATCH))))
 
 
-register_section("returns", returns_report)
+

@@ -1,33 +1,32 @@
 """Staff pages and JSON API for returns and kelurahan handover batches.
 
-Thin: parse, call `returns.service` within one unit of work, show the result. Staff see their own office
-(`Scope(office)`); `NotFound` is 404, any other `ReturnsError` 422, a malformed request 400.
+Thin: parse, read through `returns.queries` or change through `returns.service` within one unit of work, show the
+result. Staff see their own office (`Scope(office)`); `NotFound` is 404, any other `ReturnsError` 422, a malformed
+request 400.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState, TransitionError
-from app.db import unit_of_work, utcnow
-from app.filters import wib
+from app.dates import wib_text
+from app.db import unit_of_work
 from app.models import Office, Role, User
 from app.regions import OfficeRegions, office_regions
-from app.users import UserError, create_user
-from manifests.documents import neutralize
-from returns import documents, service
+from app.users import UserError, account_events, create_user, set_active
+from app.web import csv_response, json_error
+from returns import documents, queries, service
 from returns.models import BATCH_STATUS_LABELS, DISPOSITION_LABELS, BatchStatus, HandoverBatch, HandoverItem
+from returns.queries import jsonable, kelurahan_name
 from returns.service import NotFound, ReturnsError, Scope
 
 bp = Blueprint("returns", __name__, template_folder="templates")
@@ -35,8 +34,6 @@ STAFF = (Role.ADMIN, Role.STAFF)
 # Cards whose disposition staff may undo (or, for MISSING, a card that turned up).
 CORRECTABLE = frozenset({CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED, CardState.READDRESSED,
                          CardState.NOT_COLLECTED, CardState.MISSING})
-BACK_AT_OFFICE = (CardState.READDRESSED, CardState.NOT_COLLECTED)
-LIST_LIMIT = 1000
 
 
 class BadInput(ValueError):
@@ -55,6 +52,10 @@ def _deadline_days() -> int:
     return int(current_app.config.get("ANTAR_COLLECTION_DEADLINE_DAYS", 30))
 
 
+def _reminders(session: Session, office: Office) -> list[queries.ReminderGroup]:
+    return queries.reminders(session, office, reminder_days=_reminder_days(), deadline_days=_deadline_days())
+
+
 def _blankos(*sources: Iterable[str] | str | None) -> list[str]:
     """Blank numbers from form fields and text areas (one per line, or separated by spaces or commas)."""
     out: list[str] = []
@@ -64,32 +65,17 @@ def _blankos(*sources: Iterable[str] | str | None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _kelurahan_name(regions: OfficeRegions, code: str | None) -> tuple[str, str]:
-    kel = regions.kelurahan.get(code or "")
-    return (kel.name, kel.kecamatan_name) if kel else (code or "-", "-")
-
-
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"reason_label": documents.label, "disposition_labels": DISPOSITION_LABELS,
             "batch_status_labels": BATCH_STATUS_LABELS, "BatchStatus": BatchStatus, "correctable": CORRECTABLE}
 
 
-# --- read models the pages and the API share -----------------------------------------------------------------------
-
-
-def _candidate_rows(data: dict[str, dict[str, int]], regions: OfficeRegions) -> list[dict[str, Any]]:
-    rows = []
-    for code, reasons in data.items():
-        kel, kec = _kelurahan_name(regions, code)
-        rows.append({"kode_wilayah": code, "kelurahan": kel, "kecamatan": kec, "cards": sum(reasons.values()),
-                     "by_reason": [{"reason": r, "label": documents.label(r), "cards": n}
-                                   for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])]})
-    return sorted(rows, key=lambda r: (r["kecamatan"], r["kelurahan"]))
+# --- JSON shapes -----------------------------------------------------------------------------------------------------
 
 
 def _batch_json(b: HandoverBatch, regions: OfficeRegions) -> dict[str, Any]:
-    kel, kec = _kelurahan_name(regions, b.kelurahan_code)
+    kel, kec = kelurahan_name(regions, b.kelurahan_code)
 
     def iso(ts: dt.datetime | None) -> str | None:
         return ts.isoformat() if ts else None
@@ -115,77 +101,6 @@ def _item_json(it: HandoverItem, card: Card) -> dict[str, Any]:
             "correctable": it.active and card.state in CORRECTABLE}
 
 
-def _deceased_rows(session: Session, office: Office) -> list[dict[str, Any]]:
-    regions = office_regions(office.code)
-    rows = []
-    for it, card, batch in service.deceased(session, office):
-        kel, kec = _kelurahan_name(regions, batch.kelurahan_code)
-        rows.append({"item_id": it.id, "nik": card.nik, "nama": card.nama, "nomor_blanko": card.nomor_blanko,
-                     "tanggal_lahir": card.tanggal_lahir.isoformat(), "kode_wilayah": batch.kelurahan_code,
-                     "kelurahan": kel, "kecamatan": kec, "batch_id": batch.id, "batch_number": batch.number,
-                     "recorded_at": it.disposition_at, "officer": it.disposition_by, "note": it.note or ""})
-    return rows
-
-
-def _reminders(session: Session, office: Office) -> list[dict[str, Any]]:
-    """Cards waiting at their kelurahan longer than the reminder period, grouped by kelurahan, the oldest first."""
-    regions = office_regions(office.code)
-    now, deadline = utcnow(), _deadline_days()
-    officers: dict[str, list[str]] = defaultdict(list)
-    for u in session.scalars(select(User).where(User.office_id == office.id, User.role == Role.OFFICER,
-                                                User.active).order_by(User.username)):
-        officers[u.kelurahan_code].append(u.full_name or u.username)
-    groups: dict[str, dict[str, Any]] = {}
-    for it, card, batch in service.waiting(session, Scope(office), older_than_days=_reminder_days(), now=now):
-        kel, kec = _kelurahan_name(regions, batch.kelurahan_code)
-        group = groups.setdefault(batch.kelurahan_code, {
-            "kode_wilayah": batch.kelurahan_code, "kelurahan": kel, "kecamatan": kec,
-            "officers": officers.get(batch.kelurahan_code, []), "cards": 0, "items": []})
-        group["cards"] += 1
-        group["items"].append({
-            "item_id": it.id, "nomor_blanko": card.nomor_blanko, "nama": card.nama, "reason": it.reason,
-            "reason_label": documents.label(it.reason), "batch_id": batch.id, "batch_number": batch.number,
-            "received_at": batch.received_at, "days_waiting": (now - batch.received_at).days,
-            "deadline": batch.received_at + dt.timedelta(days=deadline)})
-    return sorted(groups.values(), key=lambda g: (-g["cards"], g["kecamatan"], g["kelurahan"]))
-
-
-def _back_at_office_counts(session: Session, office: Office) -> dict[CardState, int]:
-    return dict(session.execute(select(Card.state, func.count()).where(
-        Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE)).group_by(Card.state)).all())
-
-
-def _back_at_office(session: Session, office: Office) -> tuple[list[Any], dict[CardState, int]]:
-    """Cards the kelurahan sent back: moved holders (to be sent again) and cards not collected in time."""
-    rows = session.execute(
-        select(Card, HandoverItem, HandoverBatch)
-        .outerjoin(HandoverItem, and_(HandoverItem.card_id == Card.id, HandoverItem.active))
-        .outerjoin(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id)
-        .where(Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE))
-        .order_by(Card.state, Card.state_changed_at, Card.nama).limit(LIST_LIMIT)).all()
-    return list(rows), _back_at_office_counts(session, office)
-
-
-def _officers(session: Session, office: Office) -> list[User]:
-    return list(session.scalars(select(User).where(User.office_id == office.id, User.role == Role.OFFICER)
-                                .order_by(User.kelurahan_code, User.username)))
-
-
-def _csv(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Any:
-    """UTF-8 with a BOM (Excel picks the encoding); text that a spreadsheet would run as a formula is defused."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else neutralize("", v) if isinstance(v, str) else v for v in row])
-    return current_app.response_class(buf.getvalue().encode("utf-8-sig"), mimetype="text/csv; charset=utf-8",
-                                      headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-def _wib_text(ts: dt.datetime | None) -> str:
-    return wib(ts) if ts else ""
-
-
 # --- pages ---------------------------------------------------------------------------------------------------------
 
 
@@ -195,12 +110,12 @@ def overview() -> Any:
     with unit_of_work() as session:
         office = current_office(session)
         regions = office_regions(office.code)
-        waiting_rows = _candidate_rows(service.candidates(session, office), regions)
+        waiting_rows = queries.candidates(session, office)
         open_batches = sorted(service.open_batches_of(session, office), key=lambda b: b.id, reverse=True)
         missing = len(service.missing_cards(session, office))
         deceased = len(service.deceased(session, office))
-        back = _back_at_office_counts(session, office)
-        reminders = sum(r["cards"] for r in _reminders(session, office))
+        back = queries.back_at_office_counts(session, office)
+        reminders = sum(grp.cards for grp in _reminders(session, office))
         report = service.returns_report(session, office)
     by_status = {s: [0, 0] for s in (BatchStatus.DRAFT, BatchStatus.DISPATCHED, BatchStatus.RECEIVED)}
     for b in open_batches:
@@ -208,8 +123,8 @@ def overview() -> Any:
         by_status[b.status][1] += b.item_count
     reason_totals: dict[str, int] = defaultdict(int)
     for row in waiting_rows:
-        for r in row["by_reason"]:
-            reason_totals[r["reason"]] += r["cards"]
+        for r in row.by_reason:
+            reason_totals[r.reason] += r.cards
     g.page_title = "Pengembalian ke kelurahan"
     return render_template(
         "returns_overview.html", waiting=waiting_rows, reasons=sorted(reason_totals, key=documents.label),
@@ -229,7 +144,7 @@ def build_page() -> Any:
         with unit_of_work() as session:
             office = current_office(session)
             regions = office_regions(office.code)
-            made = [f"{b.number} ({_kelurahan_name(regions, b.kelurahan_code)[0]}, {b.item_count} kartu)"
+            made = [f"{b.number} ({kelurahan_name(regions, b.kelurahan_code)[0]}, {b.item_count} kartu)"
                     for b in service.build_batches(session, office, actor(), codes)]
     except (ReturnsError, TransitionError) as exc:
         flash(str(exc), "error")
@@ -248,12 +163,11 @@ def batches_page() -> Any:
         office = current_office(session)
         regions = office_regions(office.code)
         batches = service.list_batches(session, _scope(session), status=chosen, kelurahan_code=kelurahan)
-        with_batches = sorted(set(session.scalars(select(HandoverBatch.kelurahan_code).where(
-            HandoverBatch.office_id == office.id).distinct())), key=lambda c: _kelurahan_name(regions, c))
+        with_batches = queries.kelurahan_with_batches(session, office)
     g.page_title = "Berkas serah terima"
     return render_template("returns_batches.html", batches=batches, chosen=chosen, kelurahan=kelurahan,
                            regions=regions, with_batches=with_batches, statuses=list(BatchStatus),
-                           kel_name=functools.partial(_kelurahan_name, regions))
+                           kel_name=functools.partial(kelurahan_name, regions))
 
 
 @bp.route("/pengembalian/berkas/<int:batch_id>")
@@ -266,7 +180,7 @@ def batch_page(batch_id: int) -> Any:
         except NotFound as exc:
             return render_template("error.html", code=404, title="Tidak ditemukan", message=str(exc)), 404
         rows = service.batch_items(session, batch)
-        events = list(batch.events)
+        events = queries.batch_history(session, batch.id)
         regions = office_regions(office.code)
     totals: dict[str, int] = defaultdict(int)
     for it, _ in rows:
@@ -370,18 +284,18 @@ def back_page() -> Any:
         return redirect(url_for("returns.back_page"))
     with unit_of_work() as session:
         office = current_office(session)
-        rows, counts = _back_at_office(session, office)
+        rows, counts = queries.back_at_office(session, office), queries.back_at_office_counts(session, office)
         regions = office_regions(office.code)
     g.page_title = "Kembali ke kantor"
     return render_template("returns_back.html", rows=rows, counts=counts, S=CardState,
-                           kel_name=functools.partial(_kelurahan_name, regions))
+                           kel_name=functools.partial(kelurahan_name, regions))
 
 
 @bp.route("/pengembalian/meninggal")
 @roles_required(*STAFF)
 def deceased_page() -> Any:
     with unit_of_work() as session:
-        rows = _deceased_rows(session, current_office(session))
+        rows = queries.deceased_holders(session, current_office(session))
     g.page_title = "Pemilik meninggal dunia"
     return render_template("returns_deceased.html", rows=rows)
 
@@ -391,12 +305,12 @@ def deceased_page() -> Any:
 def deceased_csv() -> Any:
     with unit_of_work() as session:
         office = current_office(session)
-        rows = _deceased_rows(session, office)
+        rows = queries.deceased_holders(session, office)
     header = ["nik", "nama", "tanggal_lahir", "nomor_blanko", "kode_wilayah", "kelurahan", "kecamatan",
               "dicatat", "petugas", "catatan", "berkas"]
-    return _csv(f"meninggal-{office.code}.csv", header, (
-        [r["nik"], r["nama"], r["tanggal_lahir"], r["nomor_blanko"], r["kode_wilayah"], r["kelurahan"],
-         r["kecamatan"], _wib_text(r["recorded_at"]), r["officer"], r["note"], r["batch_number"]] for r in rows))
+    return csv_response(f"meninggal-{office.code}.csv", header, (
+        [r.nik, r.nama, r.tanggal_lahir.isoformat(), r.nomor_blanko, r.kode_wilayah, r.kelurahan, r.kecamatan,
+         wib_text(r.recorded_at, ""), r.officer, r.note, r.batch_number] for r in rows))
 
 
 @bp.route("/pengembalian/hilang")
@@ -407,7 +321,7 @@ def missing_page() -> Any:
         rows = service.missing_cards(session, office)
         regions = office_regions(office.code)
     g.page_title = "Kartu hilang"
-    return render_template("returns_missing.html", rows=rows, kel_name=functools.partial(_kelurahan_name, regions))
+    return render_template("returns_missing.html", rows=rows, kel_name=functools.partial(kelurahan_name, regions))
 
 
 @bp.route("/pengembalian/pengingat")
@@ -428,10 +342,10 @@ def reminders_csv() -> Any:
         groups = _reminders(session, office)
     header = ["kode_wilayah", "kelurahan", "kecamatan", "petugas", "nomor_blanko", "nama", "alasan", "berkas",
               "diterima_kelurahan", "hari_menunggu", "batas_pengambilan"]
-    return _csv(f"pengingat-{office.code}.csv", header, (
-        [grp["kode_wilayah"], grp["kelurahan"], grp["kecamatan"], ", ".join(grp["officers"]), it["nomor_blanko"],
-         it["nama"], it["reason_label"], it["batch_number"], _wib_text(it["received_at"]), it["days_waiting"],
-         _wib_text(it["deadline"])] for grp in groups for it in grp["items"]))
+    return csv_response(f"pengingat-{office.code}.csv", header, (
+        [grp.kode_wilayah, grp.kelurahan, grp.kecamatan, ", ".join(grp.officers), it.nomor_blanko, it.nama,
+         it.reason_label, it.batch_number, wib_text(it.received_at, ""), it.days_waiting, wib_text(it.deadline, "")]
+        for grp in groups for it in grp.items))
 
 
 @bp.route("/pengembalian/petugas", methods=["GET", "POST"])
@@ -444,7 +358,7 @@ def officers_page() -> Any:
         try:
             with unit_of_work() as session:
                 office = current_office(session)
-                others = [u.username for u in _officers(session, office)
+                others = [u.username for u in queries.officers(session, office)
                           if u.active and u.kelurahan_code == form["kelurahan"]]
                 user = create_user(session, form["username"], request.form.get("password") or "", Role.OFFICER,
                                    office_code=office.code, kelurahan_code=form["kelurahan"] or None,
@@ -461,15 +375,17 @@ def officers_page() -> Any:
             status = 422
     with unit_of_work() as session:
         office = current_office(session)
-        officers = _officers(session, office)
+        officers = queries.officers(session, office)
+        changes = account_events(session, [u.id for u in officers])
         regions = office_regions(office.code)
     taken: dict[str, list[str]] = defaultdict(list)
     for u in officers:
         if u.active:
             taken[u.kelurahan_code].append(u.username)
     g.page_title = "Akun petugas kelurahan"
-    return render_template("returns_officers.html", officers=officers, regions=regions, taken=taken, form=form,
-                           kel_name=functools.partial(_kelurahan_name, regions)), status
+    return render_template("returns_officers.html", officers=officers, changes=changes, regions=regions, taken=taken,
+                           form=form,
+                           kel_name=functools.partial(kelurahan_name, regions)), status
 
 
 @bp.route("/pengembalian/petugas/<int:user_id>/status", methods=["POST"])
@@ -480,8 +396,7 @@ def officer_status_page(user_id: int) -> Any:
         user = session.get(User, user_id)
         if user is None or user.role is not Role.OFFICER or user.office_id != current_office(session).id:
             abort(404)
-        # An inactive account can no longer log in, and its open sessions end (auth refuses inactive users).
-        user.active = active
+        set_active(session, user, active, actor())
         name = user.username
     flash(f"Akun '{name}' {'diaktifkan' if active else 'dinonaktifkan'}.", "success")
     return redirect(url_for("returns.officers_page"))
@@ -491,7 +406,7 @@ def officer_status_page(user_id: int) -> Any:
 
 
 def _error(code: str, message: str, status: int) -> Any:
-    return jsonify(error={"code": code, "message": message}), status
+    return json_error(status, message, code)
 
 
 def _api(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -542,9 +457,8 @@ def _text(body: dict[str, Any], key: str) -> str:
 @_api
 def candidates_api() -> Any:
     with unit_of_work() as session:
-        office = current_office(session)
-        rows = _candidate_rows(service.candidates(session, office), office_regions(office.code))
-    return jsonify(kelurahan=rows, total=sum(r["cards"] for r in rows))
+        rows = queries.candidates(session, current_office(session))
+    return jsonify(kelurahan=jsonable(rows), total=sum(r.cards for r in rows))
 
 
 @bp.route("/api/v1/returns/batches", methods=["POST"])
@@ -578,7 +492,7 @@ def _batch_detail(session: Session, batch_id: int) -> dict[str, Any]:
     out = _batch_json(batch, office_regions(current_office(session).code))
     out["item_list"] = [_item_json(it, card) for it, card in service.batch_items(session, batch)]
     out["history"] = [{"from": e.from_status, "to": e.to_status, "at": e.at.isoformat(), "actor": e.actor,
-                       "note": e.note} for e in batch.events]
+                       "note": e.note} for e in queries.batch_history(session, batch.id)]
     return out
 
 
@@ -655,8 +569,8 @@ def report_api() -> Any:
 @_api
 def deceased_api() -> Any:
     with unit_of_work() as session:
-        rows = _deceased_rows(session, current_office(session))
-    return jsonify(holders=[{**r, "recorded_at": r["recorded_at"] and r["recorded_at"].isoformat()} for r in rows])
+        rows = queries.deceased_holders(session, current_office(session))
+    return jsonify(holders=jsonable(rows))
 
 
 @bp.route("/api/v1/returns/reminders")
@@ -665,8 +579,5 @@ def deceased_api() -> Any:
 def reminders_api() -> Any:
     with unit_of_work() as session:
         groups = _reminders(session, current_office(session))
-    for grp in groups:
-        for it in grp["items"]:
-            it["received_at"], it["deadline"] = it["received_at"].isoformat(), it["deadline"].isoformat()
     return jsonify(reminder_days=_reminder_days(), deadline_days=_deadline_days(),
-                   total=sum(grp["cards"] for grp in groups), kelurahan=groups)
+                   total=sum(grp.cards for grp in groups), kelurahan=jsonable(groups))

@@ -14,11 +14,11 @@ from helpers import card_row, write_csv
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Office
 from courier_sim.server import CourierSimulator
 from manifests import handover
-from manifests.courier import CourierClient
 from manifests.models import Manifest, ManifestItem
 
 SECRET = "whsec_" + "c2VjcmV0LWtleS1vbmUtMzItYnl0ZXMtbG9uZy0tLS0="

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from address.geocode import load_geo_file
 from app import create_app, db, migrate
 from app.cards import Actor, Card, CardHistory, CardState
-from app.cli import print_report
+from app.cli_util import print_report
+from app.courier.tracking import REASON_LABELS
 from app.db import unit_of_work
 from app.demo.courier_world import courier_world
 from app.demo.returns_step import run_returns
@@ -30,12 +31,12 @@ from app.offices import ensure_office
 from app.regions import office_regions
 from app.report import reconciliation
 from app.users import create_user
-from delivery.contract import REASON_LABELS
 from delivery.models import RejectedEvent, TrackingEvent
-from manifests import batching, handover, service
-from manifests.batching import TrackingRange
-from manifests.cli import run_import
+from manifests import handover, sorting
+from manifests import service as manifests_service
+from manifests.intake.cli import run_import
 from manifests.models import Manifest, ManifestStatus
+from manifests.service import TrackingRange
 
 console = Console()
 DEMO_PASSWORD = "antar-demo"
@@ -121,15 +122,15 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
     sorter = Actor("demo:penyortir")
     with unit_of_work() as session:
         office = ensure_office(session, code)
-        damaged = service.mark_damaged(session, office, run.damaged_blanko, sorter, "ditemukan rusak saat penyortiran")
-        _, moved = service.withdraw_area(session, office, run.withdrawn_kelurahan, [],
+        damaged = sorting.mark_damaged(session, office, run.damaged_blanko, sorter, "ditemukan rusak saat penyortiran")
+        _, moved = sorting.withdraw_area(session, office, run.withdrawn_kelurahan, [],
                                          "terdampak penggusuran proyek LRT", sorter)
     kel = office_regions(code).kelurahan[run.withdrawn_kelurahan]
     _done(t0, f"{len(damaged)} kartu rusak; {moved} kartu {kel.label} ditarik.")
 
     t0 = _step("5. Manifest kurir: susun, kunci (nomor resi), serahkan ke PT Pos (simulator)")
     with unit_of_work() as session:
-        made = batching.build_manifests(
+        made = manifests_service.build_manifests(
             session, ensure_office(session, code), Actor("demo:staf"), finalize=True,
             tracking=TrackingRange.from_config(current_app.config), cap=current_app.config["ANTAR_MANIFEST_MAX_ITEMS"])
         manifest_ids = [m.id for m in made]

@@ -12,8 +12,8 @@ from typing import Any
 from flask import current_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from app.courier.client import CourierClient
 from courier_sim.server import CourierSimulator
-from manifests.courier import CourierClient
 
 DEMO_COURIER_TOKEN = "demo-courier-token"
 DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItYW50YXItZWt0cA=="

@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 
 from address.service import AddressPipeline, correct_address
 from app.cards import Actor, Card, CardState
+from app.dates import as_local
 from app.db import unit_of_work
 from app.filters import thousands
 from app.models import Office, Role, User
 from app.regions import office_regions
-from app.report import as_local
 from app.users import create_user
-from manifests import batching, handover
-from manifests.batching import TrackingRange
-from manifests.service import withdraw_area
+from manifests import handover
+from manifests import service as manifests_service
+from manifests.service import TrackingRange
+from manifests.sorting import withdraw_area
 from returns import service
 from returns.models import WITHDRAWN_REASON, Disposition
 from returns.service import Scope
@@ -140,7 +141,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
             service.receive_back(session, office, back, STAFF)
     with unit_of_work() as session:
         office = session.scalar(select(Office).where(Office.code == code))
-        ready = [m.id for m in (batching.build_manifests(
+        ready = [m.id for m in (manifests_service.build_manifests(
             session, office, STAFF, tracking=TrackingRange.from_config(current_app.config), finalize=True)
             if _has_ready(session, office) else [])]
     if ready:

@@ -16,11 +16,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from app.courier.s10 import tracking_number
+from app.courier.tracking import FAILURE_REASONS, FINAL, RELATIONSHIPS, RETURN_REASONS, Status
 from courier_sim import CourierSimulator
 from courier_sim.plan import WIB, resolve_outcomes
 from courier_sim.webhook import generate_secret
-from delivery.contract import FAILURE_REASONS, FINAL, RELATIONSHIPS, RETURN_REASONS, Status
-from manifests.s10 import tracking_number
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
 TOKEN = "sim-token"

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from tracking import WIB, event, handed_over, post_events
 
 from app.cards import Card
+from app.courier import s10
 from app.db import unit_of_work, utcnow
 from app.models import Office, Role
 from app.users import create_user
-from manifests import s10
 from manifests.models import Manifest, ManifestItem, ManifestStatus
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
@@ -88,7 +88,7 @@ def test_unknown_number_is_404_and_staff_only(webhook_app, staff, numbers):
     page = staff.get("/lacak/RB999999990ID")
     assert page.status_code == 404 and "RB999999990ID tidak ditemukan" in page.get_data(as_text=True)
     api = staff.get("/api/v1/tracking/RB999999990ID")
-    assert api.status_code == 404 and api.json["error"]["code"] == 404
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"
     anonymous = webhook_app.test_client()
     assert anonymous.get("/api/v1/tracking", query_string={"q": "warga"}).status_code == 401
     assert anonymous.get(f"/lacak/{numbers[0]}").status_code == 302

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from tracking import WIB, event, handed_over, post_events
 
 from app.cards import Card
+from app.courier.tracking import FAILURE_REASONS, RELATIONSHIPS, RETURN_REASONS
 from app.db import unit_of_work
-from delivery.contract import FAILURE_REASONS, RELATIONSHIPS, RETURN_REASONS
 from delivery.models import TrackingEvent
 from manifests.models import ManifestItem
 

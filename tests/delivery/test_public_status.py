@@ -141,7 +141,7 @@ def test_lookups_are_rate_limited_per_client_and_nothing_else(webhook_app, runne
     over = client.post("/cek-status", data={"nik": make_nik(1), "tanggal_lahir": BORN})
     assert over.status_code == 429 and "Terlalu banyak permintaan" in over.get_data(as_text=True)
     api = client.post(API, json={"nik": make_nik(1), "tanggal_lahir": BORN})
-    assert api.status_code == 429 and api.json["error"]["code"] == 429 and "Retry-After" in api.headers
+    assert api.status_code == 429 and api.json["error"]["code"] == "rate_limited" and "Retry-After" in api.headers
     assert client.get("/cek-status").status_code == 200  # the empty form is not a lookup
 
     other = webhook_app.test_client()

@@ -30,16 +30,16 @@ from standardwebhooks.webhooks import Webhook
 
 from app import create_app
 from app.cards import Actor, CardState
+from app.courier.client import CourierClient
+from app.courier.tracking import FINAL, RANK
 from app.db import make_engine, unit_of_work
 from app.migrate import upgrade
 from app.offices import ensure_office
 from courier_sim.server import CourierSimulator
-from delivery.contract import FINAL
-from delivery.service import CARD_STATE_OF, RANK
+from delivery.service import CARD_STATE_OF
 from manifests import handover
-from manifests.batching import TrackingRange, build_manifests
-from manifests.courier import CourierClient
-from manifests.service import import_print_run
+from manifests.intake.service import import_print_run
+from manifests.service import TrackingRange, build_manifests
 
 # The same database as tests/conftest.py (not imported: `conftest` may name another directory's module here).
 PG_URL = os.environ.get("ANTAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")

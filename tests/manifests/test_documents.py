@@ -16,6 +16,7 @@ import pytest
 import zxingcpp
 from openpyxl import load_workbook
 
+from app.courier.s10 import is_valid, tracking_number
 from manifests.documents import (
     COLUMNS,
     ROWS_FIRST_PAGE,
@@ -29,7 +30,6 @@ from manifests.documents import (
     tanggal,
     terbilang,
 )
-from manifests.s10 import is_valid, tracking_number
 
 MANIFEST = "MNF-3216-20261123-0001"
 # (kelurahan, kecamatan, cards): 500 in all, in round order, one kelurahan after the other

@@ -8,10 +8,10 @@ import pytest
 from helpers import card_row, cli, report, write_csv
 from sqlalchemy import select
 
+from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Office
 from courier_sim.server import CourierSimulator
-from manifests.courier import CourierClient
 from manifests.handover import courier_payload
 from manifests.models import Manifest, ManifestItem, ManifestStatus
 

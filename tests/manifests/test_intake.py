@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from app.cards import Card, CardHistory, CardState
 from app.cli import main
 from app.db import unit_of_work
-from app.models import PrintRun
-from manifests import service
+from manifests.intake import service
+from manifests.intake.models import PrintRun
 
 # One bad row per rejection rule: (row overrides, field named in the rejection).
 BAD_ROWS = [

@@ -4,8 +4,8 @@ import hashlib
 import openpyxl
 import pytest
 
-from manifests import intake
-from manifests.intake import CardRow, IntakeFileError, estimate_rows, file_sha256, read_print_run
+from manifests.intake import reader as intake
+from manifests.intake.reader import CardRow, IntakeFileError, estimate_rows, file_sha256, read_print_run
 
 HEADER = [
     "nik",

@@ -13,14 +13,15 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.cards import Card, CardState
+from app.courier import s10
 from app.db import unit_of_work
 from app.demo.synthetic import generate_print_run
 from app.models import Office
 from app.regions import office_regions
-from manifests import batching, s10
-from manifests.batching import ManifestError, TrackingRange
+from manifests import service as batching
 from manifests.models import Manifest, ManifestItem, ManifestStatus, TrackingCounter
 from manifests.postoffice import post_office_for
+from manifests.service import ManifestError, TrackingRange
 
 OFFICE = "32.16"
 

@@ -18,9 +18,10 @@ from werkzeug.routing import AnyConverter, Rule
 
 from app.cards import Actor, Card, CardHistory
 from app.db import unit_of_work
-from app.models import Office, PrintRun, Role, User
+from app.models import Office, Role, User
+from manifests.intake.models import PrintRun
 from manifests.models import Manifest, ManifestItem
-from manifests.service import withdraw_area
+from manifests.sorting import withdraw_area
 from returns import service
 from returns.models import Disposition, FormSubmission, HandoverBatch, HandoverItem
 from returns.service import Scope

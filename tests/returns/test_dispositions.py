@@ -10,13 +10,14 @@ from helpers import card_row, cli, report, write_csv
 from sqlalchemy import select
 
 from app.cards import Actor, Card, CardState
+from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Office
 from courier_sim.server import CourierSimulator
-from manifests import batching, handover
-from manifests.batching import TrackingRange
-from manifests.courier import CourierClient
+from manifests import handover
+from manifests import service as batching
 from manifests.models import ManifestItem
+from manifests.service import TrackingRange
 from returns import service
 from returns.models import BatchStatus, Disposition, HandoverItem
 from returns.service import ReturnsError, Scope
@@ -36,7 +37,8 @@ def _returned(app, runner, tmp_path, n: int = 6) -> list[str]:
 
 
 def apply_events(app, events: list[dict]) -> None:
-    from delivery.service import Settings, apply_batch, parse_body
+    from app.courier.tracking import parse_body
+    from delivery.service import Settings, apply_batch
 
     body = {"type": "tracking.events", "data": {"events": events}}
     with app.app_context(), unit_of_work() as s:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from app.cards import Actor, Card, CardHistory, CardState
 from app.db import unit_of_work, utcnow
 from app.models import Office, Role, User
-from manifests.service import withdraw_area
+from manifests.sorting import withdraw_area
 from returns import forms, service
 from returns.models import BatchStatus, FormSubmission, HandoverBatch, HandoverBatchEvent, HandoverItem
 from returns.service import Scope

@@ -15,11 +15,11 @@ from sqlalchemy import select, update
 
 from address.service import AddressPipeline
 from app.cards import Actor, Card
+from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Office, Role
 from courier_sim.server import CourierSimulator
 from manifests import handover
-from manifests.courier import CourierClient
 from manifests.models import ManifestItem
 from returns import service
 from returns.models import Disposition, HandoverBatch
@@ -47,7 +47,8 @@ def ev(number: str, status: str, day: int, eid: str, **extra) -> dict:
 
 
 def apply_events(app, events: list[dict]) -> None:
-    from delivery.service import Settings, apply_batch, parse_body
+    from app.courier.tracking import parse_body
+    from delivery.service import Settings, apply_batch
 
     with app.app_context(), unit_of_work() as s:
         results = apply_batch(s, "{}", "test", parse_body({"type": "tracking.events", "data": {"events": events}}),

@@ -99,6 +99,11 @@ class CourierClient:
         kwargs.update(overrides)
         return cls(config.get("ANTAR_COURIER_BASE_URL") or "", config.get("ANTAR_COURIER_API_TOKEN") or "", **kwargs)
 
+    @classmethod
+    def configured(cls, config: dict[str, Any]) -> CourierClient | None:
+        """A client when the courier's API is configured, else None (the steps that need it are skipped)."""
+        return cls.from_config(config) if config.get("ANTAR_COURIER_BASE_URL") else None
+
     def submit_manifest(self, payload: dict[str, Any]) -> CourierAnswer:
         """POST /v1/manifests with the manifest number as Idempotency-Key."""
         number = payload["manifest_number"]

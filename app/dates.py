@@ -1,0 +1,31 @@
+"""Time as staff read it: the WIB time zone (UTC+7) and Indonesian dates, in one place.
+
+Timestamps are stored in UTC (app/db.py); pages, documents, exports and the courier's payload show them in WIB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+
+def as_local(moment: dt.datetime) -> dt.datetime:
+    """The moment in WIB. A naive moment (SQLite hands back naive UTC) is read as UTC, never as local time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(WIB)
+
+
+def tanggal(moment: dt.datetime | dt.date) -> str:
+    """The calendar date in Indonesian ("23 November 2026"); a moment is read in WIB."""
+    day = as_local(moment) if isinstance(moment, dt.datetime) else moment
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def wib_text(moment: dt.datetime | None, empty: str = "-") -> str:
+    """A moment as the pages show it: "23-11-2026 10:06 WIB"."""
+    return empty if moment is None else as_local(moment).strftime("%d-%m-%Y %H:%M WIB")

@@ -1,0 +1,205 @@
+"""Intake and sorting pages and their JSON API (steps 1-2 of the flow). Thin: parse, call an operation, show the
+result."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+
+from app.auth import actor, current_office, roles_required
+from app.cards import Card
+from app.courier.client import CourierClient
+from app.db import unit_of_work
+from app.models import Role
+from app.regions import office_regions
+from app.web import csv_response, json_error
+from manifests import sorting
+from manifests.intake import service
+from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
+from manifests.intake.reader import IntakeFileError
+
+bp = Blueprint("intake", __name__, template_folder="templates")
+STAFF = (Role.ADMIN, Role.STAFF)
+ALLOWED = (".csv", ".txt", ".xlsx")
+
+def _import_upload(upload: FileStorage | None) -> service.ImportResult:
+    if upload is None or not upload.filename:
+        raise IntakeFileError("Pilih berkas cetakan (CSV atau XLSX) terlebih dahulu.")
+    name = os.path.basename(upload.filename)
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix not in ALLOWED:
+        raise IntakeFileError(f"Berkas '{name}' bukan CSV atau XLSX.")
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            upload.save(f)
+        with unit_of_work() as session:
+            return service.import_print_run(
+                session, path, office=current_office(session), actor=actor(), filename=name,
+                chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"])
+    finally:
+        os.unlink(path)
+
+def _result_json(r: service.ImportResult) -> dict[str, Any]:
+    return {
+        "print_run_id": r.print_run_id, "filename": r.filename, "same_file_as": r.same_file_as,
+        "rows_read": r.rows_read, "cards_imported": r.cards_imported, "duplicates": r.duplicates,
+        "withdrawn": r.withdrawn, "already_imported": r.already_imported, "rows_rejected": r.rows_rejected,
+        "rejected": [{"line": x.line, "field": x.field, "reason": x.reason} for x in r.rejected],
+    }
+
+@bp.route("/impor", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def intake_page() -> Any:
+    g.page_title = "Impor cetakan"
+    result = None
+    if request.method == "POST":
+        try:
+            result = _import_upload(request.files.get("file"))
+        except IntakeFileError as exc:
+            flash(str(exc), "error")
+            return render_template("intake.html", result=None), 400
+        if result.same_file_as is not None:
+            flash(f"Berkas ini sudah diimpor sebagai print run #{result.same_file_as}. Tidak ada yang diimpor ulang.",
+                  "info")
+        else:
+            flash(f"Print run #{result.print_run_id} diimpor: {result.cards_imported} kartu.", "success")
+    with unit_of_work() as session:
+        office = current_office(session)
+        runs = session.scalars(
+            select(PrintRun).where(PrintRun.office_id == office.id).order_by(PrintRun.id.desc()).limit(20)).all()
+    return render_template("intake.html", result=result, runs=runs)
+
+@bp.route("/api/v1/print-runs", methods=["POST"])
+@roles_required(*STAFF)
+def intake_api() -> Any:
+    try:
+        result = _import_upload(request.files.get("file"))
+    except IntakeFileError as exc:
+        return json_error(400, str(exc), "invalid_file")
+    return jsonify(_result_json(result)), 200 if result.same_file_as else 201
+
+def _own_run(session: Any, run_id: int) -> PrintRun:
+    run = session.get(PrintRun, run_id)
+    if run is None or run.office_id != current_office(session).id:
+        abort(404)
+    return run
+
+@bp.route("/impor/<int:run_id>")
+@roles_required(*STAFF)
+def run_page(run_id: int) -> Any:
+    with unit_of_work() as session:
+        run = _own_run(session, run_id)
+        rejected = session.scalars(
+            select(IntakeRejection).where(IntakeRejection.print_run_id == run.id).order_by(IntakeRejection.line)
+            .limit(500)).all()
+        states = dict(session.execute(
+            select(Card.state, func.count()).where(Card.print_run_id == run.id).group_by(Card.state)).all())
+    g.page_title = f"Print run #{run_id}"
+    return render_template("run.html", run=run, rejected=rejected, states=states)
+
+@bp.route("/impor/<int:run_id>/ditolak.csv")
+@roles_required(*STAFF)
+def run_rejections_csv(run_id: int) -> Any:
+    with unit_of_work() as session:
+        run = _own_run(session, run_id)
+        rows = session.execute(
+            select(IntakeRejection.line, IntakeRejection.field, IntakeRejection.reason)
+            .where(IntakeRejection.print_run_id == run.id).order_by(IntakeRejection.line)).all()
+    return csv_response(f"ditolak-run-{run_id}.csv", ["baris", "kolom", "alasan"], rows)
+
+
+@bp.route("/penyortiran", methods=["GET"])
+@roles_required(*STAFF)
+def sorting_page() -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        withdrawals = session.scalars(
+            select(Withdrawal).where(Withdrawal.office_id == office.id).order_by(Withdrawal.id.desc())).all()
+        damaged = sorting.damaged_cards(session, office)
+        regions = office_regions(office.code)
+    g.page_title = "Penyortiran"
+    return render_template("sorting.html", withdrawals=withdrawals, damaged=damaged, regions=regions)
+
+@bp.route("/penyortiran/rusak", methods=["POST"])
+@roles_required(*STAFF)
+def sorting_damaged() -> Any:
+    try:
+        with unit_of_work() as session:
+            cards = sorting.mark_damaged(session, current_office(session), request.form.get("blanko", "").split(),
+                                         actor(), request.form.get("reason", ""))
+        flash(f"{len(cards)} kartu ditandai rusak.", "success")
+    except sorting.SortingError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("intake.sorting_page"))
+
+@bp.route("/penyortiran/tarik", methods=["POST"])
+@roles_required(*STAFF)
+def sorting_withdraw() -> Any:
+    try:
+        result = _withdraw(request.form.get("kelurahan", ""), sorting.parse_rws(request.form.get("rws", "")),
+                           request.form.get("reason", ""))
+        flash(f"Penarikan #{result.withdrawal_id}: {result.cards_withdrawn} kartu ditarik.", "success")
+        if result.recalls:
+            asked = sum(1 for r in result.recalls if r.answer.outcome.value == "accepted")
+            flash(f"{len(result.recalls)} kartu di wilayah ini sudah di tangan kurir: {asked} diminta ditarik kembali "
+                  f"(lihat riwayat manifest untuk jawaban kurir).", "info")
+    except sorting.SortingError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("intake.sorting_page"))
+
+
+def _withdraw(kelurahan: str, rws: list[str], reason: str) -> sorting.WithdrawalResult:
+    with unit_of_work() as session:
+        code = current_office(session).code
+    return sorting.withdraw_and_recall(code, kelurahan, rws, reason, actor(),
+                                       CourierClient.configured(current_app.config))
+
+
+@bp.route("/api/v1/sorting/damaged", methods=["POST"])
+@roles_required(*STAFF)
+def sorting_damaged_api() -> Any:
+    body = request.get_json(silent=True) or {}
+    try:
+        with unit_of_work() as session:
+            cards = sorting.mark_damaged(session, current_office(session), body.get("nomor_blanko") or [],
+                                         actor(), str(body.get("reason") or ""))
+            out = [{"nomor_blanko": c.nomor_blanko, "state": c.state.value} for c in cards]
+    except sorting.SortingError as exc:
+        return json_error(422, str(exc), "invalid")
+    return jsonify(cards=out)
+
+@bp.route("/api/v1/sorting/withdrawals", methods=["POST"])
+@roles_required(*STAFF)
+def sorting_withdraw_api() -> Any:
+    body = request.get_json(silent=True) or {}
+    try:
+        result = _withdraw(str(body.get("kelurahan") or ""), sorting.parse_rws(body.get("rws") or []),
+                           str(body.get("reason") or ""))
+    except sorting.SortingError as exc:
+        return json_error(422, str(exc), "invalid")
+    return jsonify({"id": result.withdrawal_id, "kelurahan": result.kelurahan_code, "rws": result.rws,
+                    "cards_withdrawn": result.cards_withdrawn,
+                    "recalls": [{"tracking_number": r.tracking_number, "nomor_blanko": r.nomor_blanko,
+                                 "outcome": r.answer.outcome.value, "http_status": r.answer.http_status}
+                                for r in result.recalls]}), 201
+
+@bp.route("/api/v1/cards/<nomor_blanko>")
+@roles_required(*STAFF)
+def card_api(nomor_blanko: str) -> Any:
+    with unit_of_work() as session:
+        card = session.scalar(select(Card).where(
+            Card.nomor_blanko == nomor_blanko, Card.office_id == current_office(session).id))
+        if card is None:
+            abort(404)
+        return jsonify({
+            "nomor_blanko": card.nomor_blanko, "nama": card.nama, "state": card.state.value,
+            "state_label": card.state_label, "kelurahan_code": card.kelurahan_code,
+            "history": [{"from": h.from_state and h.from_state.value, "to": h.to_state.value,
+                         "at": h.at.isoformat(), "actor": h.actor, "reason": h.reason} for h in card.history],
+        })

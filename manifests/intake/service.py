@@ -1,0 +1,211 @@
+"""Intake operations (step 1 of the flow): import a print run; its totals for the reconciliation.
+
+These are the only functions that change intake state. They take a session and never commit: the
+caller's unit of work commits the whole import at once, so a crash leaves no half-imported run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from address.normalize import AddressInput
+from address.service import AddressPipeline, card_address_values, flag_labels
+from app.cards import HOLDS_NIK, Actor, Card, CardState, NewCard, create_cards
+from app.models import Office
+from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
+from manifests.intake.reader import CardRow, RejectedRow, file_sha256, read_print_run
+
+# SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
+_LOOKUP_BATCH = 2000
+
+
+@dataclass
+class ImportResult:
+    filename: str
+    print_run_id: int | None = None
+    same_file_as: int | None = None  # the run that already imported this exact file
+    rows_read: int = 0
+    cards_imported: int = 0
+    already_imported: int = 0
+    duplicates: int = 0
+    withdrawn: int = 0
+    unclear: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejected)
+
+
+class IntakeError(ValueError):
+    """The import cannot go ahead; the message is for staff."""
+
+
+def import_print_run(
+    session: Session, path: str | os.PathLike, *, office: Office, actor: Actor,
+    filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[int], None] | None = None,
+    pipeline: AddressPipeline | None = None,
+) -> ImportResult:
+    """Import a print-run file: valid rows become cards, the others are recorded with line and reason."""
+    name = filename or os.path.basename(path)
+    result = ImportResult(filename=name)
+    digest = file_sha256(path)
+    earlier = session.scalar(
+        select(PrintRun.id).where(PrintRun.office_id == office.id, PrintRun.sha256 == digest).limit(1)
+    )
+    if earlier is not None:
+        result.same_file_as = earlier
+        return result
+    run = PrintRun(office_id=office.id, filename=name, sha256=digest, imported_by=actor.label)
+    session.add(run)
+    session.flush()
+    result.print_run_id = run.id
+    if pipeline is None:
+        pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
+    ctx = _IntakeContext(session, office, run, actor, pipeline)
+    for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name):
+        ctx.add_chunk(chunk.rows, chunk.rejected, result)
+        result.rows_read = chunk.lines_read
+        if progress:
+            progress(chunk.lines_read)
+    run.rows_read = result.rows_read
+    run.cards_imported = result.cards_imported
+    run.rows_rejected = result.rows_rejected
+    run.rows_already_imported = result.already_imported
+    run.duplicates = result.duplicates
+    run.withdrawn = result.withdrawn
+    return result
+
+
+_DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang belum terkirim"
+
+
+@dataclass(slots=True)
+class _NewCard:
+    row: CardRow
+    address: dict
+    state: CardState
+    reason: str
+    duplicate_of: int | None = None
+
+
+class _IntakeContext:
+    def __init__(self, session: Session, office: Office, run: PrintRun, actor: Actor,
+                 pipeline: AddressPipeline) -> None:
+        self.session = session
+        self.office = office
+        self.run = run
+        self.actor = actor
+        self.pipeline = pipeline
+        self.withdrawals = list(
+            session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
+        )
+
+    def add_chunk(self, rows: list[CardRow], rejected: list[RejectedRow], result: ImportResult) -> None:
+        rows = self._drop_known_blanko(rows, rejected, result)
+        holders = self._nik_holders([r.nik for r in rows])
+        firsts: list[_NewCard] = []
+        dups: list[_NewCard] = []
+        for row in rows:
+            address = card_address_values(self.pipeline.place(AddressInput(
+                alamat=row.alamat, rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan,
+                kabupaten_kota=row.kabupaten_kota, provinsi=row.provinsi, kode_pos=row.kode_pos,
+                kode_wilayah=row.kode_wilayah)))
+            if row.nik in holders:
+                dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
+                continue
+            holders[row.nik] = -1  # held by a card of this chunk; its id is known after the insert
+            firsts.append(_NewCard(row, address, *self._start_state(address)))
+        ids = self._insert_cards(firsts)
+        holders.update({c.row.nik: i for c, i in zip(firsts, ids, strict=True)})
+        for c in dups:
+            c.duplicate_of = holders[c.row.nik]
+        self._insert_cards(dups)
+        result.cards_imported += len(rows)
+        result.duplicates += len(dups)
+        result.withdrawn += sum(1 for c in firsts if c.state is CardState.WITHDRAWN)
+        result.unclear += sum(1 for c in firsts if c.state is CardState.ADDRESS_UNCLEAR)
+        if rejected:
+            self.session.execute(insert(IntakeRejection), [
+                {"print_run_id": self.run.id, "line": r.line, "field": r.field, "reason": r.reason,
+                 "raw": json.dumps(r.raw, ensure_ascii=False, default=str)} for r in rejected
+            ])
+            result.rejected.extend(rejected)
+
+    def _drop_known_blanko(self, rows: list[CardRow], rejected: list[RejectedRow],
+                           result: ImportResult) -> list[CardRow]:
+        """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected."""
+        known: dict[str, str] = {}
+        for batch in _batches([r.nomor_blanko for r in rows]):
+            known.update(self.session.execute(
+                select(Card.nomor_blanko, Card.nik).where(Card.nomor_blanko.in_(batch))).all())
+        fresh = []
+        for row in rows:
+            nik = known.get(row.nomor_blanko)
+            if nik is None:
+                fresh.append(row)
+            elif nik == row.nik:
+                result.already_imported += 1
+            else:
+                rejected.append(RejectedRow(
+                    row.line, "nomor_blanko",
+                    f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", {},
+                ))
+        return fresh
+
+    def _nik_holders(self, niks: Sequence[str]) -> dict[str, int]:
+        holders: dict[str, int] = {}
+        for batch in _batches(sorted(set(niks))):
+            holders.update(self.session.execute(
+                select(Card.nik, Card.id).where(
+                    Card.office_id == self.office.id, Card.nik.in_(batch), Card.state.in_(HOLDS_NIK))
+            ).all())
+        return holders
+
+    def _start_state(self, address: dict) -> tuple[CardState, str]:
+        if address["address_status"] != "CLEAR":
+            return CardState.ADDRESS_UNCLEAR, "Alamat belum jelas: " + "; ".join(
+                flag_labels(address["address_flags"]))
+        for w in self.withdrawals:
+            if w.covers(address["kelurahan_code"], address["rw"]):
+                return CardState.WITHDRAWN, f"Wilayah ditarik: {w.reason}"
+        return CardState.READY, "Diterima dari cetakan; alamat jelas"
+
+    def _insert_cards(self, items: list[_NewCard]) -> list[int]:
+        return create_cards(self.session, [NewCard(self._card_values(c), c.state, c.reason) for c in items],
+                            self.actor)
+
+    def _card_values(self, c: _NewCard) -> dict:
+        r = c.row
+        return {
+            "office_id": self.office.id, "print_run_id": self.run.id, "line": r.line,
+            "nomor_blanko": r.nomor_blanko, "nik": r.nik, "nama": r.nama, "tempat_lahir": r.tempat_lahir,
+            "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
+            **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
+            "kabupaten_kota_raw": r.kabupaten_kota, "provinsi_raw": r.provinsi,
+            "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos, "no_kk": r.no_kk,
+            "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
+            "duplicate_of_id": c.duplicate_of,
+        }
+
+
+def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _LOOKUP_BATCH):
+        yield items[i : i + _LOOKUP_BATCH]
+
+
+def intake_totals(session: Session, office: Office) -> dict[str, int]:
+    """The reconciliation's intake section: print runs, rows rejected, cards imported (by the runs' own counts,
+    so that the report can check them against the cards that exist)."""
+    runs, rejected, imported = session.execute(
+        select(func.count(PrintRun.id), func.coalesce(func.sum(PrintRun.rows_rejected), 0),
+               func.coalesce(func.sum(PrintRun.cards_imported), 0))
+        .where(PrintRun.office_id == office.id)).one()
+    return {"print_runs": runs, "rejected_rows": int(rejected), "cards_imported": int(imported)}
