@@ -7,6 +7,7 @@ Every page and API route states the roles it admits with `roles_required`.
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -14,13 +15,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import select, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from app.cards import Actor
-from app.db import unit_of_work
-from app.models import Office, Role, User
+from app.db import unit_of_work, utcnow
+from app.models import LoginSession, Office, Role, User
 from app.offices import ensure_office
 from app.web import json_error
 
@@ -39,10 +40,36 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(token: str) -> User | None:
+    """The account of a login session that has not ended (logout ends it on the server), if still active."""
+    if not token or len(token) > 64:
+        return None
     with unit_of_work() as session:
-        user = session.get(User, int(user_id))
-        return user if user and user.active else None
+        user = session.scalar(select(User).join(LoginSession, LoginSession.user_id == User.id)
+                              .where(LoginSession.id == token, LoginSession.ended_at.is_(None)))
+        if user is None or not user.active:
+            return None
+        user.login_token = token
+        return user
+
+
+def start_login_session(user: User) -> None:
+    """Log the user in with a new server-side session (its random id goes in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    with unit_of_work() as session:
+        session.add(LoginSession(id=token, user_id=user.id, created_at=utcnow()))
+    user.login_token = token
+    login_user(user)
+
+
+def end_login_session() -> None:
+    """End the current login on the server too: the same cookie, copied elsewhere, no longer opens a page."""
+    token = getattr(current_user, "login_token", None)
+    if token:
+        with unit_of_work() as session:
+            session.execute(update(LoginSession).where(LoginSession.id == token, LoginSession.ended_at.is_(None))
+                            .values(ended_at=utcnow()))
+    logout_user()
 
 
 @login_manager.unauthorized_handler
@@ -98,7 +125,7 @@ def login() -> Any:
             user = session.scalar(select(User).where(User.username == form.username.data.strip()))
             ok = user is not None and user.active and user.check_password(form.password.data)
         if ok:
-            login_user(user)
+            start_login_session(user)
             return redirect(_safe_next(request.args.get("next")))
         flash("Nama pengguna atau kata sandi salah.", "error")
     g.page_title = "Masuk"
@@ -107,6 +134,6 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    logout_user()
+    end_login_session()
     flash("Anda sudah keluar.", "info")
     return redirect(url_for("auth.login"))

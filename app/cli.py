@@ -6,11 +6,12 @@ Commands are thin: parse, open a unit of work, call an operation, print the resu
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from rich.console import Console
 
 from app import create_app, db, migrate
@@ -26,10 +27,28 @@ from courier_sim.cli import courier_sim_command
 console = Console()
 
 
+# Commands that work without the office's database being migrated (they make or need none of it).
+NO_SCHEMA_NEEDED = frozenset({"db", "demo", "courier-sim", "routes", "shell"})
+
+
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False, load_dotenv=False,
              help="Antar: pengiriman e-KTP lewat pos, dari cetakan sampai ke tangan warga.")
-def main() -> None:
-    pass
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Every command that uses the database first checks that it is reachable and migrated: if not, one line says
+    what to run, the command exits with 2 and writes nothing."""
+    if ctx.invoked_subcommand in (None, *NO_SCHEMA_NEEDED) or {"--help", "-h"} & set(sys.argv[1:]):
+        return
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    problem = None
+    with app.app_context():
+        try:
+            migrate.check_schema(db.engine())
+        except migrate.SchemaNotReady as exc:
+            problem = str(exc)
+    if problem:
+        click.echo(f"antar: {problem}", err=True)
+        ctx.exit(2)
 
 
 @main.group("db", help="Skema basis data.")
@@ -89,6 +108,10 @@ def report_command(office_code: str | None, as_json: bool, xlsx_path: str | None
         sys.exit(3)
 
 
+ACCESS_LOG_FORMAT = ('{"t": "%(t)s", "ip": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+                     '"bytes": "%(B)s", "ms": %(M)s, "pid": "%(p)s"}')
+
+
 @main.command("serve", help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -103,13 +126,40 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            # One JSON line per request: the path without its query string (searches carry names and NIKs), no
+            # referer, no user agent.
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
             self.cfg.set("graceful_timeout", 10)
 
         def load(self) -> Any:
             return create_app()
 
     console.print(f"Antar melayani di http://{host}:{port}/ ({workers} pekerja x {threads} thread)")
+    app = create_app()
+    if workers > 1 and str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI", "")).startswith("memory"):
+        console.print("[yellow]Perhatian:[/yellow] batas permintaan (halaman cek status warga, login) dihitung "
+                      f"terpisah di tiap pekerja ({workers} pekerja). Atur ANTAR_REDIS_URL agar dihitung bersama.")
     _Server().run()
+
+
+@main.command("worker", help="Jalankan pekerja tugas latar belakang (butuh ANTAR_REDIS_URL).")
+@click.option("--burst", is_flag=True, help="Kerjakan tugas yang ada lalu berhenti.")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    from flask import current_app
+    from rq import SimpleWorker
+
+    from app import jobs
+
+    url = current_app.config.get("ANTAR_REDIS_URL")
+    if not url:
+        raise click.ClickException("ANTAR_REDIS_URL belum diatur: tanpa Redis, tugas berjalan di dalam `antar serve` "
+                                   "dan pekerja terpisah tidak diperlukan.")
+    # SimpleWorker runs each job in this process, inside the application context set up here (no fork: the
+    # database connections stay this process's own).
+    worker = SimpleWorker([jobs.QUEUE], connection=jobs.redis_connection(url))
+    console.print(f"Pekerja tugas Antar mendengarkan antrean '{jobs.QUEUE}' di {url} (pid {os.getpid()})")
+    worker.work(burst=burst, with_scheduler=True)
 
 
 main.add_command(demo_command)

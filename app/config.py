@@ -1,7 +1,9 @@
 """Configuration from environment variables (and an optional `.env` file).
 
 Every setting has a safe default so that a fresh checkout runs with no set-up: SQLite in the instance
-folder, a random secret key per process (sessions then do not survive a restart: set SECRET_KEY).
+folder, and a secret key generated once and kept in the instance folder (readable by its owner only), so that every
+worker of `antar serve` signs sessions alike and sessions survive a restart. Set SECRET_KEY to share one key between
+servers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,40 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def instance_secret_key(instance_path: str) -> str:
+    """The secret key kept in the instance folder, created on first use (mode 0600) by whichever process is first:
+    O_EXCL makes two workers starting together agree on one key."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            import time
+
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: delete it and start again") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key)
+    return key
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgresql://` and `postgres://` use psycopg 3 (SQLAlchemy's `postgresql+psycopg`); an explicit driver
+    (`postgresql+psycopg2://`) is kept."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+def _flag(name: str) -> bool:
+    return (_env(name, "") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the configuration mapping; `overrides` (tests, the demo) win over the environment."""
     # A .env in the working directory or the instance folder; real environment variables win.
@@ -26,8 +62,19 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     load_dotenv(Path(instance_path) / ".env", override=False)
     default_db = "sqlite:///" + str(Path(instance_path) / "antar.sqlite")
     config: dict[str, Any] = {
-        "DATABASE_URL": _env("DATABASE_URL", default_db),
-        "SECRET_KEY": _env("SECRET_KEY") or secrets.token_hex(32),
+        "DATABASE_URL": normalize_database_url(_env("DATABASE_URL", default_db) or default_db),
+        "SECRET_KEY": _env("SECRET_KEY"),
+        # Session cookies: never readable by scripts, not sent on cross-site requests, HTTPS-only when configured.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("ANTAR_HTTPS"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": _flag("ANTAR_HTTPS"),
+        # Redis (optional): background jobs run in `antar worker`, rate limits and job progress are shared by every
+        # process. Without it jobs run in a thread of the web process and progress is kept in the instance folder.
+        "ANTAR_REDIS_URL": _env("ANTAR_REDIS_URL"),
+        # SQLite only: how long a write waits for another writer (an import) before the request answers 503.
+        "ANTAR_SQLITE_BUSY_SECONDS": float(_env("ANTAR_SQLITE_BUSY_SECONDS", "5") or 5),
         "ANTAR_OFFICE": _env("ANTAR_OFFICE", "32.16"),
         "ANTAR_COURIER_BASE_URL": _env("ANTAR_COURIER_BASE_URL"),
         "ANTAR_COURIER_API_TOKEN": _env("ANTAR_COURIER_API_TOKEN"),
@@ -54,8 +101,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "ANTAR_REMINDER_DAYS": int(_env("ANTAR_REMINDER_DAYS", "14") or 14),
         "ANTAR_COLLECTION_DEADLINE_DAYS": int(_env("ANTAR_COLLECTION_DEADLINE_DAYS", "30") or 30),
         # Where the public status page keeps its rate-limit counters (memory:// per process, or redis://...).
-        "ANTAR_RATELIMIT_STORAGE_URI": _env("ANTAR_RATELIMIT_STORAGE_URI", "memory://"),
+        "ANTAR_RATELIMIT_STORAGE_URI": _env("ANTAR_RATELIMIT_STORAGE_URI", _env("ANTAR_REDIS_URL", "memory://")),
         "ANTAR_PUBLIC_RATE_LIMIT": _env("ANTAR_PUBLIC_RATE_LIMIT", "10 per minute; 100 per day"),
+        # A recall the courier did not answer is asked again this many minutes later (a background job).
+        "ANTAR_RECALL_RETRY_MINUTES": float(_env("ANTAR_RECALL_RETRY_MINUTES", "30") or 30),
         "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),
         # Uploads of a 132,289-row XLSX are about 15 MB; leave generous room.
         "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,
@@ -70,4 +119,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     }
     if overrides:
         config.update(overrides)
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = instance_secret_key(instance_path)
     return config

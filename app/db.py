@@ -56,9 +56,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_seconds: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A writer waits this long for another (an import holds the lock for its whole transaction); then the
+        # request fails with "database is locked", which the application answers with 503 and Retry-After.
+        engine = create_engine(url, connect_args={"timeout": busy_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -74,7 +76,7 @@ def make_engine(url: str) -> Engine:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], busy_seconds=float(app.config.get("ANTAR_SQLITE_BUSY_SECONDS", 5)))
     app.extensions["antar.engine"] = engine
     app.extensions["antar.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -7,7 +7,7 @@ import datetime as dt
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -59,6 +59,14 @@ class User(UserMixin, Base):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # The login session this object was loaded for (app/auth.py): Flask-Login keeps it in the cookie, so ending
+    # the session on the server (logout) makes a copied cookie worthless.
+    def get_id(self) -> str:
+        token = getattr(self, "login_token", None)  # set by app.auth, never stored on the account
+        if not token:
+            raise RuntimeError("an account is only logged in through a login session (app.auth)")
+        return token
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
@@ -80,3 +88,63 @@ class AccountEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class LoginSession(Base):
+    """A login: the cookie carries its random id, and it ends on the server when the user logs out (or the
+    account is deactivated), so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+JOB_STATUS_LABELS = {JobStatus.QUEUED: "Menunggu giliran", JobStatus.RUNNING: "Sedang berjalan",
+                     JobStatus.DONE: "Selesai", JobStatus.FAILED: "Gagal"}
+
+
+class Job(Base):
+    """Long work started from a page or the API (an import, a build of many manifests, a handover of many, a bundle
+    of documents): run by `antar worker` (Redis) or a thread of the web process, watched on its own page.
+
+    `dedupe_key` makes the same work asked twice at once (two uploads of one file) one job: a partial unique index
+    over the jobs still queued or running."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("uq_job_active_dedupe", "dedupe_key", unique=True,
+              sqlite_where=text("status IN ('QUEUED', 'RUNNING')"),
+              postgresql_where=text("status IN ('QUEUED', 'RUNNING')")),
+        Index("ix_job_office_created", "office_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=12, validate_strings=True))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    result: Mapped[str | None] = mapped_column(Text)  # JSON, once done
+    error: Mapped[str | None] = mapped_column(Text)  # for people, once failed
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    runner: Mapped[str | None] = mapped_column(String(120))  # which process ran it (host:pid)
+
+    @property
+    def status_label(self) -> str:
+        return JOB_STATUS_LABELS[self.status]

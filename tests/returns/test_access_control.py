@@ -41,6 +41,8 @@ NOT_SESSION_SCOPED = {
     "public.status_page": "citizens' status page: NIK and birth date, no login",
     "public.status_api": "citizens' status page: NIK and birth date, no login",
     "webhook.courier_events": "the courier's signed webhook, no session",
+    "health.healthz": "the process is up: no data at all",
+    "health.readyz": "database and Redis reachable: no data at all",
 }
 # The officer's own list pages: 200, with his kelurahan's cards and none of another's.
 OWN_LIST_PAGES = {"main.index", "kelurahan.home", "kelurahan.reminders", "kelurahan.cards_csv",
@@ -136,7 +138,7 @@ def parameter_values(rule: Rule, b: Kelurahan) -> list[dict[str, object]]:
         "batch_id": b.batch_ids, "item_id": b.item_ids, "card_id": b.card_ids, "manifest_id": b.manifest_ids,
         "run_id": b.run_ids, "nomor_blanko": b.blankos, "blanko": b.blankos,
         "tracking_number": b.tracking_numbers, "kelurahan_code": [b.code], "kode_wilayah": [b.code],
-        "user_id": b.user_ids,
+        "user_id": b.user_ids, "job_id": [1],  # jobs are staff-only: an officer is refused whatever the id
     }
     choices = []
     for name in sorted(rule.arguments):
