@@ -14,13 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move, move_many
-from app.courier.client import CourierClient
+from app.courier.client import CourierClient, Outcome
 from app.db import unit_of_work
 from app.models import Office
 from app.offices import ensure_office
 from app.regions import office_regions
 from manifests.handover import RecallResult, recall_withdrawn
 from manifests.intake.models import Withdrawal
+from manifests.recalls import schedule_recall
 from manifests.service import withdraw_from_manifests
 
 
@@ -112,6 +113,10 @@ def withdraw_and_recall(office_code: str, kelurahan_code: str, rws: list[str], r
         result = WithdrawalResult(w.id, w.kelurahan_code, w.rw_list, w.reason, moved)
     if client is not None:
         result.recalls = list(recall_withdrawn(office_code, actor, client))
+        if any(r.answer.outcome not in (Outcome.ACCEPTED, Outcome.CONFLICT) for r in result.recalls):
+            with unit_of_work() as session:
+                office_id = ensure_office(session, office_code).id
+            schedule_recall(office_id, actor)  # asked again later, until the courier has answered each item
     return result
 
 

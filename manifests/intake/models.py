@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -16,6 +16,9 @@ class PrintRun(Base):
     """One imported print-run file. A card always belongs to the run that brought it in."""
 
     __tablename__ = "print_run"
+    # One print run per file and office (a file is identified by its content): two uploads of the same file at the
+    # same moment make one run, a database rule.
+    __table_args__ = (Index("uq_print_run_office_sha256", "office_id", "sha256", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("office.id"), index=True)

@@ -10,17 +10,30 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
 from address.service import AddressPipeline, card_address_values, flag_labels
+from app import jobs
 from app.cards import HOLDS_NIK, Actor, Card, CardState, NewCard, create_cards
+from app.db import unit_of_work
+from app.jobs import JobContext, JobError
 from app.models import Office
 from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
-from manifests.intake.reader import CardRow, RejectedRow, file_sha256, read_print_run
+from manifests.intake.reader import (
+    CardRow,
+    IntakeFileError,
+    RejectedRow,
+    estimate_rows,
+    file_sha256,
+    read_print_run,
+)
 
 # SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
 _LOOKUP_BATCH = 2000
@@ -50,7 +63,7 @@ class IntakeError(ValueError):
 
 def import_print_run(
     session: Session, path: str | os.PathLike, *, office: Office, actor: Actor,
-    filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[int], None] | None = None,
+    filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[ImportResult], None] | None = None,
     pipeline: AddressPipeline | None = None,
 ) -> ImportResult:
     """Import a print-run file: valid rows become cards, the others are recorded with line and reason."""
@@ -64,8 +77,14 @@ def import_print_run(
         result.same_file_as = earlier
         return result
     run = PrintRun(office_id=office.id, filename=name, sha256=digest, imported_by=actor.label)
-    session.add(run)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same file imported at the same moment elsewhere: one run (unique index)
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        result.same_file_as = session.scalar(
+            select(PrintRun.id).where(PrintRun.office_id == office.id, PrintRun.sha256 == digest).limit(1))
+        return result
     result.print_run_id = run.id
     if pipeline is None:
         pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
@@ -74,7 +93,7 @@ def import_print_run(
         ctx.add_chunk(chunk.rows, chunk.rejected, result)
         result.rows_read = chunk.lines_read
         if progress:
-            progress(chunk.lines_read)
+            progress(result)
     run.rows_read = result.rows_read
     run.cards_imported = result.cards_imported
     run.rows_rejected = result.rows_rejected
@@ -209,3 +228,65 @@ def intake_totals(session: Session, office: Office) -> dict[str, int]:
                func.coalesce(func.sum(PrintRun.cards_imported), 0))
         .where(PrintRun.office_id == office.id)).one()
     return {"print_runs": runs, "rejected_rows": int(rejected), "cards_imported": int(imported)}
+
+
+# --- the import as a background job (app/jobs.py) ---------------------------------------------------------------
+
+
+def uploads_folder() -> Path:
+    folder = Path(current_app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def import_job(ctx: JobContext) -> dict[str, Any]:
+    """Run an uploaded print run's import in one transaction, reporting rows read, rejected and cards made."""
+    path = Path(ctx.params["path"])
+    if not path.exists():
+        raise JobError("Berkas unggahan sudah tidak ada di server; unggah lagi.")
+    total = estimate_rows(path, filename=ctx.params["filename"])
+
+    def report(r: ImportResult) -> None:
+        ctx.progress(done=r.rows_read, total=total, unit="baris", counts={
+            "Baris dibaca": r.rows_read, "Kartu dibuat": r.cards_imported, "Baris ditolak": r.rows_rejected})
+
+    with unit_of_work() as session:
+        office = session.get(Office, ctx.office_id)
+        try:
+            result = import_print_run(session, path, office=office, actor=ctx.actor,
+                                      filename=ctx.params["filename"],
+                                      chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"], progress=report)
+        except IntakeFileError as exc:
+            raise JobError(f"{ctx.params['filename']}: {exc}") from exc
+    path.unlink(missing_ok=True)
+    if result.same_file_as is not None:
+        summary = f"Berkas ini sudah diimpor sebagai print run #{result.same_file_as}. Tidak ada yang diimpor ulang."
+        return {"summary": summary, "same_file_as": result.same_file_as,
+                "links": [{"label": f"Print run #{result.same_file_as}", "url": f"/impor/{result.same_file_as}"}]}
+    return {
+        "summary": f"Print run #{result.print_run_id} diimpor: {result.cards_imported} kartu.",
+        "print_run_id": result.print_run_id,
+        "counts": {"Baris dibaca": result.rows_read, "Kartu diimpor": result.cards_imported,
+                   "Cetak ganda": result.duplicates, "Ditarik": result.withdrawn, "Alamat belum jelas": result.unclear,
+                   "Baris ditolak": result.rows_rejected, "Sudah diimpor sebelumnya": result.already_imported},
+        "links": [{"label": f"Print run #{result.print_run_id}: baris ditolak dan status kartu",
+                   "url": f"/impor/{result.print_run_id}"}],
+    }
+
+
+def start_import(upload_path: Path, filename: str, office: Office, actor: Actor) -> tuple[int | None, int | None]:
+    """Start the import of an uploaded file as a job: (job id, None), or (None, print run id) when this exact file
+    was imported before. The file is identified by its content, so the same file sent twice at the same moment is
+    one job (its dedupe key) and one print run (a unique index)."""
+    digest = file_sha256(upload_path)
+    with unit_of_work() as session:
+        earlier = session.scalar(select(PrintRun.id).where(PrintRun.office_id == office.id,
+                                                           PrintRun.sha256 == digest).limit(1))
+    if earlier is not None:
+        upload_path.unlink(missing_ok=True)
+        return None, earlier
+    kept = uploads_folder() / f"{digest}{upload_path.suffix}"
+    os.replace(upload_path, kept)
+    submitted = jobs.submit("import", {"path": str(kept), "filename": filename}, actor, office_id=office.id,
+                            title=f"Impor {filename}", dedupe_key=f"import:{office.id}:{digest}")
+    return submitted.job_id, None

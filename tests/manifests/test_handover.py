@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from app.courier.client import CourierClient
 from app.db import unit_of_work
-from app.models import Office
+from app.models import Job, JobStatus, Office
 from courier_sim.server import CourierSimulator
 from manifests.handover import courier_payload
 from manifests.models import Manifest, ManifestItem, ManifestStatus
@@ -203,3 +204,23 @@ def test_a_recall_the_courier_did_not_answer_is_asked_again_later(courier_app, s
     assert len(later) == 5 and {r["http_status"] for r in later} == {202}
     history = staff.get(f"/api/v1/manifests/{manifest.id}").json["history"]
     assert any("tidak dapat dihubungi" in h["note"] for h in history)
+
+
+def test_an_unanswered_recall_is_asked_again_on_a_schedule(courier_app, staff, sim, manifest):
+    """Nobody has to remember `antar manifests recall`: a background job asks again until the courier answered."""
+    assert staff.post(f"/api/v1/manifests/{manifest.id}/handover").status_code == 200
+    courier_app.config["ANTAR_RECALL_RETRY_MINUTES"] = 0.02  # 1.2 s instead of half an hour
+    courier_app.config["ANTAR_COURIER_BASE_URL"] = "http://127.0.0.1:9/"  # the courier is unreachable
+    w = staff.post("/api/v1/sorting/withdrawals", json={"kelurahan": "32.16.06.1001", "reason": "proyek LRT"})
+    assert {r["outcome"] for r in w.json["recalls"]} == {"gave_up"}
+    courier_app.config["ANTAR_COURIER_BASE_URL"] = sim.url  # back before the scheduled retry
+    deadline = time.monotonic() + 30
+    done = None
+    while time.monotonic() < deadline and done is None:
+        time.sleep(0.3)
+        with courier_app.app_context(), unit_of_work() as s:
+            done = s.scalar(select(Job).where(Job.kind == "manifests.recall", Job.status == JobStatus.DONE))
+            result = done and json.loads(done.result)
+    assert done is not None, "no scheduled recall job ran"
+    assert result["counts"] == {"Diminta": 5, "Dijawab kurir": 5, "Belum dijawab": 0}
+    assert staff.post("/api/v1/recalls").json["recalls"] == []

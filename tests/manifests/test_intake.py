@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -84,13 +85,23 @@ def test_http_upload_reports_rejections_and_page_shows_them(app, staff, tmp_path
     assert len(csv_text.strip().splitlines()) == 1 + len(BAD_ROWS)
 
 
-def test_intake_page_upload_shows_per_row_errors(app, staff, tmp_path):
+def test_intake_page_upload_runs_as_a_job_and_shows_per_row_errors(app, staff, tmp_path):
     data = file_with_bad_rows(tmp_path).read_bytes()
     response = staff.post("/impor", data={"file": (io.BytesIO(data), "run.csv")}, content_type="multipart/form-data")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "Print run #1 diimpor: 2 kartu" in html
+    assert response.status_code == 302 and "/tugas/" in response.headers["Location"]
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    for _ in range(200):  # without Redis the job runs in a thread of this process
+        job = staff.get(f"/api/v1/jobs/{job_id}").json
+        if job["finished"]:
+            break
+        time.sleep(0.05)
+    assert job["status"] == "DONE" and job["result"]["summary"] == "Print run #1 diimpor: 2 kartu."
+    assert "Print run #1 diimpor: 2 kartu" in staff.get(f"/tugas/{job_id}").get_data(as_text=True)
+    html = staff.get("/impor/1").get_data(as_text=True)
     assert "<td class=\"num\">3</td><td>nik</td>" in html
+    # The same file again: nothing is imported twice, the page says which run has it.
+    again = staff.post("/impor", data={"file": (io.BytesIO(data), "run.csv")}, content_type="multipart/form-data")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/impor/1")
 
 
 def test_upload_of_wrong_kind_of_file_is_a_clear_error(app, staff):
