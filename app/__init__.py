@@ -35,13 +35,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
-    from app import auth, filters, views, web
+    from app import auth, filters, health, job_pages, views, web
 
+    health.init_app(app)
     auth.init_app(app)
+    app.register_blueprint(job_pages.bp)
     filters.init_app(app)
     web.init_app(app)
     app.register_blueprint(views.bp)
     web.add_menu(app, "main.report", "Rekonsiliasi", (Role.ADMIN, Role.STAFF), 90)
+    web.add_menu(app, "jobs.list_page", "Tugas", (Role.ADMIN, Role.STAFF), 95)
     # The composition root: each domain of the flow registers its own blueprints, commands, menu entries and
     # report sections. The kernel imports none of them.
     for name in DOMAINS:
@@ -51,6 +54,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_errors(app: Flask) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    @app.errorhandler(OperationalError)
+    def db_busy(exc: OperationalError) -> Any:
+        # SQLite: another writer (a long import) held the lock past the busy timeout. The client may retry (the
+        # courier does, by contract); anything else is a real error and stays a 500.
+        if "database is locked" not in str(exc.orig if exc.orig is not None else exc):
+            raise exc
+        message = "Basis data sedang sibuk (impor berjalan). Coba lagi sebentar lagi."
+        if wants_json():
+            response, status = json_error(503, message, "busy")
+        else:
+            response = app.make_response((render_template("error.html", code=503, title="Sedang sibuk",
+                                                          message=message), 503))
+            status = 503
+        response.headers["Retry-After"] = "5"
+        return response, status
+
     def wants_json() -> bool:
         return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 

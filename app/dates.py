@@ -26,6 +26,20 @@ def tanggal(moment: dt.datetime | dt.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def tanggal_2(moment: dt.datetime | dt.date) -> str:
+    """The same with a two-digit day ("03 Desember 2026"), so that columns of dates line up."""
+    text = tanggal(moment)
+    return text if text[1] != " " else "0" + text
+
+
 def wib_text(moment: dt.datetime | None, empty: str = "-") -> str:
     """A moment as the pages show it: "23-11-2026 10:06 WIB"."""
     return empty if moment is None else as_local(moment).strftime("%d-%m-%Y %H:%M WIB")
+
+
+def waktu(moment: dt.datetime | None, empty: str = "-") -> str:
+    """A moment in words staff read: "03 Desember 2026 10.06 WIB"."""
+    if moment is None:
+        return empty
+    local = as_local(moment)
+    return f"{tanggal_2(local)} {local:%H.%M} WIB"

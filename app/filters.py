@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask
+from markupsafe import Markup
 
 from app.cards import STATE_LABELS, CardState
-from app.dates import wib_text
+from app.dates import as_local, tanggal_2, waktu, wib_text
 
 
 def thousands(n: int | None) -> str:
@@ -18,6 +19,20 @@ def wib(ts: dt.datetime | None) -> str:
     return wib_text(ts)
 
 
+def waktu_html(moment: dt.datetime | None, empty: str = "—") -> Markup | str:
+    """A moment as staff read it, "03 Desember 2026 10.06 WIB", in a <time> element (machine-readable
+    `datetime`; the short numeric form as its tooltip)."""
+    if moment is None:
+        return empty
+    local = as_local(moment)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        local.isoformat(timespec="minutes"), local.strftime("%d-%m-%Y %H:%M WIB"), waktu(local))
+
+
+def tanggal_text(day: dt.date | dt.datetime | None, empty: str = "—") -> str:
+    return empty if day is None else tanggal_2(day)
+
+
 def state_label(state: str) -> str:
     return STATE_LABELS[CardState(state)]
 
@@ -25,4 +40,6 @@ def state_label(state: str) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(thousands, "ribuan")
     app.add_template_filter(wib, "wib")
+    app.add_template_filter(waktu_html, "waktu")
+    app.add_template_filter(tanggal_text, "tanggal_id")
     app.add_template_filter(state_label, "status")

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
 from app.auth import current_office, roles_required
+from app.cards import STATE_LABELS, CardState
 from app.db import unit_of_work
 from app.models import Role
-from app.report import reconciliation, write_xlsx
+from app.regions import office_regions
+from app.report import UNPLACED, reconciliation, write_xlsx
 
 bp = Blueprint("main", __name__)
 
 STAFF = (Role.ADMIN, Role.STAFF)
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- pages ------------------------------------------------------------------------------------------------
 
 
 @bp.route("/")
@@ -31,13 +38,78 @@ def index() -> Any:
     return redirect(url_for("main.report"))
 
 
+# The report page's columns: every card state in one of a few groups, so that an area's row fits a screen. The
+# full count per state stays in each cell's tooltip, in the per-state tables and in the XLSX download.
+STATE_GROUPS: tuple[tuple[str, tuple[CardState, ...]], ...] = (
+    ("Di kantor", (
+        CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.DUPLICATE, CardState.DAMAGED, CardState.WITHDRAWN,
+        CardState.ON_MANIFEST)),
+    ("Di kurir", (CardState.WITH_COURIER, CardState.IN_TRANSIT, CardState.RETURNING)),
+    ("Terkirim", (CardState.DELIVERED,)),
+    ("Kembali / di kelurahan", (
+        CardState.RETURNED, CardState.BATCHED, CardState.SENT_TO_KELURAHAN, CardState.AT_KELURAHAN,
+        CardState.MISSING, CardState.HOLDER_DECEASED, CardState.READDRESSED, CardState.NOT_COLLECTED)),
+    ("Diserahkan di kelurahan", (CardState.HANDED_TO_HOLDER,)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    """One area of the report page: its total, its count per state group and, per group, the states behind it."""
+
+    code: str
+    name: str
+    total: int
+    groups: list[int]
+    details: list[str]  # per group: "Siap dikirim 120 · Rusak (cetak ulang) 3" (the non-zero states)
+
+
+@dataclass(frozen=True, slots=True)
+class KecamatanSection:
+    row: AreaRow
+    kelurahan: list[AreaRow]
+
+
+def _area_row(code: str, name: str, row: dict[str, Any]) -> AreaRow:
+    counts = row["by_state"]
+    groups, details = [], []
+    for _, states in STATE_GROUPS:
+        groups.append(sum(counts.get(s.value, 0) for s in states))
+        details.append(" · ".join(f"{STATE_LABELS[s]} {counts[s.value]:,}".replace(",", ".")
+                                  for s in states if counts.get(s.value)))
+    return AreaRow(code, name, row["total"], groups, details)
+
+
+def report_sections(data: dict[str, Any]) -> list[KecamatanSection]:
+    """The report's kecamatan, each with its kelurahan under it, by name (cards not yet placed last)."""
+    regions = office_regions(data["office"]["code"])
+    under: dict[str, list[AreaRow]] = {}
+    for kel in data["by_kelurahan"]:
+        known = regions.kelurahan.get(kel["kode_wilayah"])
+        under.setdefault(known.kecamatan_code if known else UNPLACED, []).append(
+            _area_row(kel["kode_wilayah"], kel["kelurahan"], kel))
+    sections = [KecamatanSection(_area_row(kec["kode_wilayah"], kec["kecamatan"], kec),
+                                 under.get(kec["kode_wilayah"], [])) for kec in data["by_kecamatan"]]
+    return sorted(sections, key=lambda s: (s.row.code == UNPLACED, s.row.name))
+
+
+def _generated_at(data: dict[str, Any]) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(data["generated_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @bp.route("/laporan")
 @roles_required(*STAFF)
 def report() -> Any:
     with unit_of_work() as session:
         data = reconciliation(session, current_office(session))
     g.page_title = "Rekonsiliasi"
-    return render_template("report.html", r=data)
+    totals = _area_row("", "Jumlah", {"total": data["printed"], "by_state": data["by_state"]})
+    used = [s for s, n in data["by_state"].items() if n]  # the per-state detail tables show only these
+    return render_template("report.html", r=data, groups=STATE_GROUPS, sections=report_sections(data),
+                           totals=totals, used_states=used, generated_at=_generated_at(data))
 
 
 @bp.route("/api/v1/report")

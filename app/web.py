@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, abort, current_app, jsonify, request
 
 from app.spreadsheet import csv_bytes
 
@@ -38,6 +38,56 @@ def csv_response(filename: str, header: Iterable[str], rows: Iterable[Iterable[A
     """A CSV download: UTF-8 with a BOM (Excel picks the encoding), formulas defused."""
     return current_app.response_class(csv_bytes(header, rows), mimetype="text/csv; charset=utf-8",
                                       headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
+
+
+def page_arg(name: str = "hal") -> int:
+    """The page number of a list (`?hal=3`): ASCII digits from 1 to a million, else a 400 naming the parameter."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        abort(400, description=f"Parameter '{name}' harus bilangan bulat 1 sampai {MAX_PAGE:,}".replace(",", ".")
+              + f", bukan {raw[:20]!r}.")
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list that grows with the run: the rows shown, and where the reader is in the whole."""
+
+    rows: list[Any]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def paginate(session: Any, query: Any, number: int, size: int = PAGE_SIZE) -> Page:
+    """Run a SELECT for one page (LIMIT/OFFSET) and count the whole (one COUNT over the same query)."""
+    from sqlalchemy import func, select
+
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.execute(query.limit(size).offset((number - 1) * size)))
+    return Page(rows, number, size, total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from app.courier.tracking import RANK, REASON_LABELS, RELATIONSHIP_LABELS, STATU
 from app.dates import as_local, tanggal
 from app.models import Office
 from app.regions import office_regions
+from app.web import Page, paginate
 from delivery.models import RejectedEvent, TrackingEvent
 from manifests.models import MANIFEST_STATUS_LABELS, Manifest, ManifestItem, ManifestStatus
 
@@ -133,9 +134,8 @@ def search_key(q: str) -> tuple[str, str]:
     return "text", q
 
 
-def search(session: Session, office: Office, q: str, *, limit: int = SEARCH_LIMIT) -> list[Found]:
-    """Items and cards of the office matching `q` (see `search_key`); a text matches the nomor blanko exactly
-    or the name as a case-insensitive substring."""
+def _search_query(office: Office, q: str) -> Any:
+    """The SELECT behind a search (see `search_key`), in a stable order: by name, card, newest item first."""
     kind, value = search_key(q)
     if kind == "tracking":
         condition = ManifestItem.tracking_number == value
@@ -146,20 +146,33 @@ def search(session: Session, office: Office, q: str, *, limit: int = SEARCH_LIMI
     else:
         condition = or_(Card.nomor_blanko.in_(sorted({value, value.upper()})),
                         func.upper(Card.nama).contains(value.upper(), autoescape=True))
-    rows = session.execute(
-        select(Card.nama, Card.nomor_blanko, Card.kelurahan_code, Card.kelurahan_raw, Card.state,
-               ManifestItem.tracking_number, ManifestItem.tracking_status, ManifestItem.last_event_at,
-               ManifestItem.active, Manifest.number)
-        .select_from(Card)
-        .outerjoin(ManifestItem, ManifestItem.card_id == Card.id)
-        .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
-        .where(Card.office_id == office.id, condition)
-        .order_by(Card.nama, Card.id, ManifestItem.id.desc())
-        .limit(limit)).all()
+    return (select(Card.nama, Card.nomor_blanko, Card.kelurahan_code, Card.kelurahan_raw, Card.state,
+                   ManifestItem.tracking_number, ManifestItem.tracking_status, ManifestItem.last_event_at,
+                   ManifestItem.active, Manifest.number)
+            .select_from(Card)
+            .outerjoin(ManifestItem, ManifestItem.card_id == Card.id)
+            .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
+            .where(Card.office_id == office.id, condition)
+            .order_by(Card.nama, Card.id, ManifestItem.id.desc()))
+
+
+def _found(rows: Any, office: Office) -> list[Found]:
     kelurahan = _kelurahan_namer(office)
     return [Found(r.tracking_number, r.nama, r.nomor_blanko, kelurahan(r.kelurahan_code, r.kelurahan_raw),
                   str(r.state), card_state_label(r.state), r.tracking_status, status_label(r.tracking_status),
                   r.last_event_at, r.number, r.active) for r in rows]
+
+
+def search(session: Session, office: Office, q: str, *, limit: int = SEARCH_LIMIT) -> list[Found]:
+    """Items and cards of the office matching `q` (see `search_key`); a text matches the nomor blanko exactly
+    or the name as a case-insensitive substring."""
+    return _found(session.execute(_search_query(office, q).limit(limit)).all(), office)
+
+
+def search_page(session: Session, office: Office, q: str, number: int) -> Page:
+    """One page of `search`'s results (all of them, not only the first `SEARCH_LIMIT`), with their total."""
+    page = paginate(session, _search_query(office, q), number)
+    return dataclasses.replace(page, rows=_found(page.rows, office))
 
 
 # --- timeline ----------------------------------------------------------------------------------------------
@@ -365,60 +378,103 @@ class Problems:
     rejected: ProblemList[RejectedView]
 
 
-def problems(session: Session, office: Office, *, now: dt.datetime, silent_days: int, max_attempts: int,
-             limit: int = PROBLEM_LIMIT) -> Problems:
-    """Items that need a look: silent for `silent_days`, `max_attempts` failed attempts and still open,
-    delivered far away, and events we could not apply."""
+# The problem lists, by the names the API uses.
+PROBLEM_KINDS = ("silent", "failing", "far", "rejected")
+
+
+def _item_problem(office: Office, kind: str, *, now: dt.datetime, silent_days: int,
+                  max_attempts: int) -> tuple[Any, tuple[Any, ...]]:
+    """The condition and order of one list of problem items: silent for `silent_days`, `max_attempts` failed
+    attempts and still open, delivered far away."""
     since = func.coalesce(ManifestItem.last_event_at, Manifest.handed_over_at)
     open_items = and_(Manifest.office_id == office.id, ManifestItem.active, ManifestItem.final.is_(False),
                       ManifestItem.tracking_number.is_not(None))
-    handed = and_(open_items, Manifest.status == ManifestStatus.HANDED_OVER)
-    kelurahan = _kelurahan_namer(office)
+    if kind == "silent":
+        cutoff = now - dt.timedelta(days=silent_days)
+        return (and_(open_items, Manifest.status == ManifestStatus.HANDED_OVER, since < cutoff),
+                (since, ManifestItem.id))
+    if kind == "failing":
+        return and_(open_items, ManifestItem.attempts >= max_attempts), (ManifestItem.attempts.desc(), ManifestItem.id)
+    if kind == "far":
+        return (and_(Manifest.office_id == office.id, ManifestItem.flagged.is_not(None)),
+                (ManifestItem.delivered_at.desc(), ManifestItem.id.desc()))
+    raise ValueError(f"unknown problem list {kind!r}")
 
-    def listing(condition: Any, *order: Any) -> ProblemList[ProblemItem]:
-        base = (select(ManifestItem.id).join(Manifest, Manifest.id == ManifestItem.manifest_id).where(condition))
-        count = session.scalar(select(func.count()).select_from(base.subquery()))
-        rows = session.execute(
-            select(ManifestItem.tracking_number, Card.nama, Card.kelurahan_code, Card.kelurahan_raw, Manifest.number,
+
+def _item_problem_query(condition: Any, order: tuple[Any, ...]) -> Any:
+    since = func.coalesce(ManifestItem.last_event_at, Manifest.handed_over_at)
+    return (select(ManifestItem.tracking_number, Card.nama, Card.kelurahan_code, Card.kelurahan_raw, Manifest.number,
                    ManifestItem.tracking_status, ManifestItem.attempts, ManifestItem.last_event_at,
                    since.label("since"), ManifestItem.delivered_at, ManifestItem.delivered_far_km,
                    ManifestItem.flagged)
             .join(Manifest, Manifest.id == ManifestItem.manifest_id).join(Card, Card.id == ManifestItem.card_id)
-            .where(condition).order_by(*order).limit(limit)).all()
-        return ProblemList(count or 0, [ProblemItem(
-            r.tracking_number, r.nama, kelurahan(r.kelurahan_code, r.kelurahan_raw), r.number, r.tracking_status,
-            status_label(r.tracking_status), r.attempts, r.last_event_at, r.since, r.delivered_at,
-            r.delivered_far_km, r.flagged) for r in rows])
+            .where(condition).order_by(*order))
 
-    cutoff = now - dt.timedelta(days=silent_days)
+
+def _problem_items(rows: Any, office: Office) -> list[ProblemItem]:
+    kelurahan = _kelurahan_namer(office)
+    return [ProblemItem(
+        r.tracking_number, r.nama, kelurahan(r.kelurahan_code, r.kelurahan_raw), r.number, r.tracking_status,
+        status_label(r.tracking_status), r.attempts, r.last_event_at, r.since, r.delivered_at,
+        r.delivered_far_km, r.flagged) for r in rows]
+
+
+def problems(session: Session, office: Office, *, now: dt.datetime, silent_days: int, max_attempts: int,
+             limit: int = PROBLEM_LIMIT) -> Problems:
+    """Items that need a look: silent for `silent_days`, `max_attempts` failed attempts and still open,
+    delivered far away, and events we could not apply; each list's count and its first `limit` rows."""
+
+    def listing(kind: str) -> ProblemList[ProblemItem]:
+        condition, order = _item_problem(office, kind, now=now, silent_days=silent_days, max_attempts=max_attempts)
+        base = (select(ManifestItem.id).join(Manifest, Manifest.id == ManifestItem.manifest_id).where(condition))
+        count = session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = session.execute(_item_problem_query(condition, order).limit(limit)).all()
+        return ProblemList(count or 0, _problem_items(rows, office))
+
     return Problems(
         silent_days=silent_days,
         max_attempts=max_attempts,
-        silent=listing(and_(handed, since < cutoff), since, ManifestItem.id),
-        failing=listing(and_(open_items, ManifestItem.attempts >= max_attempts),
-                        ManifestItem.attempts.desc(), ManifestItem.id),
-        far=listing(and_(Manifest.office_id == office.id, ManifestItem.flagged.is_not(None)),
-                    ManifestItem.delivered_at.desc(), ManifestItem.id.desc()),
+        silent=listing("silent"),
+        failing=listing("failing"),
+        far=listing("far"),
         rejected=_rejected(session, office, limit),
     )
 
 
-def _rejected(session: Session, office: Office, limit: int) -> ProblemList[RejectedView]:
+def problem_page(session: Session, office: Office, kind: str, number: int, *, now: dt.datetime, silent_days: int,
+                 max_attempts: int) -> Page:
+    """One page of one problem list (`PROBLEM_KINDS`), with the list's total: every row, not only the first."""
+    if kind == "rejected":
+        page = paginate(session, _rejected_query(office), number)
+        return dataclasses.replace(page, rows=_rejected_views(page.rows))
+    condition, order = _item_problem(office, kind, now=now, silent_days=silent_days, max_attempts=max_attempts)
+    page = paginate(session, _item_problem_query(condition, order), number)
+    return dataclasses.replace(page, rows=_problem_items(page.rows, office))
+
+
+def _rejected_query(office: Office) -> Any:
     """Rejected events about the office's items (bad codes) and about numbers nobody knows (unknown numbers:
-    they belong to no office, so every office sees them)."""
+    they belong to no office, so every office sees them), the newest first."""
     item = aliased(ManifestItem)
     manifest = aliased(Manifest)
     condition = or_(manifest.office_id == office.id, item.id.is_(None))
-    base = (select(RejectedEvent.id, RejectedEvent.received_at, RejectedEvent.tracking_number,
+    return (select(RejectedEvent.id, RejectedEvent.received_at, RejectedEvent.tracking_number,
                    RejectedEvent.event_id, RejectedEvent.message, item.id.label("item_id"))
             .outerjoin(item, item.tracking_number == RejectedEvent.tracking_number)
             .outerjoin(manifest, manifest.id == item.manifest_id)
-            .where(condition))
-    count = session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = session.execute(base.order_by(RejectedEvent.received_at.desc(), RejectedEvent.id.desc())
-                           .limit(limit)).all()
-    return ProblemList(count or 0, [RejectedView(r.received_at, r.tracking_number, r.event_id, r.message,
-                                                 r.item_id is not None) for r in rows])
+            .where(condition)
+            .order_by(RejectedEvent.received_at.desc(), RejectedEvent.id.desc()))
+
+
+def _rejected_views(rows: Any) -> list[RejectedView]:
+    return [RejectedView(r.received_at, r.tracking_number, r.event_id, r.message, r.item_id is not None)
+            for r in rows]
+
+
+def _rejected(session: Session, office: Office, limit: int) -> ProblemList[RejectedView]:
+    query = _rejected_query(office)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return ProblemList(count or 0, _rejected_views(session.execute(query.limit(limit)).all()))
 
 
 # --- the citizen's status ----------------------------------------------------------------------------------

@@ -9,12 +9,17 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from app.auth import current_office, roles_required
 from app.db import unit_of_work, utcnow
 from app.models import Role
-from app.web import json_error
+from app.web import json_error, page_arg
 from delivery import lookup
 from delivery.lookup import QueryError
 
 bp = Blueprint("tracking", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
+# The problems page shows the first rows of each list; each list has its own pages under /masalah/<slug>.
+PROBLEM_PREVIEW = 10
+PROBLEM_SLUGS = {"senyap": "silent", "gagal": "failing", "jauh": "far", "ditolak": "rejected"}
+PROBLEM_TITLES = {"silent": "Tanpa kabar kurir", "failing": "Gagal antar berulang", "far": "Diantar jauh dari alamat",
+                  "rejected": "Kabar kurir yang ditolak"}
 
 
 def _error(status: int, message: str) -> Any:
@@ -25,11 +30,14 @@ def _not_found_message(tracking_number: str) -> str:
     return f"Nomor resi {tracking_number.strip().upper()} tidak ditemukan di kantor ini."
 
 
-def _problems() -> lookup.Problems:
+def _limits() -> dict[str, int]:
+    return {"silent_days": int(current_app.config["ANTAR_SILENT_DAYS"]),
+            "max_attempts": int(current_app.config["ANTAR_MAX_ATTEMPTS"])}
+
+
+def _problems(limit: int = lookup.PROBLEM_LIMIT) -> lookup.Problems:
     with unit_of_work() as session:
-        return lookup.problems(session, current_office(session), now=utcnow(),
-                               silent_days=int(current_app.config["ANTAR_SILENT_DAYS"]),
-                               max_attempts=int(current_app.config["ANTAR_MAX_ATTEMPTS"]))
+        return lookup.problems(session, current_office(session), now=utcnow(), limit=limit, **_limits())
 
 
 def safe_url(url: str | None) -> str | None:
@@ -39,7 +47,7 @@ def safe_url(url: str | None) -> str | None:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"safe_url": safe_url}
+    return {"safe_url": safe_url, "problem_slug": {kind: slug for slug, kind in PROBLEM_SLUGS.items()}}
 
 
 # --- pages -------------------------------------------------------------------------------------------------
@@ -49,16 +57,16 @@ def _helpers() -> dict[str, Any]:
 @roles_required(*STAFF)
 def search_page() -> Any:
     q = (request.args.get("q") or "").strip()
-    results, problem = None, None
+    number = page_arg()
+    page, problem = None, None
     if q:
         try:
             with unit_of_work() as session:
-                results = lookup.search(session, current_office(session), q)
+                page = lookup.search_page(session, current_office(session), q, number)
         except QueryError as exc:
             problem = str(exc)
     g.page_title = "Lacak kiriman"
-    return render_template("tracking_search.html", q=q, results=results, problem=problem,
-                           limit=lookup.SEARCH_LIMIT)
+    return render_template("tracking_search.html", q=q, page=page, problem=problem)
 
 
 @bp.route("/lacak/<tracking_number>")
@@ -77,7 +85,19 @@ def detail_page(tracking_number: str) -> Any:
 @roles_required(*STAFF)
 def problems_page() -> Any:
     g.page_title = "Masalah pengantaran"
-    return render_template("tracking_problems.html", p=_problems())
+    return render_template("tracking_problems.html", p=_problems(PROBLEM_PREVIEW))
+
+
+@bp.route("/masalah/<any(senyap, gagal, jauh, ditolak):slug>")
+@roles_required(*STAFF)
+def problem_list_page(slug: str) -> Any:
+    kind = PROBLEM_SLUGS[slug]
+    number = page_arg()
+    with unit_of_work() as session:
+        page = lookup.problem_page(session, current_office(session), kind, number, now=utcnow(), **_limits())
+    g.page_title = PROBLEM_TITLES[kind]
+    return render_template("tracking_problem_list.html", kind=kind, page=page, title=PROBLEM_TITLES[kind],
+                           **_limits())
 
 
 # --- JSON API ----------------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from app import jobs
     from app.holds import register_hold
     from app.models import Role
     from app.report import register_section
     from app.web import add_menu
-    from manifests import cli, routes, sorting
+    from manifests import cli, handover, recalls, routes, service, sorting
     from manifests.intake import cli as intake_cli
     from manifests.intake import routes as intake_routes
-    from manifests.intake.service import intake_totals
+    from manifests.intake.service import import_job, intake_totals
 
     app.register_blueprint(intake_routes.bp)
     app.register_blueprint(routes.bp)
@@ -22,6 +23,12 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(intake_cli.sorting_group)
     app.cli.add_command(cli.manifests_group)
     register_section("intake", intake_totals)
+    jobs.register("import", import_job, "Impor cetakan")
+    jobs.register(service.BUILD_JOB, service.build_job, "Susun manifest")
+    jobs.register(service.FINALIZE_JOB, service.finalize_job, "Kunci draf manifest")
+    jobs.register(handover.HANDOVER_JOB, handover.handover_job, "Serahkan manifest ke kurir")
+    jobs.register(handover.DOCUMENTS_JOB, handover.berita_acara_job, "Berita Acara manifest (ZIP)")
+    jobs.register(recalls.KIND, recalls.recall_job, "Tarik kembali dari kurir")
     register_hold("withdrawn_area", sorting.area_withdrawn)
     staff = (Role.ADMIN, Role.STAFF)
     add_menu(app, "intake.intake_page", "Impor cetakan", staff, 10)

@@ -3,26 +3,37 @@
 The HTTP call is made between two short units of work, never inside one: a slow courier must not hold
 database locks. The manifest number is the Idempotency-Key, so a handover that is retried (by the client's
 bounded retries, by staff, or by two staff at once) never creates a second manifest at the courier.
+
+Also here: the courier's answers in words staff read, a manifest's items page by page (its page), and the jobs that
+hand over many manifests and bundle many Berita Acara into one ZIP.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.cards import Actor, Card, CardState, move_many
 from app.courier import manifest as courier_manifest
 from app.courier.client import CourierAnswer, CourierClient, Outcome
 from app.db import unit_of_work, utcnow
 from app.models import Office
 from app.regions import office_regions
+from app.web import Page, paginate
 from manifests import service
-from manifests.documents import DocItem, ManifestDoc
+from manifests.documents import DocItem, ManifestDoc, handover_pdf
 from manifests.intake.models import Withdrawal
 from manifests.models import Manifest, ManifestItem, ManifestStatus
 from manifests.service import ManifestError, get_manifest
@@ -184,3 +195,237 @@ def recall_withdrawn(office_code: str, actor: Actor, client: CourierClient,
                                                          f"{answer.summary()}")
         results.append(RecallResult(number, blanko, answer))
     return results
+
+
+# --- in words staff read -----------------------------------------------------------------------------------
+
+NOT_CONFIGURED_URL = ("Penyerahan ke kurir belum dapat dilakukan: alamat API PT Pos belum diatur oleh "
+                      "administrator.")
+NOT_CONFIGURED_TOKEN = ("Penyerahan ke kurir belum dapat dilakukan: kunci akses API PT Pos belum diatur oleh "
+                        "administrator.")
+
+
+def courier_problem(config: Mapping[str, Any]) -> str | None:
+    """Why nothing can be handed to the courier with this configuration (words for a clerk), or None."""
+    if not config.get("ANTAR_COURIER_BASE_URL"):
+        return NOT_CONFIGURED_URL
+    if not config.get("ANTAR_COURIER_API_TOKEN"):
+        return NOT_CONFIGURED_TOKEN
+    return None
+
+
+_ANSWER_WORDS = {
+    Outcome.ACCEPTED: "diterima kurir",
+    Outcome.REPLAYED: "sudah diterima kurir sebelumnya",
+    Outcome.CREDENTIALS: "PT Pos menolak kunci akses Antar; minta administrator memeriksa kunci API PT Pos",
+    Outcome.NOT_FOUND: "nomor resi tidak dikenal kurir",
+    Outcome.CONFLICT: "sudah terkirim; penarikan tidak berlaku",
+    Outcome.UNEXPECTED: "jawaban kurir tidak dapat dipahami; coba lagi nanti atau hubungi administrator",
+}
+
+
+def answer_words(answer: CourierAnswer) -> str:
+    """The courier's answer as a clerk reads it ("diterima kurir"), without HTTP codes."""
+    if answer.outcome is Outcome.REJECTED:
+        return "ditolak kurir: " + "; ".join(
+            f"{e.get('tracking_number') or '-'}: {e.get('message')}" for e in answer.errors[:10])
+    if answer.outcome is Outcome.GAVE_UP:
+        return f"server PT Pos tidak dapat dihubungi setelah {answer.attempts} percobaan; coba lagi nanti"
+    return _ANSWER_WORDS[answer.outcome]
+
+
+# `CourierAnswer.summary()` as stored in a manifest's history and last error: "... [HTTP 422] (technical detail)".
+SUCCESS_STATUSES = ("200", "201", "202", "409")
+_STATUS_MARK = re.compile(r"\s*\[(?:HTTP (\d{3})|tanpa jawaban)\](?:\s*\((.*)\))?")
+_PHRASES = (
+    ("kredensial ditolak kurir; periksa ANTAR_COURIER_API_TOKEN (tidak dicoba ulang)",
+     _ANSWER_WORDS[Outcome.CREDENTIALS]),
+    ("sudah diterima kurir sebelumnya (409)", _ANSWER_WORDS[Outcome.REPLAYED]),
+    ("jawaban kurir tidak terduga", _ANSWER_WORDS[Outcome.UNEXPECTED]),
+    ("ANTAR_COURIER_BASE_URL belum diatur.", NOT_CONFIGURED_URL),
+    ("ANTAR_COURIER_API_TOKEN belum diatur.", NOT_CONFIGURED_TOKEN),
+)
+
+
+def in_words(text: str | None) -> tuple[str, str | None]:
+    """A stored courier answer (a history note, a manifest's last error) in words, and the technical detail apart
+    (the HTTP status and what the server said), for a tooltip: ("Penyerahan ke kurir: diterima kurir", "HTTP 201")."""
+    if not text:
+        return "", None
+    details: list[str] = []
+
+    def strip(match: re.Match[str]) -> str:
+        status, extra = match.group(1), match.group(2)
+        ours = bool(extra) and extra.startswith("manifest ")  # words of ours ("manifest sudah berstatus ...")
+        if status in SUCCESS_STATUSES and (not extra or ours):
+            pass  # the words say it all ("diterima kurir")
+        else:
+            details.append(f"HTTP {status}" if status else "tanpa jawaban")
+        if ours:
+            return f" ({extra})"
+        if extra:
+            details.append(extra)
+        return ""
+
+    words = _STATUS_MARK.sub(strip, text)
+    for technical, plain in _PHRASES:
+        words = words.replace(technical, plain)
+    return words.strip(), " · ".join(details) or None
+
+
+# --- a manifest's page: its items page by page, totals per kelurahan and courier status ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    """One item on the manifest's page: the document's view of it plus the blanko and the courier's news."""
+
+    item: DocItem
+    nomor_blanko: str
+    tracking_status: str | None
+    attempts: int
+    return_reason: str | None
+    flagged: str | None
+
+
+def doc_item(regions: Any, item: ManifestItem, card: Card) -> DocItem:
+    kel = regions.kelurahan[card.kelurahan_code]
+    return DocItem(
+        seq=item.seq, tracking_number=item.tracking_number or "", recipient_name=card.nama,
+        street=card.street or card.alamat, rt=card.rt, rw=card.rw, kelurahan=kel.name.upper(),
+        kecamatan=kel.kecamatan_name.upper(), kode_pos=card.kode_pos or kel.kode_pos, kode_wilayah=kel.code,
+        phone=card.no_hp, lat=card.lat, lng=card.lng)
+
+
+def item_lines(session: Session, office: Office, m: Manifest, number: int, size: int) -> Page:
+    """One page of the manifest's items in round order (a `Page` of `ItemLine`)."""
+    regions = office_regions(office.code)
+    query = (select(ManifestItem, Card).join(Card, Card.id == ManifestItem.card_id)
+             .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None)).order_by(ManifestItem.seq))
+    page = paginate(session, query, number, size)
+    lines = [ItemLine(doc_item(regions, item, card), card.nomor_blanko, item.tracking_status, item.attempts,
+                      item.return_reason, item.flagged) for item, card in page.rows]
+    return Page(lines, page.number, page.size, page.total)
+
+
+def kelurahan_counts(session: Session, office: Office, m: Manifest) -> list[tuple[str, int]]:
+    """("KELURAHAN · KECAMATAN", items) in round order, over all the manifest's items."""
+    regions = office_regions(office.code)
+    rows = session.execute(
+        select(Card.kelurahan_code, func.count()).join(ManifestItem, ManifestItem.card_id == Card.id)
+        .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None))
+        .group_by(Card.kelurahan_code).order_by(func.min(ManifestItem.seq))).all()
+    out = []
+    for code, n in rows:
+        kel = regions.kelurahan[code]
+        out.append((f"{kel.name.upper()} · {kel.kecamatan_name.upper()}", n))
+    return out
+
+
+def tracking_counts(session: Session, m: Manifest) -> dict[str | None, int]:
+    """Items per courier status (None: no news from the courier yet)."""
+    return dict(session.execute(
+        select(ManifestItem.tracking_status, func.count())
+        .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None))
+        .group_by(ManifestItem.tracking_status)).all())
+
+
+# --- many manifests at once: the handover job and the Berita Acara bundle ----------------------------------
+
+HANDOVER_JOB = "manifests.handover"
+DOCUMENTS_JOB = "manifests.berita_acara"
+
+
+def start_handover(office: Office, actor: Actor, ids: Sequence[int]) -> jobs.Submitted:
+    """Start handing the given manifests to the courier as a background job; the same set twice is one job."""
+    return jobs.submit(HANDOVER_JOB, {"manifest_ids": list(ids)}, actor, office_id=office.id,
+                       title=f"Serahkan {len(ids):,} manifest ke kurir".replace(",", "."),
+                       dedupe_key=f"{HANDOVER_JOB}:{office.id}:{service.ids_key(ids)}")
+
+
+def handover_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Hand each manifest to the courier (`hand_over`: one at a time, the HTTP call outside any transaction),
+    reporting each; a manifest no longer waiting for the courier is skipped."""
+    problem = courier_problem(current_app.config)
+    if problem:
+        raise jobs.JobError(problem)
+    client = CourierClient.from_config(current_app.config)
+    ids = [int(i) for i in ctx.params["manifest_ids"]]
+    with unit_of_work() as session:
+        code = session.get(Office, ctx.office_id).code
+    accepted, failed, skipped = 0, [], 0
+
+    def counts() -> dict[str, int]:
+        out = {"Diterima kurir": accepted, "Gagal": len(failed)}
+        if skipped:
+            out["Dilewati (sudah tidak menunggu penyerahan)"] = skipped
+        return out
+
+    for position, mid in enumerate(ids, start=1):
+        try:
+            result = hand_over(code, mid, ctx.actor, client)
+        except ManifestError:
+            skipped += 1
+        else:
+            if result.answer.ok:
+                accepted += 1
+            else:
+                failed.append({"manifest_id": mid, "number": result.number, "message": answer_words(result.answer)})
+        ctx.progress(done=position, total=len(ids), unit="manifest", counts=counts())
+    summary = f"{accepted} dari {len(ids)} manifest diterima kurir."
+    if failed:
+        summary += f" {len(failed)} gagal; manifest itu dapat diserahkan lagi."
+    links = [{"label": f"{f['number']}: {f['message']}", "url": f"/manifest/{f['manifest_id']}"} for f in failed[:50]]
+    links.append({"label": "Manifest yang sudah diserahkan ke kurir", "url": "/manifest?status=HANDED_OVER"})
+    return {"summary": summary, "accepted": accepted, "failed": len(failed), "skipped": skipped,
+            "failures": failed, "counts": counts(), "links": links}
+
+
+def export_path(office_id: int, job_id: int) -> Path:
+    """Where the Berita Acara bundle of a job is kept: the instance folder, apart per office."""
+    return Path(current_app.instance_path) / "exports" / str(office_id) / f"berita-acara-{job_id}.zip"
+
+
+def start_berita_acara(office: Office, actor: Actor, ids: Sequence[int]) -> jobs.Submitted:
+    """Start bundling the Berita Acara of the given manifests into one ZIP, as a background job."""
+    return jobs.submit(DOCUMENTS_JOB, {"manifest_ids": list(ids)}, actor, office_id=office.id,
+                       title=f"Berita Acara {len(ids):,} manifest (ZIP)".replace(",", "."),
+                       dedupe_key=f"{DOCUMENTS_JOB}:{office.id}:{service.ids_key(ids)}")
+
+
+def berita_acara_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """One PDF per locked manifest, in one ZIP in the instance folder (written aside, then moved into place, so a
+    download never sees half a file); drafts (no tracking numbers yet) and cancelled manifests are left out."""
+    ids = [int(i) for i in ctx.params["manifest_ids"]]
+    target = export_path(ctx.office_id, ctx.job_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".berita-acara-", suffix=".zip")
+    made, left_out = 0, 0
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for position, mid in enumerate(ids, start=1):
+                with unit_of_work() as session:
+                    office = session.get(Office, ctx.office_id)
+                    m = session.get(Manifest, mid)
+                    doc = None
+                    if m is not None and m.office_id == office.id and m.status not in (
+                            ManifestStatus.DRAFT, ManifestStatus.CANCELLED):
+                        doc = manifest_document(session, office, m)
+                if doc is None:
+                    left_out += 1
+                else:
+                    bundle.writestr(f"{doc.manifest_number}-berita-acara.pdf", handover_pdf(doc))
+                    made += 1
+                ctx.progress(done=position, total=len(ids), unit="manifest", counts={"Berita Acara dibuat": made})
+        if not made:
+            raise jobs.JobError("Tidak ada manifest terkunci di pilihan ini: draf belum bernomor resi, jadi belum "
+                                "punya Berita Acara.")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    counts = {"Berita Acara": made}
+    if left_out:
+        counts["Tidak disertakan (draf atau dibatalkan)"] = left_out
+    return {"summary": f"{made} Berita Acara siap diunduh dalam satu berkas ZIP.", "file": target.name,
+            "documents": made, "counts": counts,
+            "links": [{"label": f"Unduh ZIP ({made} Berita Acara)", "url": f"/manifest/unduhan/{ctx.job_id}"}]}

@@ -1,22 +1,40 @@
-"""Manifest pages and their JSON API: list, build (with preview), detail, edit, finalize, hand over, documents."""
+"""Manifest pages and their JSON API: list, build (with preview), detail, edit, finalize, hand over, documents; the
+bulk actions on the list (lock every draft, hand over, all Berita Acara as one ZIP) and the build run as background
+jobs."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy import func, select
 
+from app import jobs
 from app.auth import actor, current_office, roles_required
 from app.cards import Card
 from app.courier.client import CourierClient, CourierConfigError
 from app.courier.tracking import REASON_LABELS, STATUS_LABELS, Status
 from app.db import unit_of_work
-from app.models import Office, Role
+from app.models import Job, JobStatus, Office, Role
 from app.regions import office_regions
-from app.web import json_error
+from app.web import Page, json_error, page_arg, paginate
 from manifests import documents, handover, service
-from manifests.models import MANIFEST_STATUS_LABELS, Manifest, ManifestItem, ManifestStatus
+from manifests.models import MANIFEST_STATUS_LABELS, Manifest, ManifestStatus
 from manifests.postoffice import post_offices
 from manifests.service import ManifestError, TrackingRange
 
@@ -47,6 +65,10 @@ def _client() -> CourierClient:
     return CourierClient.from_config(current_app.config)
 
 
+def _courier_problem() -> str | None:
+    return handover.courier_problem(current_app.config)
+
+
 def _manifest_json(m: Manifest, items: list[documents.DocItem] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": m.id, "number": m.number, "status": m.status.value, "status_label": m.status_label,
@@ -72,49 +94,119 @@ def _error(exc: Exception, status: int = 422) -> Any:
 
 # --- pages -------------------------------------------------------------------------------------------------
 
+ITEMS_PER_PAGE = 100
+# A manifest's history reads as steps: "Draf → Final (terkunci, bernomor resi)".
+HISTORY_LABELS: dict[ManifestStatus, str] = {
+    ManifestStatus.DRAFT: "Draf",
+    ManifestStatus.FINALIZED: MANIFEST_STATUS_LABELS[ManifestStatus.FINALIZED],
+    ManifestStatus.HANDED_OVER: "Diserahkan ke kurir",
+    ManifestStatus.HANDOVER_FAILED: "Penyerahan gagal",
+    ManifestStatus.CLOSED: "Selesai",
+    ManifestStatus.CANCELLED: "Dibatalkan",
+}
+# What each bulk action of the list works on.
+DOCUMENT_STATUSES = frozenset(ManifestStatus) - {ManifestStatus.DRAFT, ManifestStatus.CANCELLED}
+
+
+def _status_arg(raw: str | None) -> ManifestStatus | None:
+    return ManifestStatus(raw) if raw in ManifestStatus.__members__ else None
+
+
+def _office_id() -> int:
+    with unit_of_work() as session:
+        return current_office(session).id
+
+
+def _build_scope(raw: str | None, office_id: int) -> dict[str, Any] | None:
+    """The manifests of one build (`?tugas=<build job>`): the job's result names them. None: no such filter."""
+    if not raw:
+        return None
+    view = jobs.job_view(int(raw), office_id) if raw.isascii() and raw.isdigit() else None
+    if view is None or view["kind"] != service.BUILD_JOB:
+        abort(404, description=f"Susunan manifest (tugas #{raw[:20]}) tidak ditemukan.")
+    return {"job_id": view["id"], "finished": view["finished"], "status_label": view["status_label"],
+            "ids": list((view["result"] or {}).get("manifest_ids") or [])}
+
 
 @bp.route("/manifest")
 @roles_required(*STAFF)
 def list_page() -> Any:
-    status = request.args.get("status") or None
+    number = page_arg()
+    chosen = _status_arg(request.args.get("status"))
+    build = _build_scope(request.args.get("tugas"), _office_id())
+    ids = build["ids"] if build else None
     with unit_of_work() as session:
         office = current_office(session)
-        chosen = ManifestStatus(status) if status in ManifestStatus.__members__ else None
-        manifests = service.manifest_summary(session, office, status=chosen, limit=1000)
-        counts = dict(session.execute(select(Manifest.status, func.count()).where(Manifest.office_id == office.id)
-                                      .group_by(Manifest.status)).all())
-        items = dict(session.execute(select(Manifest.status, func.sum(Manifest.item_count))
-                                     .where(Manifest.office_id == office.id).group_by(Manifest.status)).all())
-    g.page_title = "Manifest kurir"
-    return render_template("manifest_list.html", manifests=manifests, counts=counts, items=items,
-                           labels=MANIFEST_STATUS_LABELS, statuses=list(ManifestStatus), chosen=chosen)
+        found = paginate(session, service.manifests_query(office, status=chosen, ids=ids), number)
+        per_status = service.status_counts(session, office, ids=ids)
+    page = Page([row[0] for row in found.rows], found.number, found.size, found.total)
+
+    def in_scope(statuses: Iterable[ManifestStatus]) -> int:
+        return sum(per_status.get(s, (0, 0))[0] for s in statuses if chosen in (None, s))
+
+    g.page_title = f"Hasil susunan manifest (tugas #{build['job_id']})" if build else "Manifest kurir"
+    return render_template(
+        "manifest_list.html", page=page, per_status=per_status, labels=MANIFEST_STATUS_LABELS,
+        statuses=list(ManifestStatus), chosen=chosen, build=build, courier_problem=_courier_problem(),
+        drafts=in_scope({ManifestStatus.DRAFT}), waiting=in_scope(handover.HANDOVER_FROM),
+        with_documents=in_scope(DOCUMENT_STATUSES), last_error=handover.in_words)
+
+
+def _cap_field(raw: str | None, default: int) -> tuple[int | None, str | None]:
+    """The build form's "Batas item per manifest": (value, None), or (None, what is wrong, for beside the field)."""
+    text = (raw or "").strip()
+    if not text:
+        return default, None
+    if not (text.isascii() and text.lstrip("-").isdigit()):
+        return None, (f"Batas item per manifest harus angka bulat, misalnya {default}; "
+                      f"yang diisi: “{text[:20]}”.")
+    if int(text) < 1:
+        return None, f"Batas item per manifest minimal 1; yang diisi: {text[:20]}."
+    return int(text), None
+
+
+def _await_briefly(job_id: int, office_id: int) -> None:
+    """Give a job a moment to finish before its page is shown: a small build is then done at once (its page shows
+    the result), a large one shows its progress. Bounded by ANTAR_BUILD_WAIT_SECONDS (default 4)."""
+    deadline = time.monotonic() + float(current_app.config.get("ANTAR_BUILD_WAIT_SECONDS", 4))
+    while time.monotonic() < deadline:
+        view = jobs.job_view(job_id, office_id)
+        if view is None or view["finished"]:
+            return
+        time.sleep(0.05)
 
 
 @bp.route("/manifest/baru", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def build_page() -> Any:
     source = request.form if request.method == "POST" else request.args
+    default_cap = current_app.config["ANTAR_MANIFEST_MAX_ITEMS"]
+    post_office = (source.get("post_office") or "").strip() or None
+    kecamatan = (source.get("kecamatan") or "").strip() or None
+    cap, cap_error = _cap_field(source.get("max_items"), default_cap)
+    errors: dict[str, str] = {"max_items": cap_error} if cap_error else {}
     plans = None
-    try:
-        filters = _filters(source)
-        with unit_of_work() as session:
-            office = current_office(session)
-            if request.method == "POST":
-                made = service.build_manifests(
-                    session, office, actor(), tracking=TrackingRange.from_config(current_app.config),
-                    finalize=bool(source.get("finalize")), **filters)
-                flash(f"{len(made)} manifest dibuat ({sum(m.item_count for m in made)} kartu).", "success")
-                return redirect(url_for("manifests.list_page"))
-            if source.get("preview"):
-                plans = service.plan_manifests(session, office, **filters)
-            ready_kec = _ready_by_kecamatan(session, office)
-    except ManifestError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("manifests.build_page", **{k: v for k, v in source.items() if k != "csrf_token"}))
+    with unit_of_work() as session:
+        office = current_office(session)
+        errors.update(service.check_build_choice(office, post_office=post_office, kecamatan=kecamatan))
+        if not errors and request.method == "GET" and source.get("preview"):
+            try:
+                plans = service.plan_manifests(session, office, post_office=post_office, kecamatan=kecamatan,
+                                               cap=cap)
+            except ManifestError as exc:
+                errors["form"] = str(exc)
+        ready_kec = _ready_by_kecamatan(session, office)
+    if request.method == "POST" and not errors:
+        submitted = service.start_build(office, actor(), post_office=post_office, kecamatan=kecamatan, cap=cap,
+                                        finalize=bool(source.get("finalize")))
+        if submitted.existing:
+            flash("Susunan yang sama sedang berjalan; ini halamannya.", "info")
+        _await_briefly(submitted.job_id, office.id)
+        return redirect(url_for("jobs.job_page", job_id=submitted.job_id))
     g.page_title = "Susun manifest"
     return render_template("manifest_build.html", plans=plans, offices=post_offices(office.code).values(),
-                           regions=office_regions(office.code), ready_kec=ready_kec, form=source,
-                           default_cap=current_app.config["ANTAR_MANIFEST_MAX_ITEMS"])
+                           regions=office_regions(office.code), ready_kec=ready_kec, form=source, errors=errors,
+                           default_cap=default_cap), 422 if errors else 200
 
 
 def _ready_by_kecamatan(session: Any, office: Office) -> dict[str, int]:
@@ -127,9 +219,33 @@ def _ready_by_kecamatan(session: Any, office: Office) -> dict[str, int]:
     return dict(rows)
 
 
+def _history(events: list[Any]) -> list[dict[str, Any]]:
+    """The manifest's history as staff read it: the step in words, the note without HTTP codes (kept as detail)."""
+    lines = []
+    for e in events:
+        if e.to_status is None:
+            change = "Catatan"
+        elif e.from_status is None:
+            change = f"Dibuat: {HISTORY_LABELS[e.to_status]}"
+        else:
+            change = f"{HISTORY_LABELS[e.from_status]} → {HISTORY_LABELS[e.to_status]}"
+        note, detail = handover.in_words(e.note)
+        lines.append({"at": e.at, "actor": e.actor, "change": change, "note": note, "detail": detail})
+    return lines
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """A time the courier sent as ISO 8601 text (the pickup), to show in WIB; None when it is not one."""
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 @bp.route("/manifest/<int:manifest_id>")
 @roles_required(*STAFF)
 def detail_page(manifest_id: int) -> Any:
+    number = page_arg()
     with unit_of_work() as session:
         office = current_office(session)
         try:
@@ -137,28 +253,17 @@ def detail_page(manifest_id: int) -> Any:
         except ManifestError:
             return render_template("error.html", code=404, title="Tidak ditemukan",
                                    message=f"Manifest #{manifest_id} tidak ditemukan."), 404
-        doc = handover.manifest_document(session, office, m)
-        events = list(m.events)
-        rows = session.execute(
-            select(ManifestItem.seq, Card.nomor_blanko, ManifestItem.tracking_status, ManifestItem.attempts,
-                   ManifestItem.return_reason, ManifestItem.flagged)
-            .join(Card, Card.id == ManifestItem.card_id)
-            .where(ManifestItem.manifest_id == m.id, ManifestItem.removed_at.is_(None))).all()
-        blanko_of = {r.seq: r.nomor_blanko for r in rows}
-        tracking_of = {r.seq: r for r in rows}
-        by_status: dict[str, int] = {}
-        for r in rows:
-            label = STATUS_LABELS[Status(r.tracking_status)] if r.tracking_status else "Belum ada kabar kurir"
-            by_status[label] = by_status.get(label, 0) + 1
+        items = handover.item_lines(session, office, m, number, ITEMS_PER_PAGE)
+        per_kel = handover.kelurahan_counts(session, office, m)
+        history = _history(list(m.events))
+        by_status = {(STATUS_LABELS[Status(code)] if code else "Belum ada kabar kurir"): n
+                     for code, n in handover.tracking_counts(session, m).items()}
     g.page_title = m.number
-    per_kel: dict[str, int] = {}
-    for it in doc.items:
-        per_kel[f"{it.kelurahan} · {it.kecamatan}"] = per_kel.get(f"{it.kelurahan} · {it.kecamatan}", 0) + 1
-    return render_template("manifest_detail.html", m=m, doc=doc, events=events, per_kel=per_kel, blanko_of=blanko_of,
-                           tracking_of=tracking_of, by_status=by_status, status_labels=STATUS_LABELS,
-                           reason_labels=REASON_LABELS, Status=Status,
-                           short_address=documents.short_address, S=ManifestStatus,
-                           courier_configured=bool(current_app.config.get("ANTAR_COURIER_BASE_URL")))
+    return render_template("manifest_detail.html", m=m, items=items, history=history, per_kel=per_kel,
+                           by_status=by_status, status_labels=STATUS_LABELS, reason_labels=REASON_LABELS,
+                           Status=Status, short_address=documents.short_address, S=ManifestStatus,
+                           last_error=handover.in_words(m.last_error), pickup=_moment(m.pickup_scheduled_at),
+                           courier_problem=_courier_problem())
 
 
 def _action(manifest_id: int, fn: Any, ok: str) -> Any:
@@ -206,17 +311,106 @@ def cancel_page(manifest_id: int) -> Any:
 @bp.route("/manifest/<int:manifest_id>/serahkan", methods=["POST"])
 @roles_required(*STAFF)
 def handover_page(manifest_id: int) -> Any:
+    problem = _courier_problem()
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("manifests.detail_page", manifest_id=manifest_id))
     try:
         with unit_of_work() as session:
             service.get_manifest(session, current_office(session), manifest_id)
             code = current_office(session).code
         result = handover.hand_over(code, manifest_id, actor(), _client())
         category = "success" if result.answer.ok else "error"
-        flash(f"{result.number}: {MANIFEST_STATUS_LABELS[result.status]}. Jawaban kurir: {result.answer.summary()}",
-              category)
-    except (ManifestError, CourierConfigError) as exc:
+        flash(f"{result.number}: {MANIFEST_STATUS_LABELS[result.status]}. Jawaban kurir: "
+              f"{handover.answer_words(result.answer)}.", category)
+    except ManifestError as exc:
         flash(str(exc), "error")
+    except CourierConfigError:
+        flash(handover.NOT_CONFIGURED_URL, "error")
     return redirect(url_for("manifests.detail_page", manifest_id=manifest_id))
+
+
+# --- many manifests at once: each a background job, answered at once with the job's page -----------------------
+
+
+def _back() -> str:
+    """The list as it was when a bulk action was asked (its filters kept)."""
+    args = {k: request.form[k] for k in ("status", "tugas", "hal") if request.form.get(k)}
+    return url_for("manifests.list_page", **args)
+
+
+def _bulk_scope(statuses: Iterable[ManifestStatus]) -> tuple[Office, list[int]]:
+    """The office and the manifests a bulk action works on: those ticked on the list, else every one the list's
+    filter (status, build) shows, across all its pages; only those in `statuses`."""
+    form = request.form
+    office_id = _office_id()
+    build = _build_scope(form.get("tugas"), office_id)
+    ids: list[int] | None = build["ids"] if build else None
+    ticked = [int(x) for x in form.getlist("ids") if x.isascii() and x.isdigit()]
+    if ticked:
+        ids = ticked if ids is None else sorted(set(ticked) & set(ids))
+    with unit_of_work() as session:
+        office = current_office(session)
+        return office, service.scoped_ids(session, office, statuses, status=_status_arg(form.get("status")),
+                                          ids=ids)
+
+
+def _to_job(submitted: jobs.Submitted) -> Any:
+    if submitted.existing:
+        flash("Tugas yang sama sedang berjalan; ini halamannya.", "info")
+    return redirect(url_for("jobs.job_page", job_id=submitted.job_id))
+
+
+@bp.route("/manifest/kunci-semua", methods=["POST"])
+@roles_required(*STAFF)
+def finalize_all_page() -> Any:
+    office, ids = _bulk_scope({ManifestStatus.DRAFT})
+    if not ids:
+        flash("Tidak ada draf untuk dikunci pada pilihan ini.", "info")
+        return redirect(_back())
+    return _to_job(service.start_finalize(office, actor(), ids))
+
+
+@bp.route("/manifest/serahkan-semua", methods=["POST"])
+@roles_required(*STAFF)
+def handover_all_page() -> Any:
+    problem = _courier_problem()
+    if problem:
+        flash(problem, "error")
+        return redirect(_back())
+    office, ids = _bulk_scope(handover.HANDOVER_FROM)
+    if not ids:
+        flash("Tidak ada manifest final atau gagal diserahkan pada pilihan ini.", "info")
+        return redirect(_back())
+    return _to_job(handover.start_handover(office, actor(), ids))
+
+
+@bp.route("/manifest/berita-acara-semua", methods=["POST"])
+@roles_required(*STAFF)
+def documents_all_page() -> Any:
+    office, ids = _bulk_scope(DOCUMENT_STATUSES)
+    if not ids:
+        flash("Tidak ada manifest terkunci pada pilihan ini: draf belum punya Berita Acara.", "info")
+        return redirect(_back())
+    return _to_job(handover.start_berita_acara(office, actor(), ids))
+
+
+@bp.route("/manifest/unduhan/<int:job_id>")
+@roles_required(*STAFF)
+def download_page(job_id: int) -> Any:
+    """The Berita Acara ZIP a job made: for staff of the office that made it only."""
+    with unit_of_work() as session:
+        office = current_office(session)
+        job = session.get(Job, job_id)
+        ready = (job is not None and job.office_id == office.id and job.kind == handover.DOCUMENTS_JOB
+                 and job.status is JobStatus.DONE)
+        code = office.code.replace(".", "")
+    path = handover.export_path(office.id, job_id) if ready else None
+    if path is None or not path.is_file():
+        return render_template("error.html", code=404, title="Tidak ditemukan",
+                               message="Berkas ZIP ini tidak ada (lagi). Buat lagi dari daftar manifest."), 404
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=f"berita-acara-{code}-tugas-{job_id}.zip")
 
 
 _DOCS = {

@@ -4,25 +4,30 @@ A manifest holds the ready cards of one destination post office; a large post of
 kecamatan and capped (ANTAR_MANIFEST_MAX_ITEMS). Items are in the postman's round order. These functions
 take a session and never commit (the caller's unit of work does), and take a per-office lock first, so two
 staff building at the same moment are serialized; the partial unique index on active items is the
-database's own guarantee that a card is on at most one open manifest.
+database's own guarantee that a card is on at most one open manifest. The background jobs at the end (a build,
+locking many drafts) are entry points like a command: they open their own units of work.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from flask import current_app
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move_many
 from app.courier import s10
-from app.db import utcnow
+from app.db import unit_of_work, utcnow
 from app.lifecycle import Lifecycle, next_document_numbers
 from app.models import Office
 from app.offices import lock_office as _lock_office
@@ -180,6 +185,14 @@ def build_manifests(session: Session, office: Office, actor: Actor, *, tracking:
     """
     lock_office(session, office)
     plans = plan_manifests(session, office, post_office=post_office, kecamatan=kecamatan, cap=cap)
+    return build_planned(session, office, actor, plans, tracking=tracking, finalize=finalize)
+
+
+def build_planned(session: Session, office: Office, actor: Actor, plans: Sequence[PlannedManifest], *,
+                  tracking: TrackingRange, finalize: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> list[Manifest]:
+    """Write the planned manifests (the caller holds the office lock and planned in this transaction); `progress`
+    hears (manifests built, manifests planned) after each one."""
     if not plans:
         raise ManifestError("Tidak ada kartu siap kirim untuk pilihan ini.")
     numbers: list[str] = []
@@ -209,6 +222,8 @@ def build_manifests(session: Session, office: Office, actor: Actor, *, tracking:
                         f"Final: {len(plan.card_ids)} nomor resi {chunk[0]} s.d. {chunk[-1]}")
             m.finalized_at = now
         manifests.append(m)
+        if progress is not None:
+            progress(len(manifests), len(plans))
     return manifests
 
 
@@ -428,3 +443,170 @@ def manifest_summary(session: Session, office: Office, *, status: ManifestStatus
     if status is not None:
         query = query.where(Manifest.status == status)
     return list(session.scalars(query.order_by(Manifest.id.desc()).limit(limit)))
+
+
+# --- many manifests at once: the list's scope, and the build and finalize jobs ---------------------------------
+
+BUILD_JOB = "manifests.build"
+FINALIZE_JOB = "manifests.finalize"
+
+
+def check_build_choice(office: Office, *, post_office: str | None, kecamatan: str | None) -> dict[str, str]:
+    """The build form's choices that cannot be right, by field (checked before a build job is started)."""
+    problems: dict[str, str] = {}
+    if post_office and post_office not in post_offices(office.code):
+        problems["post_office"] = f"Kantor pos tujuan '{post_office}' tidak melayani wilayah {office.name}."
+    if kecamatan and kecamatan not in office_regions(office.code).kecamatan:
+        problems["kecamatan"] = f"Kecamatan '{kecamatan}' bukan wilayah {office.name}."
+    return problems
+
+
+def manifests_query(office: Office, *, status: ManifestStatus | None = None,
+                    ids: Sequence[int] | None = None) -> Select[tuple[Manifest]]:
+    """The office's manifests, newest first, optionally of one status and/or among `ids` (a build's manifests)."""
+    query = select(Manifest).where(Manifest.office_id == office.id)
+    if status is not None:
+        query = query.where(Manifest.status == status)
+    if ids is not None:
+        query = query.where(Manifest.id.in_(list(ids)))
+    return query.order_by(Manifest.id.desc())
+
+
+def status_counts(session: Session, office: Office, *,
+                  ids: Sequence[int] | None = None) -> dict[ManifestStatus, tuple[int, int]]:
+    """(manifests, cards) per status, of the office or among `ids`."""
+    query = select(Manifest.status, func.count(), func.coalesce(func.sum(Manifest.item_count), 0)).where(
+        Manifest.office_id == office.id)
+    if ids is not None:
+        query = query.where(Manifest.id.in_(list(ids)))
+    return {status: (n, items) for status, n, items in session.execute(query.group_by(Manifest.status))}
+
+
+def scoped_ids(session: Session, office: Office, statuses: Iterable[ManifestStatus], *,
+               status: ManifestStatus | None = None, ids: Sequence[int] | None = None) -> list[int]:
+    """The office's manifests in `statuses` (and `status`, and among `ids` when given), oldest first: what a bulk
+    action on the list works on."""
+    wanted = set(statuses) if status is None else set(statuses) & {status}
+    if not wanted:
+        return []
+    query = select(Manifest.id).where(Manifest.office_id == office.id, Manifest.status.in_(wanted))
+    if ids is not None:
+        query = query.where(Manifest.id.in_(list(ids)))
+    return list(session.scalars(query.order_by(Manifest.id)))
+
+
+def ids_key(ids: Iterable[int]) -> str:
+    """A short fingerprint of a set of manifests, for a job's dedupe key (a double click asks for the same set)."""
+    return hashlib.sha1(",".join(str(i) for i in sorted(set(ids))).encode()).hexdigest()
+
+
+def range_remaining(session: Session, office: Office, tracking: TrackingRange) -> int:
+    """How many tracking numbers the office's range has left (nothing is taken)."""
+    counter = session.get(TrackingCounter, (office.id, tracking.prefix))
+    start = max(counter.last_serial + 1 if counter else tracking.first, tracking.first)
+    return max(tracking.last - start + 1, 0)
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def start_build(office: Office, actor: Actor, *, post_office: str | None, kecamatan: str | None, cap: int,
+                finalize: bool) -> jobs.Submitted:
+    """Start a build as a background job; the same choice clicked twice is one job."""
+    params = {"post_office": post_office, "kecamatan": kecamatan, "cap": cap, "finalize": finalize}
+    where = ", ".join(p for p in (f"kantor pos {post_office}" if post_office else "",
+                                  f"kecamatan {office_regions(office.code).kecamatan.get(kecamatan, kecamatan)}"
+                                  if kecamatan else "") if p) or "semua kartu siap kirim"
+    choice = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return jobs.submit(BUILD_JOB, params, actor, office_id=office.id, title=f"Susun manifest ({where})",
+                       dedupe_key=f"{BUILD_JOB}:{office.id}:{choice}")
+
+
+def build_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """The build as a job: plan, then write the manifests in one transaction, reporting each manifest built."""
+    p = ctx.params
+    tracking = TrackingRange.from_config(current_app.config)
+    with unit_of_work() as session:
+        office = session.get(Office, ctx.office_id)
+        lock_office(session, office)
+        plans = plan_manifests(session, office, post_office=p.get("post_office"), kecamatan=p.get("kecamatan"),
+                               cap=int(p["cap"]))
+        ctx.progress(done=0, total=len(plans), unit="manifest", counts={"Manifest dibuat": 0})
+
+        def report(done: int, total: int) -> None:
+            ctx.progress(done=done, total=total, unit="manifest", counts={"Manifest dibuat": done})
+
+        made = build_planned(session, office, ctx.actor, plans, tracking=tracking, finalize=bool(p.get("finalize")),
+                             progress=report)
+        ids = [m.id for m in made]
+        cards = sum(m.item_count for m in made)
+        drafts = sum(1 for m in made if m.status is ManifestStatus.DRAFT)
+    counts = {"Manifest dibuat": len(ids), "Kartu": cards}
+    if drafts:
+        counts["Masih draf"] = drafts
+    else:
+        counts["Dikunci, bernomor resi"] = len(ids)
+    return {
+        "summary": f"{_thousands(len(ids))} manifest dibuat ({_thousands(cards)} kartu).",
+        "manifest_ids": ids, "cards": cards, "counts": counts,
+        "links": [{"label": f"Manifest hasil susunan ini ({_thousands(len(ids))}): kunci semua draf, serahkan ke kurir,"
+                            " unduh Berita Acara", "url": f"/manifest?tugas={ctx.job_id}"}],
+    }
+
+
+def start_finalize(office: Office, actor: Actor, ids: Sequence[int]) -> jobs.Submitted:
+    """Start locking the given drafts as a background job; the same set clicked twice is one job."""
+    return jobs.submit(FINALIZE_JOB, {"manifest_ids": list(ids)}, actor, office_id=office.id,
+                       title=f"Kunci {_thousands(len(ids))} draf manifest",
+                       dedupe_key=f"{FINALIZE_JOB}:{office.id}:{ids_key(ids)}")
+
+
+def finalize_job(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Lock each draft (one transaction per manifest, so the page shows real progress and a manifest that cannot be
+    locked does not hold back the others). The numbers they need are checked first: a range too small stops the
+    job before anything is numbered."""
+    ids = [int(i) for i in ctx.params["manifest_ids"]]
+    tracking = TrackingRange.from_config(current_app.config)
+    with unit_of_work() as session:
+        office = session.get(Office, ctx.office_id)
+        needed = session.scalar(select(func.count()).select_from(ManifestItem).join(Manifest).where(
+            Manifest.id.in_(ids), Manifest.office_id == office.id, Manifest.status == ManifestStatus.DRAFT,
+            ManifestItem.active)) or 0
+        left = range_remaining(session, office, tracking)
+    if needed > left:
+        raise jobs.JobError(f"Rentang nomor resi dari PT Pos ({tracking.label}) tidak cukup: tersisa "
+                            f"{_thousands(left)}, dibutuhkan {_thousands(needed)}. Tidak ada yang dikunci. "
+                            "Minta rentang baru ke PT Pos.")
+    done = skipped = numbered = 0
+    problems: list[dict[str, str]] = []
+
+    def counts() -> dict[str, int]:
+        out = {"Draf dikunci": done, "Nomor resi diberikan": numbered}
+        if skipped:
+            out["Dilewati (sudah bukan draf)"] = skipped
+        if problems:
+            out["Tidak dapat dikunci"] = len(problems)
+        return out
+
+    for position, mid in enumerate(ids, start=1):
+        try:
+            with unit_of_work() as session:
+                office = session.get(Office, ctx.office_id)
+                m = get_manifest(session, office, mid)
+                if m.status is not ManifestStatus.DRAFT:
+                    skipped += 1
+                else:
+                    numbered += finalize(session, office, mid, ctx.actor, tracking).item_count
+                    done += 1
+        except RangeExhausted as exc:
+            problems.append({"manifest_id": str(mid), "message": str(exc)})
+            break
+        except ManifestError as exc:
+            problems.append({"manifest_id": str(mid), "message": str(exc)})
+        ctx.progress(done=position, total=len(ids), unit="manifest", counts=counts())
+    summary = f"{_thousands(done)} draf dikunci ({_thousands(numbered)} nomor resi)."
+    if problems:
+        summary += f" {len(problems)} tidak dapat dikunci: " + "; ".join(p["message"] for p in problems[:5])
+    return {"summary": summary, "finalized": done, "skipped": skipped, "problems": problems, "counts": counts(),
+            "links": [{"label": "Manifest final yang siap diserahkan", "url": "/manifest?status=FINALIZED"}]}

@@ -9,12 +9,15 @@ The scope is the officer's kelurahan of his office; anything outside it is "not 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -25,7 +28,7 @@ from app.dates import as_local
 from app.db import unit_of_work, utcnow
 from app.models import Role
 from app.regions import office_regions
-from app.web import csv_response, json_error
+from app.web import Page, csv_response, json_error, page_arg
 from returns import forms, queries, service
 from returns.forms import Once, SubmissionError, TokenReused
 from returns.models import DISPOSITION_LABELS, BatchStatus, Disposition, HandoverBatch, HandoverItem
@@ -134,9 +137,10 @@ class Paged:
 
     @classmethod
     def of(cls, rows: list[WaitingCard]) -> Paged:
+        """The page `?hal=` asks for (a number that is not one is a 400), past the end the last one: the list
+        shrinks as cards are handed over, and a stale link should still show cards."""
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        raw = request.args.get("hal") or "1"
-        page = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
+        page = min(page_arg(), pages)
         return cls(rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], page, pages, len(rows))
 
 
@@ -146,25 +150,160 @@ def batch_page(batch_id: int) -> Any:
     return _batch_page(batch_id)
 
 
-def _batch_page(batch_id: int, *, error: str | None = None, form: Mapping[str, Any] | None = None,
-                token: str | None = None, status: int = 200) -> Any:
+# A batch this short is counted on the checklist as quickly as by scanning; a longer one shows its checklist on
+# request (`?daftar=semua`): 565 checkboxes are 120 screens on a phone.
+CHECKLIST_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """Where the counting of a batch on its way stands: the cards counted so far and those still to find."""
+
+    total: int
+    counted: int
+    uncounted: Page  # (ItemView, CardView) pairs, in the order of the printed list
+
+
+@dataclass(frozen=True, slots=True)
+class ScanAnswer:
+    ok: bool
+    message: str
+
+
+def _batch_page(batch_id: int, *, error: str | None = None, error_for: str | None = None,
+                form: Mapping[str, Any] | None = None, token: str | None = None, status: int = 200,
+                scan: ScanAnswer | None = None, focus: bool = True) -> Any:
+    """A batch; on its way, the counting (scan form, cards still to find, receipt) and the checklist. After a refused
+    form the message stands beside it (`error_for`: "checklist" or "count") with what was typed."""
+    number = page_arg()
     with unit_of_work() as session:
         scope = _scope(session)
         try:
             batch = service.get_batch(session, scope, batch_id)
         except NotFound:
             abort(404)
-        rows = service.batch_items(session, batch)
-        missing = set(form.getlist("missing")) if form is not None else set()
+        rows = queries.batch_cards(session, batch)
+        counting, listed = None, None
+        if batch.status is BatchStatus.DISPATCHED:
+            counted = _counted_ids(batch.id, [it.id for it, _ in rows])
+            counting = Counting(len(rows), len(counted),
+                                _clamped_page([(it, card) for it, card in rows if it.id not in counted], number))
+        else:
+            _forget_counted(batch.id)
+            listed = _clamped_page(rows, number)
+        missing = set(form.getlist("missing")) if form is not None and error_for == "checklist" else set()
+        checklist = (counting is not None
+                     and (len(rows) <= CHECKLIST_MAX or request.args.get("daftar") == "semua" or bool(missing)
+                          or error_for == "checklist"))
         return _page("kelurahan_batch.html", batch.number, status, batch=batch, rows=rows, error=error,
-                     counted=(form or {}).get("counted", ""), missing=missing, token=token or forms.new_token())
+                     error_for=error_for, counted=(form or {}).get("counted", "") if error_for == "checklist" else "",
+                     missing=missing, token=token or forms.new_token(), counting=counting, listed=listed, scan=scan,
+                     focus=focus,
+                     checklist=checklist, checklist_open=len(rows) <= CHECKLIST_MAX or error_for == "checklist"
+                     or request.args.get("daftar") == "semua")
+
+
+def _clamped_page(rows: list[Any], number: int) -> Page:
+    """A page of a list that shrinks while the officer works through it: past its end, the last page."""
+    return queries.page_of(rows, min(number, max(1, -(-len(rows) // PAGE_SIZE))), PAGE_SIZE)
+
+
+@bp.route("/kelurahan/berkas/<int:batch_id>/pindai", methods=["POST"])
+@roles_required(OFFICER)
+def scan_page(batch_id: int) -> Any:
+    """One card found in the envelope: its blanko number typed, or scanned (a scanner types it and Enter). Counted in
+    the officer's session, nothing recorded until the receipt is saved; `batal=1` takes a wrong count back."""
+    typed = (request.form.get("blanko") or "").strip()
+    blanko = "".join(typed.split()).upper()
+    undo = request.form.get("batal") == "1"
+    with unit_of_work() as session:
+        scope = _scope(session)
+        try:
+            batch = service.get_batch(session, scope, batch_id)
+        except NotFound:
+            abort(404)
+        if batch.status is not BatchStatus.DISPATCHED:
+            answer = ScanAnswer(False, f"Berkas {batch.number} berstatus '{batch.status_label}': penghitungannya "
+                                       "sudah selesai.")
+        elif not blanko:
+            answer = ScanAnswer(False, "Pindai atau ketik nomor blanko kartu, lalu tekan Enter.")
+        else:
+            answer = _count_card(session, scope, batch, blanko, typed, undo)
+    # The answer is the page itself (no redirect): one round trip per card on a village office's network. Sending
+    # it again (a reload) counts nothing twice.
+    return _batch_page(batch_id, scan=answer, status=200 if answer.ok else 422,
+                       focus=request.form.get("dari") != "daftar")
+
+
+def _count_card(session: Session, scope: Scope, batch: HandoverBatch, blanko: str, typed: str,
+                undo: bool) -> ScanAnswer:
+    rows = service.batch_items(session, batch)
+    item_ids = [it.id for it, _ in rows]
+    found = next(((it, card) for it, card in rows if card.nomor_blanko.upper() == blanko), None)
+    if found is None:
+        elsewhere = queries.batch_number_of_card(session, scope, blanko)
+        hint = (f" Kartu itu ada di berkas {elsewhere}." if elsewhere and elsewhere != batch.number
+                else " Periksa nomornya, atau sisihkan kartu itu dan laporkan ke Disdukcapil.")
+        return ScanAnswer(False, f"Nomor blanko “{typed}” tidak ada di berkas ini.{hint}")
+    item, card = found
+    counted = _counted_ids(batch.id, item_ids)
+    if undo:
+        if item.id not in counted:
+            return ScanAnswer(True, f"{card.nomor_blanko} ({card.nama}) memang belum dihitung.")
+        counted.discard(item.id)
+        _save_counted(batch.id, item_ids, counted)
+        return ScanAnswer(True, f"{card.nomor_blanko} ({card.nama}): hitungan dibatalkan. "
+                                f"{len(counted)} dari {len(rows)} kartu dihitung.")
+    if item.id in counted:
+        return ScanAnswer(True, f"{card.nomor_blanko} ({card.nama}) sudah dihitung sebelumnya. "
+                                f"{len(counted)} dari {len(rows)} kartu dihitung.")
+    counted.add(item.id)
+    _save_counted(batch.id, item_ids, counted)
+    return ScanAnswer(True, f"{card.nomor_blanko} ({card.nama}) dihitung: {len(counted)} dari {len(rows)} kartu.")
+
+
+# --- the count so far, in the session ------------------------------------------------------------------------
+# Not in the database: nothing is recorded until the receipt is saved, yet the count survives a reload or a lost
+# connection. Per batch, one bit per card in the order of the item ids: a batch of 565 cards takes 96 characters of
+# the session cookie (a list of numbers would not fit a cookie's 4 KB).
+
+COUNTED_KEY = "antar.counted"
+
+
+def _counted_ids(batch_id: int, item_ids: list[int]) -> set[int]:
+    raw = (web_session.get(COUNTED_KEY) or {}).get(str(batch_id))
+    if not raw:
+        return set()
+    try:
+        bits = base64.urlsafe_b64decode(raw)
+    except (binascii.Error, ValueError):
+        return set()
+    return {item_id for i, item_id in enumerate(sorted(item_ids)) if i // 8 < len(bits) and bits[i // 8] >> (i % 8) & 1}
+
+
+def _save_counted(batch_id: int, item_ids: list[int], counted: set[int]) -> None:
+    bits = bytearray((len(item_ids) + 7) // 8)
+    for i, item_id in enumerate(sorted(item_ids)):
+        if item_id in counted:
+            bits[i // 8] |= 1 << (i % 8)
+    store = dict(web_session.get(COUNTED_KEY) or {})
+    store[str(batch_id)] = base64.urlsafe_b64encode(bytes(bits)).decode()
+    web_session[COUNTED_KEY] = store
+
+
+def _forget_counted(batch_id: int) -> None:
+    store = web_session.get(COUNTED_KEY) or {}
+    if str(batch_id) in store:
+        web_session[COUNTED_KEY] = {k: v for k, v in store.items() if k != str(batch_id)}
 
 
 @bp.route("/kelurahan/berkas/<int:batch_id>/terima", methods=["POST"])
 @roles_required(OFFICER)
 def receipt_page(batch_id: int) -> Any:
+    """The receipt: from the checklist (`counted` and the `missing` ticked) or from the count (`hitungan=1`: the
+    cards counted are received, those not counted reported missing, once the officer confirms they are not there)."""
     token = _posted_token()
-    missing = request.form.getlist("missing")
+    from_count = request.form.get("hitungan") == "1"
 
     def receive(session: Session) -> dict[str, Any]:
         batch = service.confirm_receipt(session, _scope(session), batch_id, counted, missing, actor())
@@ -173,15 +312,34 @@ def receipt_page(batch_id: int) -> Any:
                 "flash": [["success", f"Berkas {batch.number} diterima: {batch.received_count} kartu{lost}."]]}
 
     try:
-        counted = _count(request.form.get("counted"))
+        if from_count:
+            counted, missing = _counted_receipt(batch_id, confirmed=request.form.get("yakin") == "1")
+        else:
+            missing = request.form.getlist("missing")
+            counted = _count(request.form.get("counted"))
         once = forms.run_once(token, current_user.id, receive, request=forms.fingerprint("form", request.path))
     except NotFound:
         abort(404)
     except TokenReused as exc:
         abort(400, description=str(exc))
     except ReturnsError as exc:
-        return _batch_page(batch_id, error=str(exc), form=request.form, token=token, status=422)
+        return _batch_page(batch_id, error=str(exc), error_for="count" if from_count else "checklist",
+                           form=request.form, token=token, status=422)
+    _forget_counted(batch_id)
     return _form_answer(once)
+
+
+def _counted_receipt(batch_id: int, *, confirmed: bool) -> tuple[int, list[str]]:
+    """The receipt the count makes: how many cards are in hand, and the blanko numbers of those not counted."""
+    with unit_of_work() as session:
+        batch = service.get_batch(session, _scope(session), batch_id)
+        rows = service.batch_items(session, batch)
+        counted = _counted_ids(batch.id, [it.id for it, _ in rows])
+        missing = [card.nomor_blanko for it, card in rows if it.id not in counted]
+    if missing and not confirmed:
+        raise ReturnsError(f"{len(missing)} kartu belum dihitung. Cari sekali lagi; bila memang tidak ada, centang "
+                           "pernyataan di atas tombol untuk melaporkannya hilang.")
+    return len(rows) - len(missing), missing
 
 
 @bp.route("/kelurahan/kartu/<int:item_id>")

@@ -23,8 +23,9 @@ from app.dates import as_local
 from app.db import utcnow
 from app.models import Office, Role, User
 from app.regions import OfficeRegions, office_regions
+from app.web import PAGE_SIZE, Page, paginate
 from returns import documents, service
-from returns.models import Disposition, HandoverBatch, HandoverBatchEvent, HandoverItem
+from returns.models import BatchStatus, Disposition, HandoverBatch, HandoverBatchEvent, HandoverItem
 from returns.service import Scope
 
 # Cards the kelurahan sent back to the office: moved holders (to be sent again) and cards not collected in time.
@@ -44,6 +45,11 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+def page_of(rows: list[Any], number: int, size: int = PAGE_SIZE) -> Page:
+    """One page of a list already read (a list the service defines), as `app.web.paginate` gives one of a query."""
+    return Page(rows[(number - 1) * size:number * size], number, size, len(rows))
 
 
 def kelurahan_name(regions: OfficeRegions, code: str | None) -> tuple[str, str]:
@@ -173,6 +179,70 @@ def batch_history(session: Session, batch_id: int) -> list[BatchEventView]:
         select(HandoverBatchEvent).where(HandoverBatchEvent.batch_id == batch_id).order_by(HandoverBatchEvent.id))]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """A batch as the staff's list shows it (the attribute names of `HandoverBatch`)."""
+
+    id: int
+    number: str
+    kelurahan_code: str
+    status: BatchStatus
+    status_label: str
+    item_count: int
+    missing_count: int
+    created_at: dt.datetime
+    created_by: str
+    dispatched_at: dt.datetime | None
+    received_at: dt.datetime | None
+    received_by: str | None
+
+
+def batches_page(session: Session, office: Office, number: int, *, status: BatchStatus | None = None,
+                 kelurahan_code: str | None = None) -> Page:
+    """One page of the office's batches (as `service.list_batches` lists them for staff), the newest first."""
+    query = select(HandoverBatch).where(HandoverBatch.office_id == office.id)
+    if kelurahan_code:
+        query = query.where(HandoverBatch.kelurahan_code == kelurahan_code)
+    if status is not None:
+        query = query.where(HandoverBatch.status == status)
+    page = paginate(session, query.order_by(HandoverBatch.id.desc()), number)
+    return dataclasses.replace(page, rows=[BatchRow(
+        b.id, b.number, b.kelurahan_code, b.status, b.status_label, b.item_count, b.missing_count, b.created_at,
+        b.created_by, b.dispatched_at, b.received_at, b.received_by) for (b,) in page.rows])
+
+
+def batch_cards_page(session: Session, batch_id: int, number: int) -> Page:
+    """One page of a batch's cards, in the order of its printed list (`service.batch_items`): (ItemView, CardView)
+    pairs. The caller has checked the batch's scope."""
+    page = paginate(session, select(HandoverItem, Card).join(Card, Card.id == HandoverItem.card_id)
+                    .where(HandoverItem.batch_id == batch_id).order_by(Card.rw, Card.rt, Card.nama, Card.id), number)
+    return dataclasses.replace(page, rows=[(_item_view(item), _card_view(card)) for item, card in page.rows])
+
+
+def batch_reason_totals(session: Session, batch_id: int) -> dict[str, int]:
+    """How many of a batch's cards came back for each reason, the most frequent first."""
+    rows = session.execute(select(HandoverItem.reason, func.count()).where(HandoverItem.batch_id == batch_id)
+                           .group_by(HandoverItem.reason)).all()
+    return dict(sorted(((r, n) for r, n in rows), key=lambda rn: (-rn[1], rn[0])))
+
+
+def batch_cards(session: Session, batch: HandoverBatch) -> list[tuple[ItemView, CardView]]:
+    """Every card of a batch (`service.batch_items`), as plain values."""
+    return [(_item_view(item), _card_view(card)) for item, card in service.batch_items(session, batch)]
+
+
+def batch_number_of_card(session: Session, scope: Scope, blanko: str) -> str | None:
+    """The number of the newest batch in the scope (for an officer: the batches he sees) holding the card with this
+    blanko number; None when there is none."""
+    query = (select(HandoverBatch.number).join(HandoverItem, HandoverItem.batch_id == HandoverBatch.id)
+             .join(Card, Card.id == HandoverItem.card_id)
+             .where(HandoverBatch.office_id == scope.office.id, Card.nomor_blanko == blanko))
+    if scope.is_officer:
+        query = query.where(HandoverBatch.kelurahan_code == scope.kelurahan_code,
+                            HandoverBatch.status.not_in([BatchStatus.DRAFT, BatchStatus.CANCELLED]))
+    return session.scalar(query.order_by(HandoverBatch.id.desc()).limit(1))
+
+
 # --- the office: cards back from the kelurahan ---------------------------------------------------------------
 
 
@@ -182,17 +252,52 @@ def back_at_office_counts(session: Session, office: Office) -> dict[CardState, i
         Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE)).group_by(Card.state)).all())
 
 
+def _back_at_office_query(office: Office, states: tuple[CardState, ...]) -> Any:
+    return (select(Card, HandoverItem, HandoverBatch)
+            .outerjoin(HandoverItem, and_(HandoverItem.card_id == Card.id, HandoverItem.active))
+            .outerjoin(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id)
+            .where(Card.office_id == office.id, Card.state.in_(states))
+            .order_by(Card.state, Card.state_changed_at, Card.nama, Card.id))
+
+
+def _back_row(card: Card, item: HandoverItem | None,
+              batch: HandoverBatch | None) -> tuple[CardView, ItemView | None, BatchRef | None]:
+    return (_card_view(card), None if item is None else _item_view(item), None if batch is None else _batch_ref(batch))
+
+
 def back_at_office(session: Session, office: Office, *,
                    limit: int = LIST_LIMIT) -> list[tuple[CardView, ItemView | None, BatchRef | None]]:
     """Cards the kelurahan sent back, with the batch item that sent them (None when there is none active)."""
-    rows = session.execute(
-        select(Card, HandoverItem, HandoverBatch)
-        .outerjoin(HandoverItem, and_(HandoverItem.card_id == Card.id, HandoverItem.active))
-        .outerjoin(HandoverBatch, HandoverBatch.id == HandoverItem.batch_id)
-        .where(Card.office_id == office.id, Card.state.in_(BACK_AT_OFFICE))
-        .order_by(Card.state, Card.state_changed_at, Card.nama).limit(limit)).all()
-    return [(_card_view(card), None if item is None else _item_view(item), None if batch is None else _batch_ref(batch))
-            for card, item, batch in rows]
+    rows = session.execute(_back_at_office_query(office, BACK_AT_OFFICE).limit(limit)).all()
+    return [_back_row(*row) for row in rows]
+
+
+def back_at_office_page(session: Session, office: Office, state: CardState, number: int) -> Page:
+    """One page of the cards back from their kelurahan in one state (`BACK_AT_OFFICE`), the longest back first."""
+    page = paginate(session, _back_at_office_query(office, (state,)), number)
+    return dataclasses.replace(page, rows=[_back_row(*row) for row in page.rows])
+
+
+@dataclass(frozen=True, slots=True)
+class MissingCard:
+    """A card reported missing when its batch was counted in, and the batch it was missing from."""
+
+    item_id: int
+    nomor_blanko: str
+    nama: str
+    batch_id: int
+    batch_number: str
+    kelurahan_code: str
+    received_at: dt.datetime | None
+    received_by: str | None
+
+
+def missing_cards(session: Session, office: Office) -> list[MissingCard]:
+    """The office's missing cards (`service.missing_cards`), by kelurahan, batch and name."""
+    rows = [MissingCard(it.id, card.nomor_blanko, card.nama, batch.id, batch.number, batch.kelurahan_code,
+                        batch.received_at, batch.received_by)
+            for it, card, batch in service.missing_cards(session, office)]
+    return sorted(rows, key=lambda r: (r.kelurahan_code, r.batch_id, r.nama, r.item_id))
 
 
 # --- the office: holders reported deceased ---------------------------------------------------------------------

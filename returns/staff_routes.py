@@ -23,7 +23,7 @@ from app.db import unit_of_work
 from app.models import Office, Role, User
 from app.regions import OfficeRegions, office_regions
 from app.users import UserError, account_events, create_user, set_active
-from app.web import csv_response, json_error
+from app.web import csv_response, json_error, page_arg
 from returns import documents, queries, service
 from returns.models import BATCH_STATUS_LABELS, DISPOSITION_LABELS, BatchStatus, HandoverBatch, HandoverItem
 from returns.queries import jsonable, kelurahan_name
@@ -107,6 +107,10 @@ def _item_json(it: HandoverItem, card: Card) -> dict[str, Any]:
 @bp.route("/pengembalian")
 @roles_required(*STAFF)
 def overview() -> Any:
+    return _overview()
+
+
+def _overview(*, error: str | None = None, chosen: Iterable[str] = (), status: int = 200) -> Any:
     with unit_of_work() as session:
         office = current_office(session)
         regions = office_regions(office.code)
@@ -128,9 +132,13 @@ def overview() -> Any:
     g.page_title = "Pengembalian ke kelurahan"
     return render_template(
         "returns_overview.html", waiting=waiting_rows, reasons=sorted(reason_totals, key=documents.label),
-        reason_totals=reason_totals, open_batches=open_batches,
+        reason_totals=reason_totals, open_batches=open_batches[:OPEN_BATCHES_SHOWN], open_total=len(open_batches),
         by_status=by_status, missing=missing, deceased=deceased, back=back, reminders=reminders, report=report,
-        regions=regions, reminder_days=_reminder_days(), S=CardState)
+        regions=regions, reminder_days=_reminder_days(), S=CardState, error=error, chosen=set(chosen)), status
+
+
+# The overview lists the newest running batches; the batch list has all of them, page by page.
+OPEN_BATCHES_SHOWN = 20
 
 
 @bp.route("/pengembalian/susun", methods=["POST"])
@@ -147,8 +155,7 @@ def build_page() -> Any:
             made = [f"{b.number} ({kelurahan_name(regions, b.kelurahan_code)[0]}, {b.item_count} kartu)"
                     for b in service.build_batches(session, office, actor(), codes)]
     except (ReturnsError, TransitionError) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("returns.overview"))
+        return _overview(error=str(exc), chosen=codes or (), status=422)
     flash(f"{len(made)} berkas disiapkan: {'; '.join(made)}. Cetak daftarnya, lalu tandai dikirim.", "success")
     return redirect(url_for("returns.batches_page", status=BatchStatus.DRAFT.value))
 
@@ -159,13 +166,14 @@ def batches_page() -> Any:
     status = request.args.get("status") or ""
     chosen = BatchStatus(status) if status in BatchStatus.__members__ else None
     kelurahan = (request.args.get("kelurahan") or "").strip() or None
+    number = page_arg()
     with unit_of_work() as session:
         office = current_office(session)
         regions = office_regions(office.code)
-        batches = service.list_batches(session, _scope(session), status=chosen, kelurahan_code=kelurahan)
+        page = queries.batches_page(session, office, number, status=chosen, kelurahan_code=kelurahan)
         with_batches = queries.kelurahan_with_batches(session, office)
     g.page_title = "Berkas serah terima"
-    return render_template("returns_batches.html", batches=batches, chosen=chosen, kelurahan=kelurahan,
+    return render_template("returns_batches.html", page=page, chosen=chosen, kelurahan=kelurahan,
                            regions=regions, with_batches=with_batches, statuses=list(BatchStatus),
                            kel_name=functools.partial(kelurahan_name, regions))
 
@@ -173,31 +181,39 @@ def batches_page() -> Any:
 @bp.route("/pengembalian/berkas/<int:batch_id>")
 @roles_required(*STAFF)
 def batch_page(batch_id: int) -> Any:
+    return _batch_page(batch_id)
+
+
+def _batch_page(batch_id: int, *, error: str | None = None, field: str | None = None, item_id: int | None = None,
+                status: int = 200) -> Any:
+    """A batch, its cards page by page; after a refused form, the message beside the form it is about (`field`:
+    dispatch, cancel, remove, or correct with the card's `item_id`) and the form as it was typed."""
+    number = page_arg()
     with unit_of_work() as session:
         office = current_office(session)
         try:
             batch = service.get_batch(session, _scope(session), batch_id)
         except NotFound as exc:
             return render_template("error.html", code=404, title="Tidak ditemukan", message=str(exc)), 404
-        rows = service.batch_items(session, batch)
+        page = queries.batch_cards_page(session, batch.id, number)
+        totals = queries.batch_reason_totals(session, batch.id)
         events = queries.batch_history(session, batch.id)
         regions = office_regions(office.code)
-    totals: dict[str, int] = defaultdict(int)
-    for it, _ in rows:
-        totals[it.reason] += 1
     g.page_title = batch.number
-    return render_template("returns_batch.html", b=batch, rows=rows, events=events, totals=totals,
-                           kel=regions.kelurahan.get(batch.kelurahan_code), S=CardState)
+    values = request.form if request.method == "POST" else {}
+    return render_template("returns_batch.html", b=batch, page=page, events=events, totals=totals,
+                           kel=regions.kelurahan.get(batch.kelurahan_code), S=CardState, error=error, field=field,
+                           error_item=item_id, values=values), status
 
 
-def _action(batch_id: int, fn: Callable[[Session, Scope], str]) -> Any:
+def _action(batch_id: int, fn: Callable[[Session, Scope], str], field: str) -> Any:
     try:
         with unit_of_work() as session:
             message = fn(session, _scope(session))
-        flash(message, "success")
     except (ReturnsError, TransitionError) as exc:
-        flash(str(exc), "error")
-    return redirect(url_for("returns.batch_page", batch_id=batch_id))
+        return _batch_page(batch_id, error=str(exc), field=field, status=422)
+    flash(message, "success")
+    return redirect(url_for("returns.batch_page", batch_id=batch_id, hal=request.args.get("hal") or None))
 
 
 @bp.route("/pengembalian/berkas/<int:batch_id>/kirim", methods=["POST"])
@@ -207,7 +223,7 @@ def dispatch_page(batch_id: int) -> Any:
         b = service.dispatch(session, scope, batch_id, actor())
         return f"Berkas {b.number} ditandai dikirim ke kelurahan ({b.item_count} kartu)."
 
-    return _action(batch_id, run)
+    return _action(batch_id, run, "dispatch")
 
 
 @bp.route("/pengembalian/berkas/<int:batch_id>/batal", methods=["POST"])
@@ -217,7 +233,7 @@ def cancel_page(batch_id: int) -> Any:
         b = service.cancel_batch(session, scope, batch_id, actor(), request.form.get("reason", ""))
         return f"Berkas {b.number} dibatalkan; kartunya menunggu lagi di kantor."
 
-    return _action(batch_id, run)
+    return _action(batch_id, run, "cancel")
 
 
 @bp.route("/pengembalian/berkas/<int:batch_id>/keluarkan", methods=["POST"])
@@ -229,7 +245,7 @@ def remove_page(batch_id: int) -> Any:
         n = service.remove_cards(session, scope, batch_id, blankos, actor())
         return f"{n} kartu dikeluarkan dari berkas; kartunya menunggu lagi di kantor."
 
-    return _action(batch_id, run)
+    return _action(batch_id, run, "remove")
 
 
 @bp.route("/pengembalian/kartu/<int:item_id>/koreksi", methods=["POST"])
@@ -240,16 +256,18 @@ def correct_page(item_id: int) -> Any:
         with unit_of_work() as session:
             item = service.correct(session, _scope(session), item_id, actor(), request.form.get("reason", ""))
             batch_id, blanko = item.batch_id, item.card.nomor_blanko
-        flash(f"Kartu {blanko} dikoreksi: kembali menunggu diambil di kelurahan.", "success")
     except NotFound:
         abort(404)
     except (ReturnsError, TransitionError) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("returns.missing_page") if back == "hilang" else request.referrer
-                        or url_for("returns.batches_page"))
+        if back == "hilang":
+            return _missing_page(error=str(exc), item_id=item_id, status=422)
+        with unit_of_work() as session:
+            batch_id = service.item_in_scope(session, _scope(session), item_id)[0].batch_id
+        return _batch_page(batch_id, error=str(exc), field="correct", item_id=item_id, status=422)
+    flash(f"Kartu {blanko} dikoreksi: kembali menunggu diambil di kelurahan.", "success")
     if back == "hilang":
         return redirect(url_for("returns.missing_page"))
-    return redirect(url_for("returns.batch_page", batch_id=batch_id))
+    return redirect(url_for("returns.batch_page", batch_id=batch_id, hal=request.args.get("hal") or None))
 
 
 @bp.route("/pengembalian/berkas/<int:batch_id>/daftar.pdf")
@@ -270,34 +288,45 @@ def batch_pdf(batch_id: int) -> Any:
 @bp.route("/pengembalian/kembali-ke-kantor", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def back_page() -> Any:
-    if request.method == "POST":
-        blankos = _blankos(request.form.getlist("blanko"), request.form.get("blanko_text"))
-        try:
-            with unit_of_work() as session:
-                cards = service.receive_back(session, current_office(session), blankos, actor())
-                ready = sum(c.state is CardState.READY for c in cards)
-            unclear = f"; {len(cards) - ready} alamatnya belum jelas (antrean alamat)" if len(cards) > ready else ""
-            flash(f"{len(cards)} kartu diterima kembali di kantor: {ready} siap dikirim pada manifest berikut"
-                  f"{unclear}.", "success")
-        except (ReturnsError, TransitionError) as exc:
-            flash(str(exc), "error")
-        return redirect(url_for("returns.back_page"))
+    if request.method == "GET":
+        return _back_page()
+    blankos = _blankos(request.form.getlist("blanko"), request.form.get("blanko_text"))
+    try:
+        with unit_of_work() as session:
+            cards = service.receive_back(session, current_office(session), blankos, actor())
+            ready = sum(c.state is CardState.READY for c in cards)
+    except (ReturnsError, TransitionError) as exc:
+        return _back_page(error=str(exc), status=422)
+    unclear = f"; {len(cards) - ready} alamatnya belum jelas (antrean alamat)" if len(cards) > ready else ""
+    flash(f"{len(cards)} kartu diterima kembali di kantor: {ready} siap dikirim pada manifest berikut{unclear}.",
+          "success")
+    return redirect(url_for("returns.back_page"))
+
+
+def _back_page(*, error: str | None = None, status: int = 200) -> Any:
+    """Moved holders' cards (page `hal`) and cards not collected (page `hal_tidak`); after a refused confirmation,
+    the message beside the numbers and the numbers as they were ticked and typed."""
+    moved_number, uncollected_number = page_arg(), page_arg("hal_tidak")
     with unit_of_work() as session:
         office = current_office(session)
-        rows, counts = queries.back_at_office(session, office), queries.back_at_office_counts(session, office)
+        moved = queries.back_at_office_page(session, office, CardState.READDRESSED, moved_number)
+        uncollected = queries.back_at_office_page(session, office, CardState.NOT_COLLECTED, uncollected_number)
         regions = office_regions(office.code)
     g.page_title = "Kembali ke kantor"
-    return render_template("returns_back.html", rows=rows, counts=counts, S=CardState,
-                           kel_name=functools.partial(kelurahan_name, regions))
+    ticked = set(request.form.getlist("blanko")) if request.method == "POST" else set()
+    return render_template("returns_back.html", moved=moved, uncollected=uncollected, S=CardState, error=error,
+                           ticked=ticked, typed=request.form.get("blanko_text", "") if request.method == "POST" else "",
+                           kel_name=functools.partial(kelurahan_name, regions)), status
 
 
 @bp.route("/pengembalian/meninggal")
 @roles_required(*STAFF)
 def deceased_page() -> Any:
+    number = page_arg()
     with unit_of_work() as session:
         rows = queries.deceased_holders(session, current_office(session))
     g.page_title = "Pemilik meninggal dunia"
-    return render_template("returns_deceased.html", rows=rows)
+    return render_template("returns_deceased.html", page=queries.page_of(rows, number))
 
 
 @bp.route("/pengembalian/meninggal.csv")
@@ -316,22 +345,33 @@ def deceased_csv() -> Any:
 @bp.route("/pengembalian/hilang")
 @roles_required(*STAFF)
 def missing_page() -> Any:
+    return _missing_page()
+
+
+def _missing_page(*, error: str | None = None, item_id: int | None = None, status: int = 200) -> Any:
+    number = page_arg()
     with unit_of_work() as session:
         office = current_office(session)
-        rows = service.missing_cards(session, office)
         regions = office_regions(office.code)
+        page = queries.page_of(queries.missing_cards(session, office), number)
     g.page_title = "Kartu hilang"
-    return render_template("returns_missing.html", rows=rows, kel_name=functools.partial(kelurahan_name, regions))
+    return render_template("returns_missing.html", page=page, error=error, error_item=item_id,
+                           values=request.form if request.method == "POST" else {},
+                           kel_name=functools.partial(kelurahan_name, regions)), status
 
 
 @bp.route("/pengembalian/pengingat")
 @roles_required(*STAFF)
 def reminders_page() -> Any:
+    chosen = (request.args.get("kelurahan") or "").strip() or None
+    number = page_arg()
     with unit_of_work() as session:
         groups = _reminders(session, current_office(session))
+    group = next((grp for grp in groups if grp.kode_wilayah == chosen), None)
     g.page_title = "Pengingat kelurahan"
-    return render_template("returns_reminders.html", groups=groups, reminder_days=_reminder_days(),
-                           deadline_days=_deadline_days())
+    return render_template("returns_reminders.html", groups=groups, group=group, chosen=chosen,
+                           page=queries.page_of(group.items, number) if group else None,
+                           reminder_days=_reminder_days(), deadline_days=_deadline_days())
 
 
 @bp.route("/pengembalian/pengingat.csv")
@@ -352,6 +392,7 @@ def reminders_csv() -> Any:
 @roles_required(*STAFF)
 def officers_page() -> Any:
     form: dict[str, str] = {}
+    error: tuple[str, str] | None = None  # (field, message) of a refused account
     status = 200
     if request.method == "POST":
         form = {k: (request.form.get(k) or "").strip() for k in ("username", "full_name", "kelurahan")}
@@ -371,8 +412,7 @@ def officers_page() -> Any:
                       "akun per kelurahan; nonaktifkan akun yang tidak dipakai.", "info")
             return redirect(url_for("returns.officers_page"))
         except UserError as exc:
-            flash(str(exc), "error")
-            status = 422
+            error, status = (_account_field(str(exc)), str(exc)), 422
     with unit_of_work() as session:
         office = current_office(session)
         officers = queries.officers(session, office)
@@ -384,8 +424,16 @@ def officers_page() -> Any:
             taken[u.kelurahan_code].append(u.username)
     g.page_title = "Akun petugas kelurahan"
     return render_template("returns_officers.html", officers=officers, changes=changes, regions=regions, taken=taken,
-                           form=form,
+                           form=form, error=error,
                            kel_name=functools.partial(kelurahan_name, regions)), status
+
+
+def _account_field(message: str) -> str:
+    """The account form's field a refusal of `create_user` is about."""
+    text = message.lower()
+    if "kata sandi" in text:
+        return "password"
+    return "kelurahan" if "kelurahan" in text else "username"
 
 
 @bp.route("/pengembalian/petugas/<int:user_id>/status", methods=["POST"])

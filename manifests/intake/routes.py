@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from app import jobs
 from app.auth import actor, current_office, roles_required
-from app.cards import Card
+from app.cards import Card, CardState
 from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Role
 from app.regions import office_regions
-from app.web import csv_response, json_error
+from app.web import csv_response, json_error, page_arg, paginate
 from manifests import sorting
 from manifests.intake import service
 from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
@@ -27,23 +29,39 @@ bp = Blueprint("intake", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
 ALLOWED = (".csv", ".txt", ".xlsx")
 
-def _import_upload(upload: FileStorage | None) -> service.ImportResult:
+def _saved_upload(upload: FileStorage | None) -> tuple[Path, str]:
+    """The uploaded file saved in the instance folder (where a worker can read it), and its name."""
     if upload is None or not upload.filename:
         raise IntakeFileError("Pilih berkas cetakan (CSV atau XLSX) terlebih dahulu.")
     name = os.path.basename(upload.filename)
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in ALLOWED:
         raise IntakeFileError(f"Berkas '{name}' bukan CSV atau XLSX.")
-    fd, path = tempfile.mkstemp(suffix=suffix)
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=service.uploads_folder(), prefix=".upload-")
+    with os.fdopen(fd, "wb") as f:
+        upload.save(f)
+    return Path(path), name
+
+
+def _import_upload(upload: FileStorage | None) -> service.ImportResult:
+    """Import at once, in this request (the JSON API without `Prefer: respond-async`)."""
+    path, name = _saved_upload(upload)
     try:
-        with os.fdopen(fd, "wb") as f:
-            upload.save(f)
         with unit_of_work() as session:
             return service.import_print_run(
                 session, path, office=current_office(session), actor=actor(), filename=name,
                 chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"])
     finally:
-        os.unlink(path)
+        path.unlink(missing_ok=True)
+
+
+def _start_import(upload: FileStorage | None) -> tuple[int | None, int | None]:
+    """Start the import as a background job: (job id, None), or (None, earlier run) for a file imported before."""
+    path, name = _saved_upload(upload)
+    with unit_of_work() as session:
+        office = current_office(session)
+    return service.start_import(path, name, office, actor())
+
 
 def _result_json(r: service.ImportResult) -> dict[str, Any]:
     return {
@@ -53,32 +71,52 @@ def _result_json(r: service.ImportResult) -> dict[str, Any]:
         "rejected": [{"line": x.line, "field": x.field, "reason": x.reason} for x in r.rejected],
     }
 
+# The upload's answer lists the first rejected rows; the print run's page has all of them, page by page.
+PAGE_PREVIEW = 50
+
+
 @bp.route("/impor", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def intake_page() -> Any:
+    """The upload form, the recent imports and the print runs. An upload runs as a background job: the answer is
+    the job's page (or, for a file imported before, its print run); a file that is refused comes back here with
+    the message beside the field."""
     g.page_title = "Impor cetakan"
-    result = None
+    number = page_arg()
+    error, status = None, 200
     if request.method == "POST":
         try:
-            result = _import_upload(request.files.get("file"))
+            job_id, earlier = _start_import(request.files.get("file"))
         except IntakeFileError as exc:
-            flash(str(exc), "error")
-            return render_template("intake.html", result=None), 400
-        if result.same_file_as is not None:
-            flash(f"Berkas ini sudah diimpor sebagai print run #{result.same_file_as}. Tidak ada yang diimpor ulang.",
-                  "info")
+            error, status = str(exc), 400
         else:
-            flash(f"Print run #{result.print_run_id} diimpor: {result.cards_imported} kartu.", "success")
+            if earlier is not None:
+                flash(f"Berkas ini sudah diimpor sebagai print run #{earlier}. Tidak ada yang diimpor ulang.", "info")
+                return redirect(url_for("intake.run_page", run_id=earlier))
+            return redirect(url_for("jobs.job_page", job_id=job_id))
     with unit_of_work() as session:
         office = current_office(session)
-        runs = session.scalars(
-            select(PrintRun).where(PrintRun.office_id == office.id).order_by(PrintRun.id.desc()).limit(20)).all()
-    return render_template("intake.html", result=result, runs=runs)
+        office_id = office.id
+        runs = paginate(session, select(PrintRun.id, PrintRun.filename, PrintRun.imported_at, PrintRun.imported_by,
+                                        PrintRun.cards_imported, PrintRun.rows_rejected)
+                        .where(PrintRun.office_id == office.id).order_by(PrintRun.id.desc()), number)
+    return render_template("intake.html", result=None, runs=runs, error=error, jobs=jobs.recent_jobs(office_id, 5),
+                           rejected_preview=PAGE_PREVIEW), status
+
 
 @bp.route("/api/v1/print-runs", methods=["POST"])
 @roles_required(*STAFF)
 def intake_api() -> Any:
+    """Import a print run. With `Prefer: respond-async` (RFC 7240) the import runs as a background job: 202 with
+    the job's URL (Location) to poll; without it, the answer waits for the import (201, or 200 for a known file)."""
     try:
+        if "respond-async" in request.headers.get("Prefer", ""):
+            job_id, earlier = _start_import(request.files.get("file"))
+            if earlier is not None:
+                return jsonify(print_run_id=None, same_file_as=earlier), 200
+            location = url_for("jobs.job_api", job_id=job_id)
+            return jsonify(job_id=job_id, job_url=location,
+                           page_url=url_for("jobs.job_page", job_id=job_id)), 202, {"Location": location}
         result = _import_upload(request.files.get("file"))
     except IntakeFileError as exc:
         return json_error(400, str(exc), "invalid_file")
@@ -93,15 +131,17 @@ def _own_run(session: Any, run_id: int) -> PrintRun:
 @bp.route("/impor/<int:run_id>")
 @roles_required(*STAFF)
 def run_page(run_id: int) -> Any:
+    number = page_arg()
     with unit_of_work() as session:
         run = _own_run(session, run_id)
-        rejected = session.scalars(
-            select(IntakeRejection).where(IntakeRejection.print_run_id == run.id).order_by(IntakeRejection.line)
-            .limit(500)).all()
+        rejected = paginate(session, select(IntakeRejection.line, IntakeRejection.field, IntakeRejection.reason)
+                            .where(IntakeRejection.print_run_id == run.id)
+                            .order_by(IntakeRejection.line, IntakeRejection.id), number)
         states = dict(session.execute(
             select(Card.state, func.count()).where(Card.print_run_id == run.id).group_by(Card.state)).all())
     g.page_title = f"Print run #{run_id}"
     return render_template("run.html", run=run, rejected=rejected, states=states)
+
 
 @bp.route("/impor/<int:run_id>/ditolak.csv")
 @roles_required(*STAFF)
@@ -117,41 +157,67 @@ def run_rejections_csv(run_id: int) -> Any:
 @bp.route("/penyortiran", methods=["GET"])
 @roles_required(*STAFF)
 def sorting_page() -> Any:
+    return _sorting_page()
+
+
+def _sorting_page(*, form: str | None = None, field: str | None = None, error: str | None = None,
+                  status: int = 200) -> Any:
+    """The sorting page; after a refused form, the message beside its field and the form as it was typed."""
+    number = page_arg()
     with unit_of_work() as session:
         office = current_office(session)
         withdrawals = session.scalars(
             select(Withdrawal).where(Withdrawal.office_id == office.id).order_by(Withdrawal.id.desc())).all()
-        damaged = sorting.damaged_cards(session, office)
+        damaged = paginate(session, select(Card.nomor_blanko, Card.nama, Card.state_changed_at).where(
+            Card.office_id == office.id, Card.state == CardState.DAMAGED).order_by(Card.nomor_blanko), number)
         regions = office_regions(office.code)
     g.page_title = "Penyortiran"
-    return render_template("sorting.html", withdrawals=withdrawals, damaged=damaged, regions=regions)
+    values = request.form if request.method == "POST" else {}
+    return render_template("sorting.html", withdrawals=withdrawals, damaged=damaged, regions=regions,
+                           failed=form, field=field, error=error, values=values), status
+
 
 @bp.route("/penyortiran/rusak", methods=["POST"])
 @roles_required(*STAFF)
 def sorting_damaged() -> Any:
+    blankos, reason = request.form.get("blanko", "").split(), request.form.get("reason", "")
     try:
         with unit_of_work() as session:
-            cards = sorting.mark_damaged(session, current_office(session), request.form.get("blanko", "").split(),
-                                         actor(), request.form.get("reason", ""))
-        flash(f"{len(cards)} kartu ditandai rusak.", "success")
+            cards = sorting.mark_damaged(session, current_office(session), blankos, actor(), reason)
     except sorting.SortingError as exc:
-        flash(str(exc), "error")
+        # The operation checks the numbers first, then the reason: the message belongs to the first one missing.
+        field = "reason" if blankos and not reason.strip() else "blanko"
+        return _sorting_page(form="damaged", field=field, error=str(exc), status=422)
+    flash(f"{len(cards)} kartu ditandai rusak.", "success")
     return redirect(url_for("intake.sorting_page"))
+
 
 @bp.route("/penyortiran/tarik", methods=["POST"])
 @roles_required(*STAFF)
 def sorting_withdraw() -> Any:
+    kelurahan, reason = request.form.get("kelurahan", ""), request.form.get("reason", "")
+    field = "rws"
     try:
-        result = _withdraw(request.form.get("kelurahan", ""), sorting.parse_rws(request.form.get("rws", "")),
-                           request.form.get("reason", ""))
-        flash(f"Penarikan #{result.withdrawal_id}: {result.cards_withdrawn} kartu ditarik.", "success")
-        if result.recalls:
-            asked = sum(1 for r in result.recalls if r.answer.outcome.value == "accepted")
-            flash(f"{len(result.recalls)} kartu di wilayah ini sudah di tangan kurir: {asked} diminta ditarik kembali "
-                  f"(lihat riwayat manifest untuk jawaban kurir).", "info")
+        rws = sorting.parse_rws(request.form.get("rws", ""))
+        field = _withdraw_field(kelurahan, reason)
+        result = _withdraw(kelurahan, rws, reason)
     except sorting.SortingError as exc:
-        flash(str(exc), "error")
+        return _sorting_page(form="withdraw", field=field, error=str(exc), status=422)
+    flash(f"Penarikan #{result.withdrawal_id}: {result.cards_withdrawn} kartu ditarik.", "success")
+    if result.recalls:
+        asked = sum(1 for r in result.recalls if r.answer.outcome.value == "accepted")
+        flash(f"{len(result.recalls)} kartu di wilayah ini sudah di tangan kurir: {asked} diminta ditarik kembali "
+              f"(lihat riwayat manifest untuk jawaban kurir).", "info")
     return redirect(url_for("intake.sorting_page"))
+
+
+def _withdraw_field(kelurahan: str, reason: str) -> str:
+    """The field a refused withdrawal is about, in the order the operation checks them."""
+    with unit_of_work() as session:
+        known = office_regions(current_office(session).code).kelurahan
+    if kelurahan.strip() not in known:
+        return "kelurahan"
+    return "reason" if not reason.strip() else "kelurahan"
 
 
 def _withdraw(kelurahan: str, rws: list[str], reason: str) -> sorting.WithdrawalResult:
