@@ -35,7 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
-    from app import auth, filters, health, job_pages, views, web
+    from app import auth, filters, health, job_pages, jobs, views, web
 
     health.init_app(app)
     auth.init_app(app)
@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     web.init_app(app)
     app.register_blueprint(views.bp)
+    jobs.register(views.REPORT_JOB, views.report_job, "Laporan rekonsiliasi (XLSX)")
     web.add_menu(app, "main.report", "Rekonsiliasi", (Role.ADMIN, Role.STAFF), 90)
     web.add_menu(app, "jobs.list_page", "Tugas", (Role.ADMIN, Role.STAFF), 95)
     # The composition root: each domain of the flow registers its own blueprints, commands, menu entries and

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
-from app.auth import current_office, roles_required
+from app import jobs
+from app.auth import actor, current_office, roles_required
 from app.cards import STATE_LABELS, CardState
 from app.db import unit_of_work
-from app.models import Role
+from app.jobs import JobContext
+from app.models import Job, JobStatus, Office, Role
 from app.regions import office_regions
 from app.report import UNPLACED, reconciliation, write_xlsx
 
@@ -129,3 +132,49 @@ def report_xlsx() -> Any:
     buffer.seek(0)
     name = f"rekonsiliasi-{data['office']['code']}.xlsx"
     return send_file(buffer, mimetype=XLSX_MIME, as_attachment=True, download_name=name)
+
+
+# --- the reconciliation workbook as a background job --------------------------------------------------------
+
+REPORT_JOB = "report.xlsx"
+
+
+def _export_path(office_id: int, job_id: int) -> Path:
+    return Path(current_app.instance_path) / "exports" / str(office_id) / f"rekonsiliasi-{job_id}.xlsx"
+
+
+def report_job(ctx: JobContext) -> dict[str, Any]:
+    """Write the reconciliation workbook into the instance folder; the job page links its download."""
+    with unit_of_work() as session:
+        data = reconciliation(session, session.get(Office, ctx.office_id))
+    path = _export_path(ctx.office_id, ctx.job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_xlsx(data, path)
+    return {"summary": f"Laporan rekonsiliasi {data['office']['name']} siap: {data['printed']:,} kartu."
+            .replace(",", "."),
+            "links": [{"label": "Unduh XLSX", "url": f"/laporan/unduhan/{ctx.job_id}"}]}  # no request here: no url_for
+
+
+@bp.route("/laporan/xlsx-tugas", methods=["POST"])
+@roles_required(*STAFF)
+def report_xlsx_job() -> Any:
+    with unit_of_work() as session:
+        office_id = current_office(session).id
+    submitted = jobs.submit(REPORT_JOB, {}, actor(), office_id=office_id, title="Laporan rekonsiliasi (XLSX)",
+                            dedupe_key=f"report:{office_id}")
+    return redirect(url_for("jobs.job_page", job_id=submitted.job_id))
+
+
+@bp.route("/laporan/unduhan/<int:job_id>")
+@roles_required(*STAFF)
+def report_download(job_id: int) -> Any:
+    with unit_of_work() as session:
+        office = current_office(session)
+        job = session.get(Job, job_id)
+        ready = job is not None and job.office_id == office.id and job.kind == REPORT_JOB and \
+            job.status is JobStatus.DONE
+    path = _export_path(office.id, job_id) if ready else None
+    if path is None or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=XLSX_MIME, as_attachment=True,
+                     download_name=f"rekonsiliasi-{office.code}-tugas-{job_id}.xlsx")
