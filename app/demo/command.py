@@ -54,6 +54,14 @@ def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
     return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"]}), work
 
 
+def _today_morning() -> dt.datetime:
+    """12.00 WIB today: the simulated courier's days start at a fixed hour, so that the same seed gives the same run
+    whatever the time of day the demo is started (its days still lie in the past: events are never from the future)."""
+    from app.dates import WIB
+
+    return dt.datetime.combine(dt.datetime.now(WIB).date(), dt.time(12, 0), WIB)
+
+
 def _step(title: str) -> float:
     console.rule(f"[bold]{title}")
     return time.perf_counter()
@@ -137,7 +145,7 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         on_manifests = sum(m.item_count for m in made)
     # Our webhook endpoint, served over real HTTP on loopback; the simulator posts signed events to it. Its
     # clock starts 60 days back so that the simulated weeks of delivery lie in the past.
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+    start = _today_morning() - dt.timedelta(days=60)
     with courier_world(seed, start) as world:
         sim = world.sim
         sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
@@ -169,7 +177,7 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
             f"{REASON_LABELS.get(r, r)} {thousands(n)}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])))
 
     late_withdrawn = run_returns(code, seed, _step, _done, courier_world,
-                resend_start=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
+                resend_start=_today_morning() - dt.timedelta(days=8))
 
     _step("Laporan rekonsiliasi")
     with unit_of_work() as session:
