@@ -9,7 +9,7 @@ import logging
 import os
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -41,7 +41,8 @@ def _first_secret() -> str | None:
 @click.option("--seconds-per-day", default=5.0, show_default=True, type=float, help="Detik nyata per hari simulasi.")
 @click.option("--seed", default=None, type=int, help="Benih acak (bawaan: acak, dicetak agar bisa diulang).")
 @click.option("--start", "start_at", default=None, metavar="ISO",
-              help="Awal jam simulasi, mis. 2026-11-23T09:00:00+07:00 (bawaan: sekarang, WIB).")
+              help="Awal jam simulasi, mis. 2026-11-23T09:00:00+07:00 (bawaan: 60 hari yang lalu, agar hari-hari "
+                   "simulasi tidak melewati waktu nyata: Antar menolak event bertanggal di masa depan).")
 def courier_sim_command(host: str, port: int, target: str | None, secret: str | None, token: str | None,
                         seconds_per_day: float, seed: int | None, start_at: str | None) -> None:
     load_dotenv(Path.cwd() / ".env", override=False)
@@ -57,7 +58,7 @@ def courier_sim_command(host: str, port: int, target: str | None, secret: str | 
     token = token or os.environ.get("ANTAR_COURIER_API_TOKEN") or "sim-token"
     seed = secrets.randbelow(2**31) if seed is None else seed
     try:
-        start = datetime.fromisoformat(start_at) if start_at else None
+        start = datetime.fromisoformat(start_at) if start_at else datetime.now(UTC) - timedelta(days=60)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--start") from exc
     if seconds_per_day <= 0:

@@ -44,6 +44,9 @@ from manifests.service import close_complete
 log = logging.getLogger("antar.delivery")
 
 COURIER = Actor.system("kurir")
+# An event dated later than this after its message arrived comes from a wrong clock: applying it would freeze the
+# item (a DELIVERED in 2099 is final; real events after it would all be "stale").
+FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 
 CARD_STATE_OF: dict[str, CardState] = {
     Status.ACCEPTED: CardState.IN_TRANSIT, Status.IN_TRANSIT: CardState.IN_TRANSIT,
@@ -101,25 +104,36 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     numbers = sorted({e.tracking_number for e in events})
     items = _lock_items(session, numbers)
     ids = [e.event_id for e in events]
-    seen = set(session.scalars(select(TrackingEvent.event_id).where(TrackingEvent.event_id.in_(ids))))
+    seen = {r.event_id: (r.tracking_number, r.status, r.occurred_at) for r in session.execute(
+        select(TrackingEvent.event_id, TrackingEvent.tracking_number, TrackingEvent.status, TrackingEvent.occurred_at)
+        .where(TrackingEvent.event_id.in_(ids)))}
     polygons = _kelurahan_polygons(session, {items[e.tracking_number].kelurahan_code for e in events
                                              if e.status == Status.DELIVERED and e.tracking_number in items})
     results: list[dict[str, Any]] = []
     new_rows: list[dict[str, Any]] = []
     rejected_rows: list[dict[str, Any]] = []
     for e in events:
-        if e.event_id in seen:
+        known = seen.get(e.event_id)
+        if known == (e.tracking_number, e.status, e.occurred_at):
             results.append({"event_id": e.event_id, "result": "duplicate"})
             continue
         item = items.get(e.tracking_number)
-        problem = "nomor resi tidak dikenal" if item is None else semantic_error(e)
+        if known is not None:  # the same event_id for another event: never applied, listed for staff
+            problem = (f"event_id sudah dipakai untuk event lain (resi {known[0]}, {known[1]}, "
+                       f"{known[2]:%Y-%m-%d %H:%M} UTC): konflik, tidak diterapkan")
+        elif e.occurred_at > now + FUTURE_TOLERANCE:
+            minutes = int(FUTURE_TOLERANCE.total_seconds() // 60)
+            problem = (f"occurred_at {e.occurred_at:%Y-%m-%d %H:%M} UTC lebih dari {minutes} menit setelah pesan "
+                       "diterima: jam pengirim salah")
+        else:
+            problem = "nomor resi tidak dikenal" if item is None else semantic_error(e)
         if problem:
             results.append({"event_id": e.event_id, "result": "rejected", "message": problem})
             rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
                                   "tracking_number": e.tracking_number, "received_at": now, "message": problem,
                                   "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
             continue
-        seen.add(e.event_id)
+        seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
         result = _apply(item, e)
         far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
         if result == "applied" and (far_km is not None or flag):

@@ -69,6 +69,8 @@ def courier_events() -> Any:
         body = json.loads(text)
     except ValueError as exc:
         return _error(400, f"JSON tidak valid: {exc}")
+    except RecursionError:
+        return _error(400, "JSON bersarang terlalu dalam; kontrak hanya memakai beberapa tingkat objek.")
     try:
         events = parse_body(body)
     except SchemaError as exc:

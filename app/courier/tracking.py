@@ -8,6 +8,7 @@ event does to an item and its card is delivery's business (delivery/service.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -112,6 +113,19 @@ class Event:
 # --- schema ------------------------------------------------------------------------------------------------
 
 
+# Control characters (NUL among them) have no place in any field of the contract; PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_ATTEMPT = 1000
+# The years an event can honestly carry: anything else is a corrupt clock or a corrupt message.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _clean(value: str, where: str) -> str:
+    if _CONTROL.search(value):
+        raise SchemaError(f"{where}: berisi karakter kendali (mis. NUL)")
+    return value
+
+
 def _opt_str(obj: Mapping[str, Any], name: str, where: str, max_len: int = 500) -> str | None:
     value = obj.get(name)
     if value is None:
@@ -120,7 +134,7 @@ def _opt_str(obj: Mapping[str, Any], name: str, where: str, max_len: int = 500) 
         raise SchemaError(f"{where}.{name}: harus string atau null")
     if len(value) > max_len:
         raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return value
+    return _clean(value, f"{where}.{name}")
 
 
 def _req_str(obj: Mapping[str, Any], name: str, where: str, max_len: int) -> str:
@@ -129,7 +143,7 @@ def _req_str(obj: Mapping[str, Any], name: str, where: str, max_len: int) -> str
         raise SchemaError(f"{where}.{name}: wajib, string tidak kosong")
     if len(value) > max_len:
         raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return value
+    return _clean(value, f"{where}.{name}")
 
 
 def _opt_obj(obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
@@ -157,6 +171,8 @@ def parse_timestamp(text: str, where: str) -> tuple[dt.datetime, str]:
         raise SchemaError(f"{where}: bukan waktu ISO 8601 ({text[:40]!r})") from None
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise SchemaError(f"{where}: waktu tanpa zona waktu; kontrak mewajibkan offset, mis. +07:00")
+    if not FIRST_YEAR <= ts.year <= LAST_YEAR:
+        raise SchemaError(f"{where}: tahun {ts.year} di luar {FIRST_YEAR}..{LAST_YEAR}")
     offset = ts.strftime("%z")
     return ts.astimezone(dt.UTC), f"{offset[:3]}:{offset[3:]}"
 
@@ -182,8 +198,9 @@ def parse_body(body: Any) -> list[Event]:
             raise SchemaError(f"{where}: harus objek")
         occurred, offset = parse_timestamp(_req_str(e, "occurred_at", where, 40), f"{where}.occurred_at")
         attempt = e.get("attempt")
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0):
-            raise SchemaError(f"{where}.attempt: harus bilangan bulat >= 0 atau null")
+        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
+                                    or not 0 <= attempt <= MAX_ATTEMPT):
+            raise SchemaError(f"{where}.attempt: harus bilangan bulat 0..{MAX_ATTEMPT} atau null")
         location = _opt_obj(e, "location", where)
         recipient = _opt_obj(e, "recipient", where)
         proof = _opt_obj(e, "proof", where)

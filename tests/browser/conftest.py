@@ -9,6 +9,7 @@ screenshot in tests/browser/artifacts/, named by test and step; the processes' l
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -68,7 +69,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The simulator's clock does not tick on its own (a simulated day is a real day): the staff test moves it with
     # POST /_sim/advance, so that what arrives is decided by the test, not by how fast the machine is.
     sim = start_process(["courier-sim", "--port", str(sim_port), "--target", f"{base_url}/api/v1/courier/events",
-                  "--secret", secret, "--token", API_TOKEN, "--seed", "5", "--seconds-per-day", "86400"],
+                  "--secret", secret, "--token", API_TOKEN, "--seed", "5", "--seconds-per-day", "86400",
+                         # its days lie in the past: an event dated after its arrival is refused as implausible
+                         "--start", (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).isoformat(timespec="seconds")],
                  env, workdir, stack.logs["courier-sim"])
     serve = None
     try:
