@@ -150,7 +150,7 @@ def test_a_card_sent_again_shows_all_its_items(webhook_app, staff, numbers):
         s.add(m)
         s.flush()
         s.add(ManifestItem(manifest_id=m.id, card_id=old.card_id, seq=1, tracking_number=second))
-    later = T0 + dt.timedelta(days=10)
+    later = T0 + dt.timedelta(days=7)  # after the return, and before today (a future event is refused)
     assert post_events(staff, [event(second, "ACCEPTED", later, "a2")], msg_id="m2").status_code == 200
 
     for n in (first, second):

@@ -42,7 +42,9 @@ def sim():
 
 
 def ev(number: str, status: str, day: int, eid: str, **extra) -> dict:
-    at = dt.datetime(2026, 11, 24, 9, tzinfo=dt.timezone(dt.timedelta(hours=7))) + dt.timedelta(days=day)
+    # Days counted from a month ago: the courier's events lie in the past (an event from the future is refused).
+    at = dt.datetime.combine(dt.date.today() - dt.timedelta(days=30), dt.time(9),
+                             dt.timezone(dt.timedelta(hours=7))) + dt.timedelta(days=day)
     return {"event_id": eid, "tracking_number": number, "status": status, "occurred_at": at.isoformat(), **extra}
 
 
