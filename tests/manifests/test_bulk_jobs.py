@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import fcntl
 import io
-import re
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from helpers import card_row, cli, login, make_user, write_csv
+from job_helpers import finished, import_cards, job_id_of
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -22,28 +21,6 @@ from courier_sim.server import CourierSimulator
 from manifests.models import Manifest, ManifestItem, ManifestStatus
 
 TOKEN = "tok"
-
-
-def import_cards(runner, tmp_path, count: int) -> None:
-    rows = [card_row(i) for i in range(1, count + 1)]
-    assert cli(runner, "import", str(write_csv(tmp_path / "run.csv", rows))).exit_code == 0
-
-
-def job_id_of(response) -> int:
-    assert response.status_code == 302, response.text
-    match = re.search(r"/tugas/(\d+)$", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return int(match.group(1))
-
-
-def finished(client, job_id: int, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/api/v1/jobs/{job_id}").json
-        if body["finished"]:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
 
 
 def manifests(app) -> list[Manifest]:

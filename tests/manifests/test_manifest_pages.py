@@ -4,10 +4,10 @@ build as a background job, and everything in words staff read (statuses, history
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from helpers import card_row, cli, write_csv
+from helpers import cli
+from job_helpers import finished, import_cards, job_id_of
 from sqlalchemy import select
 
 from app.db import unit_of_work
@@ -16,28 +16,6 @@ from manifests.models import Manifest, ManifestItem, ManifestStatus
 
 NOT_CONFIGURED = "Penyerahan ke kurir belum dapat dilakukan: alamat API PT Pos belum diatur oleh administrator."
 NUMBER = re.compile(r"MNF-\d{4}-\d{8}-\d{4}")
-
-
-def import_cards(runner, tmp_path, count: int) -> None:
-    rows = [card_row(i) for i in range(1, count + 1)]
-    assert cli(runner, "import", str(write_csv(tmp_path / "run.csv", rows))).exit_code == 0
-
-
-def job_id_of(response) -> int:
-    assert response.status_code == 302, response.text
-    match = re.search(r"/tugas/(\d+)$", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return int(match.group(1))
-
-
-def finished(client, job_id: int, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/api/v1/jobs/{job_id}").json
-        if body["finished"]:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
 
 
 def manifests(app) -> list[Manifest]:
