@@ -16,6 +16,7 @@ database once the work has committed. Job functions take a `JobContext` and retu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -260,12 +261,31 @@ def read_progress(job_id: int) -> dict[str, Any]:
         return {}
 
 
+STALE_AFTER = dt.timedelta(minutes=15)
+
+
+def _mark_if_stale(session: Any, job: Job) -> None:
+    """A RUNNING job whose process died (a restart, a killed worker) would say "running" forever: after STALE_AFTER
+    without a sign of life (progress or start) it is marked failed, so that staff see it and can run it again."""
+    if job.status is not JobStatus.RUNNING:
+        return
+    progress = read_progress(job.id)
+    last = dt.datetime.fromisoformat(progress["updated_at"]) if progress.get("updated_at") else job.started_at
+    if last is not None and utcnow() - last > STALE_AFTER:
+        session.execute(update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING).values(
+            status=JobStatus.FAILED, finished_at=utcnow(),
+            error=f"Tugas terhenti: tidak ada kemajuan sejak {int(STALE_AFTER.total_seconds() // 60)} menit "
+                  "(proses pekerja berhenti). Jalankan lagi."))
+        session.refresh(job)
+
+
 def job_view(job_id: int, office_id: int | None) -> dict[str, Any] | None:
     """The job as its page and the JSON API show it (None when it is not this office's)."""
     with unit_of_work() as session:
         job = session.get(Job, job_id)
         if job is None or (office_id is not None and job.office_id not in (None, office_id)):
             return None
+        _mark_if_stale(session, job)
         return {
             "id": job.id, "kind": job.kind, "kind_label": kind_label(job.kind), "title": job.title,
             "status": job.status.value, "status_label": job.status_label, "created_at": job.created_at,
