@@ -108,6 +108,10 @@ def _visit(browser, stack: Stack, request: pytest.FixtureRequest, **context_args
             visit.server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     page.on("response", on_response)
+    # Every page passes the Content-Security-Policy: Chromium reports each refused inline script or style.
+    csp_violations: list[str] = []
+    page.on("console", lambda msg: csp_violations.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text else None)
     yield visit
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -117,6 +121,7 @@ def _visit(browser, stack: Stack, request: pytest.FixtureRequest, **context_args
             pass
     context.close()
     assert not visit.server_errors, f"server errors: {visit.server_errors}\n{stack.tail('serve')}"
+    assert not csp_violations, "\n".join(csp_violations[:20])
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
