@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,6 @@ def instance_secret_key(instance_path: str) -> str:
             key = path.read_text(encoding="ascii").strip()
             if key:
                 return key
-            import time
-
             time.sleep(0.02)
         raise RuntimeError(f"{path} is empty: delete it and start again") from None
     key = secrets.token_hex(32)

@@ -296,6 +296,12 @@ def job_view(job_id: int, office_id: int | None) -> dict[str, Any] | None:
         }
 
 
+def is_done(session: Any, job_id: int, office_id: int, kind: str) -> bool:
+    """Whether this job is a finished job of this kind for this office: what a download of its output checks."""
+    job = session.get(Job, job_id)
+    return job is not None and job.office_id == office_id and job.kind == kind and job.status is JobStatus.DONE
+
+
 def recent_jobs(office_id: int | None, limit: int = 20) -> list[dict[str, Any]]:
     with unit_of_work() as session:
         rows = session.scalars(select(Job).where(Job.office_id == office_id).order_by(Job.id.desc()).limit(limit))

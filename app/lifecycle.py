@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.cards import Actor
@@ -80,8 +80,6 @@ class Lifecycle(Generic[S]):
         moved = list(session.scalars(select(model.id).where(model.id.in_(ids), model.status == current)))
         if not moved:
             return []
-        from sqlalchemy import update
-
         session.execute(update(model).where(model.id.in_(moved), model.status == current)
                         .values(status=target, **(values or {})))
         session.execute(insert(self.event_model.__table__), [

@@ -1,6 +1,7 @@
 """Cells for files staff open in a spreadsheet: text that Excel or LibreOffice would run as a formula is defused.
 
-Every CSV and XLSX that Antar writes goes through `neutralize` (CSV) or `text_cell` (XLSX): a name or an address
+Every CSV, and every XLSX cell holding text people typed, goes through `neutralize` (CSV) or `text_cell` (XLSX) (the
+reconciliation workbook holds only labels and official names): a name or an address
 such as "=HYPERLINK(...)" or "@SUM(...)" comes out as text with a leading apostrophe (OWASP's "CSV injection"
 advice), while numbers, and phone numbers written as "+62...", stay as they are.
 """
@@ -56,14 +57,3 @@ def text_cell(cell: Any, value: str) -> None:
     cell.number_format = "@"
     if value.startswith(FORMULA_START):
         cell.quotePrefix = True
-
-
-def xlsx_row(sheet: Any, values: Iterable[Any]) -> None:
-    """Append a row to an openpyxl sheet with every text cell made safe by `text_cell`."""
-    row = sheet.max_row + 1 if sheet.max_row > 1 or sheet.cell(1, 1).value is not None else 1
-    for col, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=col)
-        if isinstance(value, str):
-            text_cell(cell, value)
-        elif value is not None:
-            cell.value = value

@@ -16,7 +16,7 @@ from app.auth import actor, current_office, roles_required
 from app.cards import STATE_LABELS, CardState
 from app.db import unit_of_work
 from app.jobs import JobContext
-from app.models import Job, JobStatus, Office, Role
+from app.models import Office, Role
 from app.regions import office_regions
 from app.report import UNPLACED, reconciliation, write_xlsx
 
@@ -170,9 +170,7 @@ def report_xlsx_job() -> Any:
 def report_download(job_id: int) -> Any:
     with unit_of_work() as session:
         office = current_office(session)
-        job = session.get(Job, job_id)
-        ready = job is not None and job.office_id == office.id and job.kind == REPORT_JOB and \
-            job.status is JobStatus.DONE
+        ready = jobs.is_done(session, job_id, office.id, REPORT_JOB)
     path = _export_path(office.id, job_id) if ready else None
     if path is None or not path.is_file():
         abort(404)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, jsonify, request
+from sqlalchemy import func, select
 
 from app.spreadsheet import csv_bytes
 
@@ -83,8 +84,6 @@ class Page:
 
 def paginate(session: Any, query: Any, number: int, size: int = PAGE_SIZE) -> Page:
     """Run a SELECT for one page (LIMIT/OFFSET) and count the whole (one COUNT over the same query)."""
-    from sqlalchemy import func, select
-
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(session.execute(query.limit(size).offset((number - 1) * size)))
     return Page(rows, number, size, total)

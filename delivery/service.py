@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geopy.distance import great_circle
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from address.geocode import Polygons, contains, polygons_of
@@ -267,9 +267,7 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
             continue
         target = CARD_STATE_OF[it.tracking_status] if it.decided_by is not None else it.card_state
         if target == it.card_state:
-            # No move; a RETURNED that arrives after the RETURN_RECEIVED still gives the card its reason.
-            if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
-                reasons_only.append({"id": it.card_id, "return_reason": it.return_reason})
+            reasons_only.extend(_late_reason(it))
             continue
         e = it.decided_by
         values = {"return_reason": it.return_reason} if target in (CardState.RETURNING, CardState.RETURNED) else {}
@@ -281,16 +279,24 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
     for r in refused:
         it = by_card[r.move.card_id]
         e = it.decided_by
-        if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
-            reasons_only.append({"id": it.card_id, "return_reason": it.return_reason})
-        session.execute(update(TrackingEvent).where(TrackingEvent.event_id == e.event_id)
-                        .values(flag=f"Kartu tidak dipindahkan: {r.message}"[:200]))
+        reasons_only.extend(_late_reason(it))
+        note = f"Kartu tidak dipindahkan: {r.message}"  # beside a far-delivery flag the event may already carry
+        session.execute(update(TrackingEvent).where(TrackingEvent.event_id == e.event_id).values(
+            flag=func.substr(func.coalesce(TrackingEvent.flag + "; ", "") + note, 1, 200)))
         log.warning("courier event %s for %s: card %s not moved (%s)", e.event_id, e.tracking_number,
                     r.move.card_id, r.message)
     set_card_values(session, reasons_only)
     finished = {it.manifest_id for it in items if it.changes.get("final")}
     if finished:
         close_complete(session, finished, COURIER, at=now)
+
+
+def _late_reason(it: _Item) -> list[dict[str, Any]]:
+    """A card that does not move still gets the courier's return reason when it arrives late (a RETURNED after
+    the RETURN_RECEIVED): the row to set, or none."""
+    if "return_reason" in it.changes and it.card_state in (CardState.RETURNING, CardState.RETURNED):
+        return [{"id": it.card_id, "return_reason": it.return_reason}]
+    return []
 
 
 def _move_reason(e: Event) -> str:

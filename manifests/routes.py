@@ -30,7 +30,7 @@ from app.cards import Card
 from app.courier.client import CourierClient, CourierConfigError
 from app.courier.tracking import REASON_LABELS, STATUS_LABELS, Status
 from app.db import unit_of_work
-from app.models import Job, JobStatus, Office, Role
+from app.models import Office, Role
 from app.regions import office_regions
 from app.web import Page, json_error, page_arg, paginate
 from manifests import documents, handover, service
@@ -401,9 +401,7 @@ def download_page(job_id: int) -> Any:
     """The Berita Acara ZIP a job made: for staff of the office that made it only."""
     with unit_of_work() as session:
         office = current_office(session)
-        job = session.get(Job, job_id)
-        ready = (job is not None and job.office_id == office.id and job.kind == handover.DOCUMENTS_JOB
-                 and job.status is JobStatus.DONE)
+        ready = jobs.is_done(session, job_id, office.id, handover.DOCUMENTS_JOB)
         code = office.code.replace(".", "")
     path = handover.export_path(office.id, job_id) if ready else None
     if path is None or not path.is_file():

@@ -64,15 +64,16 @@ class IntakeError(ValueError):
 def import_print_run(
     session: Session, path: str | os.PathLike, *, office: Office, actor: Actor,
     filename: str | None = None, chunk_rows: int = 5000, progress: Callable[[ImportResult], None] | None = None,
-    pipeline: AddressPipeline | None = None,
+    pipeline: AddressPipeline | None = None, sha256: str | None = None,
 ) -> ImportResult:
-    """Import a print-run file: valid rows become cards, the others are recorded with line and reason."""
+    """Import a print-run file: valid rows become cards, the others are recorded with line and reason.
+
+    `sha256` is the file's digest when the caller has already computed it (an upload), so the file is read once
+    less."""
     name = filename or os.path.basename(path)
     result = ImportResult(filename=name)
-    digest = file_sha256(path)
-    earlier = session.scalar(
-        select(PrintRun.id).where(PrintRun.office_id == office.id, PrintRun.sha256 == digest).limit(1)
-    )
+    digest = sha256 or file_sha256(path)
+    earlier = run_of_file(session, office.id, digest)
     if earlier is not None:
         result.same_file_as = earlier
         return result
@@ -82,8 +83,7 @@ def import_print_run(
             session.add(run)
             session.flush()
     except IntegrityError:
-        result.same_file_as = session.scalar(
-            select(PrintRun.id).where(PrintRun.office_id == office.id, PrintRun.sha256 == digest).limit(1))
+        result.same_file_as = run_of_file(session, office.id, digest)
         return result
     result.print_run_id = run.id
     if pipeline is None:
@@ -101,6 +101,11 @@ def import_print_run(
     run.duplicates = result.duplicates
     run.withdrawn = result.withdrawn
     return result
+
+
+def run_of_file(session: Session, office_id: int, digest: str) -> int | None:
+    """The print run that imported the file with this content, if any (one per file and office: a unique index)."""
+    return session.scalar(select(PrintRun.id).where(PrintRun.office_id == office_id, PrintRun.sha256 == digest))
 
 
 _DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang belum terkirim"
@@ -255,7 +260,8 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
         try:
             result = import_print_run(session, path, office=office, actor=ctx.actor,
                                       filename=ctx.params["filename"],
-                                      chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"], progress=report)
+                                      chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"], progress=report,
+                                      sha256=ctx.params.get("sha256"))
         except IntakeFileError as exc:
             raise JobError(f"{ctx.params['filename']}: {exc}") from exc
     path.unlink(missing_ok=True)
@@ -280,13 +286,13 @@ def start_import(upload_path: Path, filename: str, office: Office, actor: Actor)
     one job (its dedupe key) and one print run (a unique index)."""
     digest = file_sha256(upload_path)
     with unit_of_work() as session:
-        earlier = session.scalar(select(PrintRun.id).where(PrintRun.office_id == office.id,
-                                                           PrintRun.sha256 == digest).limit(1))
+        earlier = run_of_file(session, office.id, digest)
     if earlier is not None:
         upload_path.unlink(missing_ok=True)
         return None, earlier
     kept = uploads_folder() / f"{digest}{upload_path.suffix}"
     os.replace(upload_path, kept)
-    submitted = jobs.submit("import", {"path": str(kept), "filename": filename}, actor, office_id=office.id,
+    submitted = jobs.submit("import", {"path": str(kept), "filename": filename, "sha256": digest}, actor,
+                            office_id=office.id,
                             title=f"Impor {filename}", dedupe_key=f"import:{office.id}:{digest}")
     return submitted.job_id, None
