@@ -86,6 +86,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop_process(sim)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_present() -> None:
+    """Debian's Chromium is what the browser tests drive: `.ci/run` installs it; CI fails without it, a developer's
+    run skips these tests with the command to install it (as the suite does for PostgreSQL)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} not found: apt-get install chromium (.ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
