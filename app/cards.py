@@ -146,7 +146,9 @@ class Card(Base):
     provinsi_raw: Mapped[str | None] = mapped_column(String(120))
     kode_wilayah_raw: Mapped[str | None] = mapped_column(String(20))
     kode_pos_raw: Mapped[str | None] = mapped_column(String(5))
-    no_kk: Mapped[str | None] = mapped_column(String(16))
+    no_kk: Mapped[str | None] = mapped_column(String(16))  # not written any more: see no_kk_hash
+    # The family card number as a keyed hash (HMAC-SHA256, key outside the database): the citizen's second factor.
+    no_kk_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     no_hp: Mapped[str | None] = mapped_column(String(20))
     tanggal_cetak: Mapped[dt.date]
     # The kelurahan/desa the card belongs to (Kemendagri code), once its address is CLEAR.

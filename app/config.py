@@ -22,10 +22,10 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-def instance_secret_key(instance_path: str) -> str:
-    """The secret key kept in the instance folder, created on first use (mode 0600) by whichever process is first:
+def instance_secret_key(instance_path: str, name: str = "secret_key") -> str:
+    """A secret kept in the instance folder, created on first use (mode 0600) by whichever process is first:
     O_EXCL makes two workers starting together agree on one key."""
-    path = Path(instance_path) / "secret_key"
+    path = Path(instance_path) / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -121,4 +121,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = instance_secret_key(instance_path)
+    # The key of the family-card-number hash (app/pseudonym.py). Kept apart from SECRET_KEY so that rotating the
+    # session key does not lock citizens out; back it up with the database (without it no lookup by no_kk works).
+    if not config.get("ANTAR_KK_KEY"):
+        config["ANTAR_KK_KEY"] = _env("ANTAR_KK_KEY") or instance_secret_key(instance_path, "kk_key")
     return config

@@ -32,9 +32,12 @@ class Role(StrEnum):
     ADMIN = "admin"
     STAFF = "staff"
     OFFICER = "officer"
+    # The courier partner's machine account: API tokens only, never a page; reaches only the courier's endpoints.
+    COURIER = "courier"
 
 
-ROLE_LABELS = {Role.ADMIN: "Administrator", Role.STAFF: "Staf Disdukcapil", Role.OFFICER: "Petugas kelurahan"}
+ROLE_LABELS = {Role.ADMIN: "Administrator", Role.STAFF: "Staf Disdukcapil", Role.OFFICER: "Petugas kelurahan",
+               Role.COURIER: "Mitra kurir (mesin)"}
 
 
 class User(UserMixin, Base):
@@ -50,6 +53,12 @@ class User(UserMixin, Base):
     kelurahan_code: Mapped[str | None] = mapped_column(String(13))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Login failures since the last success; at the limit the account is locked until staff unlock it.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set when an admin resets the password: the next login must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     office: Mapped[Office | None] = relationship(lazy="joined")
 
@@ -148,3 +157,40 @@ class Job(Base):
     @property
     def status_label(self) -> str:
         return JOB_STATUS_LABELS[self.status]
+
+
+class ApiToken(Base):
+    """A bearer token for a machine client, acting as one account with that account's role (and office or
+    kelurahan). Only a SHA-256 of the token is stored; the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12))  # the first characters, to tell tokens apart in lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AccessLog(Base):
+    """Who opened a page or export that shows full NIKs (UU PDP 27/2022): staff can read this log."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_office_at", "office_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    username: Mapped[str] = mapped_column(String(80))
+    what: Mapped[str] = mapped_column(String(200))  # 'Baris ditolak, print run 3', 'Daftar pemilik meninggal'
+    path: Mapped[str] = mapped_column(String(300))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    records: Mapped[int | None]  # how many people's data the answer held, when known
+
