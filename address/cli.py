@@ -17,7 +17,7 @@ from address.service import AddressPipeline, Placed
 from app.cli_util import office_code_or_default, office_option
 from app.csvfiles import CsvFileError, csv_encoding, csv_header
 from app.db import unit_of_work
-from app.spreadsheet import csv_cell
+from app.spreadsheet import csv_cell, personal_data_note
 
 err_console = Console(stderr=True)
 
@@ -130,6 +130,7 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
             progress.advance(task, len(chunk))
     click.echo(f"{sum(counts.values())} alamat: {counts['CLEAR']} jelas, {counts['UNCLEAR']} belum jelas "
                f"-> {output_path}")
+    click.echo(personal_data_note(["alamat", "lokasi"]))
 
 
 def _output_values(placed: Placed) -> list[Any]:

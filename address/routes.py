@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 
 from address.normalize import FLAG_LABELS, Flag
 from address.service import AddressPipeline, ReviewError, correct_address, flag_labels, review_cards, review_summary
+from app import api
 from app.auth import actor, current_office, roles_required
 from app.cards import Card
 from app.db import unit_of_work
@@ -18,6 +19,8 @@ from app.web import json_error
 bp = Blueprint("address", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
 PAGE = 50
+# The review form's second button: the address cannot be delivered, the card goes to its kelurahan for collection.
+COLLECT = "kelurahan"
 
 
 def _pipeline(session: Any, office_code: str) -> AddressPipeline:
@@ -62,12 +65,17 @@ def review_page(card_id: int) -> Any:
         office = current_office(session)
         card = _own_card(session, card_id)
         if request.method == "POST":
+            collect = request.form.get("tujuan") == COLLECT
             try:
                 correct_address(session, office, card, kelurahan_code=request.form.get("kelurahan", ""),
                                 street=request.form.get("street", ""), rt=request.form.get("rt"),
                                 rw=request.form.get("rw"), note=request.form.get("note", ""), actor=actor(),
-                                pipeline=_pipeline(session, office.code))
-                flash(f"Alamat kartu {card.nomor_blanko} diperbaiki: {card.state_label}.", "success")
+                                pipeline=_pipeline(session, office.code), collect_at_kelurahan=collect)
+                if collect:
+                    flash(f"Kartu {card.nomor_blanko} tidak dikirim lewat pos: dikirim ke kelurahan untuk diambil "
+                          f"({card.state_label}).", "success")
+                else:
+                    flash(f"Alamat kartu {card.nomor_blanko} diperbaiki: {card.state_label}.", "success")
                 return redirect(url_for("address.queue_page"))
             except ReviewError as exc:
                 session.rollback()
@@ -92,9 +100,24 @@ def card_json(card: Card) -> dict[str, Any]:
     }
 
 
+# RT and RW as typed: "3", "003", 3 or "RT 03" (the normalizer reads them and names what it cannot read, 422).
+RT_RW = {"anyOf": [api.string(12, pattern=r"^[^\x00-\x1f\x7f]*$"), api.integer(0, 999), {"type": "null"}],
+         "description": "teks (mis. 003) atau bilangan 0-999"}
+CORRECTION = api.obj({
+    "kelurahan": api.KODE_KELURAHAN, "street": api.string(250), "rt": RT_RW, "rw": RT_RW, "note": api.string(500),
+    "collect_at_kelurahan": {"type": "boolean", "description": "true: alamat tidak dapat diantar, kartu diambil di "
+                                                               "kelurahan (jalan dan RT/RW tidak perlu)"},
+}, required=["kelurahan"])
+
+
 @bp.route("/api/v1/address/review")
 @roles_required(*STAFF)
-def queue_api() -> Any:
+@api.operation("Antrean alamat belum jelas, per alasan dan kelurahan", tags=["alamat"],
+               query=api.obj({"alasan": api.string(30, pattern=r"^[A-Z_]*$", description="kode alasan"),
+                              "kelurahan": api.KODE_KELURAHAN, "hal": api.PAGE}),
+               response={"type": "object", "required": ["total", "cards"],
+                         "properties": {"total": {"type": "integer"}, "cards": {"type": "array"}}})
+def queue_api(query: dict[str, Any]) -> Any:
     flag, kelurahan, page = _filters()
     with unit_of_work() as session:
         office = current_office(session)
@@ -106,10 +129,11 @@ def queue_api() -> Any:
 
 @bp.route("/api/v1/address/review/<int:card_id>", methods=["POST"])
 @roles_required(*STAFF)
-def correct_api(card_id: int) -> Any:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return json_error(400, "Isi permintaan harus objek JSON.", "invalid")
+@api.operation("Perbaiki alamat satu kartu, atau kirim kartunya ke kelurahan untuk diambil", tags=["alamat"],
+               body=CORRECTION, errors=[422], response={"type": "object", "required": ["state"],
+                                                          "properties": {"state": {"type": "string"}}})
+def correct_api(card_id: int, body: dict[str, Any]) -> Any:
+    collect = body.get("collect_at_kelurahan", False)
     try:
         with unit_of_work() as session:
             office = current_office(session)
@@ -117,7 +141,7 @@ def correct_api(card_id: int) -> Any:
             correct_address(session, office, card, kelurahan_code=str(body.get("kelurahan") or ""),
                             street=str(body.get("street") or ""), rt=body.get("rt"), rw=body.get("rw"),
                             note=str(body.get("note") or ""), actor=actor(),
-                            pipeline=_pipeline(session, office.code))
+                            pipeline=_pipeline(session, office.code), collect_at_kelurahan=collect)
             return jsonify(card_json(card))
     except ReviewError as exc:
-        return json_error(422, str(exc), "invalid")
+        return json_error(422, str(exc), "invalid", fields=list(exc.fields))

@@ -84,7 +84,17 @@ def flag_labels(codes: str) -> list[str]:
 
 
 class ReviewError(ValueError):
-    """A correction that cannot be applied; the message names the field."""
+    """A correction that cannot be applied; the message names the field (`fields`: the form's names of them)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+# The card's history line when a clerk sends it to its kelurahan for collection instead of by post.
+COLLECT_REASON = "Alamat tidak dapat diantar: diambil di kelurahan"
+_COLLECT_HINT = (" Bila alamat tidak dapat dilengkapi, pilih 'Tidak dapat diantar: ambil di kelurahan' (kartu dikirim "
+                 "ke kelurahan untuk diambil pemiliknya).")
 
 
 def review_summary(session: Session, office: Office) -> list[dict[str, Any]]:
@@ -120,29 +130,64 @@ def review_cards(session: Session, office: Office, *, flag: str | None = None, k
 
 
 def correct_address(
-    session: Session, office: Office, card: Card, *, kelurahan_code: str, street: str, rt: str | None,
-    rw: str | None, actor: Actor, pipeline: AddressPipeline, note: str = "",
+    session: Session, office: Office, card: Card, *, kelurahan_code: str, street: str, rt: object,
+    rw: object, actor: Actor, pipeline: AddressPipeline, note: str = "", collect_at_kelurahan: bool = False,
 ) -> Card:
-    """A clerk places an unclear address: the kelurahan comes from the official list, the rest is normalized."""
+    """A clerk places an unclear address: the kelurahan comes from the official list, the rest is normalized.
+
+    The courier requires a street, RT and RW for every item (contract section 2) and refuses a whole manifest for
+    one item without them, so a correction for delivery by post needs all three. An address that cannot be
+    completed goes another way (`collect_at_kelurahan`): the card is sent to its kelurahan for the holder to
+    collect, as the cards of a withdrawn area are (WITHDRAWN, then a handover batch to the kelurahan's officer).
+    """
     if card.office_id != office.id:
         raise ReviewError("Kartu bukan milik kantor ini.")
     if card.state is not CardState.ADDRESS_UNCLEAR:
         raise ReviewError(f"Kartu {card.nomor_blanko} tidak sedang menunggu pemeriksaan alamat.")
     kel = office_regions(office.code).kelurahan.get((kelurahan_code or "").strip())
     if kel is None:
-        raise ReviewError(f"Pilih kelurahan/desa dari daftar resmi {office.name}.")
-    if not (street or "").strip():
-        raise ReviewError("Alamat jalan wajib diisi.")
+        raise ReviewError(f"Pilih kelurahan/desa dari daftar resmi {office.name}.", ("kelurahan",))
+    street = (street or "").strip()
     placed = pipeline.place(AddressInput(alamat=street, rt=rt, rw=rw, kelurahan=kel.name,
                                          kecamatan=kel.kecamatan_name, kode_wilayah=kel.code))
+    if not collect_at_kelurahan:
+        check_deliverable(placed.address, street=street, rt=rt, rw=rw)
     # The clerk's choice of kelurahan is the decision; the normalizer only cleans the street and RT/RW.
     placed.address.status, placed.address.flags = "CLEAR", []
     placed.address.kode_wilayah, placed.address.kode_pos = kel.code, kel.kode_pos
     old = f"{card.alamat} | {card.kelurahan_raw or '-'}, {card.kecamatan_raw or '-'}"
     for key, value in card_address_values(placed).items():
         setattr(card, key, value)
-    new = f"{card.street} RT {card.rt or '-'}/RW {card.rw or '-'}, {kel.label}"
-    why = f"Alamat diperbaiki: '{old}' menjadi '{new}'" + (f" ({note.strip()})" if note.strip() else "")
+    new = f"{card.street or '-'} RT {card.rt or '-'}/RW {card.rw or '-'}, {kel.label}"
+    remark = f" ({note.strip()})" if note.strip() else ""
+    if collect_at_kelurahan:
+        move(session, card, CardState.WITHDRAWN, actor,
+             f"{COLLECT_REASON} {kel.label} (alamat tercatat '{old}', ditempatkan '{new}'){remark}")
+        return card
+    why = f"Alamat diperbaiki: '{old}' menjadi '{new}'{remark}"
     target = CardState.WITHDRAWN if held_back(session, office, kel.code, card.rw) else CardState.READY
     move(session, card, target, actor, why)
     return card
+
+
+def check_deliverable(address: NormalizedAddress, *, street: str, rt: object, rw: object) -> None:
+    """A street the postman can find (not empty, not placeholder text) and an RT and RW: what the courier
+    requires of every item. Raises ReviewError naming each field that is missing or unusable."""
+    problems: list[str] = []
+    fields: list[str] = []
+    if not street:
+        problems.append("Jalan wajib diisi: nama jalan, gang atau perumahan dan nomor rumah")
+        fields.append("street")
+    elif not address.street or Flag.PLACEHOLDER in address.flags:
+        problems.append(f"Jalan '{street}' tidak dapat diantar (kosong atau isian sementara): isi nama jalan, gang "
+                        "atau perumahan dan nomor rumah")
+        fields.append("street")
+    for label, name, raw, value in (("RT", "rt", rt, address.rt), ("RW", "rw", rw, address.rw)):
+        if value is not None:
+            continue
+        text = "" if raw is None else str(raw).strip()
+        problems.append(f"{label} wajib diisi (angka 1 sampai 999, mis. 003): PT Pos menolak kiriman tanpa {label}"
+                        if not text else f"{label} '{text}' tidak valid: isi angka 1 sampai 999, mis. 003")
+        fields.append(name)
+    if problems:
+        raise ReviewError("; ".join(problems) + "." + _COLLECT_HINT, tuple(fields))

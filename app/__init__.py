@@ -35,14 +35,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
-    from app import auth, filters, health, job_pages, jobs, views, web
+    from app import account_pages, api, auth, filters, health, job_pages, jobs, privacy, views, web
 
     health.init_app(app)
+    api.init_app(app)  # bearer tokens and CSRF: before anything reads current_user
     auth.init_app(app)
     app.register_blueprint(job_pages.bp)
+    account_pages.init_app(app)
     filters.init_app(app)
     web.init_app(app)
     app.register_blueprint(views.bp)
+    privacy.init_app(app)
     jobs.register(views.REPORT_JOB, views.report_job, "Laporan rekonsiliasi (XLSX)")
     web.add_menu(app, "main.report", "Rekonsiliasi", (Role.ADMIN, Role.STAFF), 90)
     web.add_menu(app, "jobs.list_page", "Tugas", (Role.ADMIN, Role.STAFF), 95)

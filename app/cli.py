@@ -15,13 +15,15 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from rich.console import Console
 
 from app import create_app, db, migrate
-from app.cli_util import load_office, office_code_or_default, office_option, print_report
+from app.cli_util import cli_actor, load_office, office_code_or_default, office_option, print_report
 from app.db import unit_of_work
 from app.demo.command import demo_command
 from app.models import Role
 from app.offices import UnknownOffice
+from app.privacy import privacy_group, purge_command
 from app.report import reconciliation, write_xlsx
-from app.users import UserError, create_user
+from app.token_cli import tokens_group
+from app.users import UserError, create_user, find_user, reset_password, unlock
 from courier_sim.cli import courier_sim_command
 
 console = Console()
@@ -89,6 +91,32 @@ def users_create(username: str, role: str, office_code: str | None, kelurahan_co
         raise click.ClickException(str(exc)) from exc
 
 
+@users_group.command("unlock", help="Buka kunci akun yang terkunci karena kata sandi salah berulang kali.")
+@click.argument("username")
+@with_appcontext
+def users_unlock(username: str) -> None:
+    try:
+        with unit_of_work() as session:
+            done = unlock(session, find_user(session, username), cli_actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"Kunci akun '{username}' dibuka." if done else f"Akun '{username}' tidak terkunci.")
+
+
+@users_group.command("reset-password", help="Atur kata sandi sementara (harus diganti saat masuk) dan akhiri semua "
+                     "sesi masuk akun.")
+@click.argument("username")
+@click.password_option("--password", envvar="ANTAR_PASSWORD", help="Kata sandi sementara (atau ANTAR_PASSWORD).")
+@with_appcontext
+def users_reset_password(username: str, password: str) -> None:
+    try:
+        with unit_of_work() as session:
+            reset_password(session, find_user(session, username), cli_actor(), password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"Kata sandi '{username}' diatur ulang; pemiliknya harus menggantinya saat masuk berikutnya.")
+
+
 @main.command("report", help="Laporan rekonsiliasi: jumlah kartu per status dan wilayah.")
 @office_option
 @click.option("--json", "as_json", is_flag=True, help="Keluaran JSON untuk mesin.")
@@ -136,9 +164,13 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
 
     console.print(f"Antar melayani di http://{host}:{port}/ ({workers} pekerja x {threads} thread)")
     app = create_app()
-    if workers > 1 and str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI", "")).startswith("memory"):
-        console.print("[yellow]Perhatian:[/yellow] batas permintaan (halaman cek status warga, login) dihitung "
-                      f"terpisah di tiap pekerja ({workers} pekerja). Atur ANTAR_REDIS_URL agar dihitung bersama.")
+    storage = str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://")
+    if workers > 1 and storage.startswith("memory"):
+        # Each worker would count on its own: a client gets the limit once per worker (8 workers, 8 times).
+        console.print("[yellow]Perhatian:[/yellow] batas permintaan (halaman cek status warga, login) disimpan di "
+                      f"memori tiap proses ({storage}), jadi dihitung terpisah oleh tiap pekerja: dengan {workers} "
+                      f"pekerja satu klien mendapat batasnya hingga {workers} kali. Atur ANTAR_REDIS_URL (atau "
+                      "ANTAR_RATELIMIT_STORAGE_URI=redis://...) agar semua pekerja menghitung bersama.")
     _Server().run()
 
 
@@ -163,4 +195,7 @@ def worker_command(burst: bool) -> None:
 
 
 main.add_command(demo_command)
+main.add_command(purge_command)
+main.add_command(privacy_group)
 main.add_command(courier_sim_command)
+main.add_command(tokens_group)

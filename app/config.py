@@ -102,6 +102,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Where the public status page keeps its rate-limit counters (memory:// per process, or redis://...).
         "ANTAR_RATELIMIT_STORAGE_URI": _env("ANTAR_RATELIMIT_STORAGE_URI", _env("ANTAR_REDIS_URL", "memory://")),
         "ANTAR_PUBLIC_RATE_LIMIT": _env("ANTAR_PUBLIC_RATE_LIMIT", "10 per minute; 100 per day"),
+        # Logins (and password changes) per client address, counted in the same store; after this many wrong
+        # passwords in a row an account is locked until staff or an admin unlock it.
+        "ANTAR_LOGIN_RATE_LIMIT": _env("ANTAR_LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
+        "ANTAR_LOGIN_MAX_FAILURES": int(_env("ANTAR_LOGIN_MAX_FAILURES", "5") or 5),
         # A recall the courier did not answer is asked again this many minutes later (a background job).
         "ANTAR_RECALL_RETRY_MINUTES": float(_env("ANTAR_RECALL_RETRY_MINUTES", "30") or 30),
         "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),

@@ -37,9 +37,20 @@ def state_label(state: str) -> str:
     return STATE_LABELS[CardState(state)]
 
 
+def mask_nik(nik: str | None) -> str:
+    """A NIK where the task does not need it whole (UU PDP 27/2022): the first six digits (province, kabupaten,
+    kecamatan of registration) and the last four, "3216********0001". Anything shorter shows its last four at most."""
+    if not nik:
+        return ""
+    if len(nik) < 12:
+        return "*" * max(len(nik) - 4, 0) + nik[-4:] if len(nik) > 4 else "*" * len(nik)
+    return nik[:6] + "*" * (len(nik) - 10) + nik[-4:]
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(thousands, "ribuan")
     app.add_template_filter(wib, "wib")
     app.add_template_filter(waktu_html, "waktu")
     app.add_template_filter(tanggal_text, "tanggal_id")
     app.add_template_filter(state_label, "status")
+    app.add_template_filter(mask_nik, "nik_samar")

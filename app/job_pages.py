@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, url_for
 
-from app import jobs
+from app import api, jobs
 from app.auth import actor, current_office, roles_required
 from app.db import unit_of_work
 from app.models import Role
@@ -54,6 +54,9 @@ def retry_page(job_id: int) -> Any:
 
 @bp.route("/api/v1/jobs/<int:job_id>")
 @roles_required(*STAFF)
+@api.operation("Status dan kemajuan satu tugas latar belakang", tags=["tugas"],
+               response={"type": "object", "required": ["id", "status"],
+                         "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}})
 def job_api(job_id: int) -> Any:
     view = jobs.job_view(job_id, _office_id())
     if view is None:

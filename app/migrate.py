@@ -18,8 +18,59 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, kk_key: str | None = None) -> None:
+    """Apply the migrations up to `revision`; at head, also hash family card numbers still kept in clear.
+
+    The key is `kk_key`, else the running app's `ANTAR_KK_KEY` (`antar db upgrade`, the demo). Without either (a
+    test template, a bare script) a database that holds clear numbers is refused rather than left half done.
+    """
     command.upgrade(alembic_config(engine), revision)
+    if revision == "head":
+        hash_clear_family_numbers(engine, kk_key)
+
+
+KK_BATCH = 10_000
+
+
+def hash_clear_family_numbers(engine: Engine, key: str | None = None) -> int:
+    """Replace every `card.no_kk` in clear (imports before the keyed hash) by its keyed hash in `no_kk_hash`, and
+    clear `no_kk`; how many cards were converted. Idempotent: converted cards have no `no_kk` any more.
+
+    In bulk: batches by id, each written with `app.db.update_by_id` (one `UPDATE ... FROM unnest(...)` per batch on
+    PostgreSQL). All batches commit together, so a crash leaves the clear numbers for the next run, never half a
+    column. A number that is not 16 digits (an import before intake checked it) cannot be asked for: dropped.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from app.cards import Card
+    from app.db import update_by_id
+    from app.pseudonym import kk_hash
+
+    with Session(engine) as session, session.begin():
+        if not sa.inspect(session.connection()).has_table("card"):
+            return 0
+        pending = sa.select(Card.id, Card.no_kk).where(Card.no_kk.is_not(None)).order_by(Card.id)
+        if session.execute(pending.limit(1)).first() is None:
+            return 0
+        if key is None:
+            key = _app_kk_key()
+        converted, last = 0, 0
+        while rows := session.execute(pending.where(Card.id > last).limit(KK_BATCH)).all():
+            update_by_id(session, Card, [{"id": r.id, "no_kk_hash": kk_hash(r.no_kk, key), "no_kk": None}
+                                         for r in rows])
+            converted += len(rows)
+            last = rows[-1].id
+    return converted
+
+
+def _app_kk_key() -> str:
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or not current_app.config.get("ANTAR_KK_KEY"):
+        raise RuntimeError("Basis data masih menyimpan Nomor KK (no_kk) tanpa hash: jalankan `antar db upgrade` "
+                           "(dengan kunci ANTAR_KK_KEY aplikasi) agar nomor itu di-hash.")
+    return current_app.config["ANTAR_KK_KEY"]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -6,6 +6,7 @@ ship), and number their pages "Halaman X dari Y".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -13,17 +14,24 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
+
+from app.spreadsheet import PERSONAL_DATA_HEADER, personal_data_header, personal_data_note
 
 FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
 PAGE_W, PAGE_H = A4
 class NumberedCanvas(Canvas):
-    """Holds every page back until the end so the footer can say "Halaman X dari Y — <footer>"."""
+    """Holds every page back until the end so the footer can say "Halaman X dari Y — <footer>".
 
-    def __init__(self, *args, footer: str, **kwargs) -> None:
+    `personal_data` (tokens of app.spreadsheet.PERSONAL_DATA; empty: none) adds a line under it on every page saying
+    which personal data the document holds, and the same in the PDF's keywords for programs."""
+
+    def __init__(self, *args, footer: str, personal_data: Iterable[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._footer = footer
+        self._personal = None if personal_data is None else list(personal_data)
         self._pages: list[dict] = []
 
     def showPage(self) -> None:
@@ -37,8 +45,20 @@ class NumberedCanvas(Canvas):
             self.setFont(FONT, 8)
             self.setFillColor(colors.black)
             self.drawCentredString(PAGE_W / 2, 9 * mm, f"Halaman {number} dari {total} \u2014 {self._footer}")
+            if self._personal is not None:
+                self._personal_data_line()
             super().showPage()
+        if self._personal is not None:  # after the document template set its own metadata
+            self.setKeywords(f"{PERSONAL_DATA_HEADER}: {personal_data_header(self._personal)}")
         super().save()
+
+    def _personal_data_line(self) -> None:
+        note = personal_data_note(self._personal or ())
+        size = 7.0
+        while size > 5 and stringWidth(note, FONT, size) > PAGE_W - 20 * mm:
+            size -= 0.5
+        self.setFont(FONT, size)
+        self.drawCentredString(PAGE_W / 2, 5 * mm, note)
 
 
 class Rule(Flowable):

@@ -18,6 +18,7 @@ from app.cards import STATE_LABELS, Card, CardState
 from app.db import utcnow
 from app.models import Office
 from app.regions import office_regions
+from app.spreadsheet import personal_data_sheet
 
 UNPLACED = "-"
 
@@ -118,6 +119,7 @@ def write_xlsx(report: dict[str, Any], path: Any) -> None:
             sheet.append([row[k] for k in keys] + [row["by_state"][s] for s in report["by_state"]] + [row["total"]])
     if "returns" in report:
         _returns_sheet(wb.create_sheet("Pengembalian"), report["returns"])
+    personal_data_sheet(wb, ())  # counts only: says so, like every export says what personal data it holds
     wb.save(path)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
-from app import jobs
+from app import api, jobs
 from app.auth import actor, current_office, roles_required
 from app.cards import STATE_LABELS, CardState
 from app.db import unit_of_work
@@ -117,6 +117,10 @@ def report() -> Any:
 
 @bp.route("/api/v1/report")
 @roles_required(*STAFF)
+@api.operation("Laporan rekonsiliasi: jumlah kartu per status dan wilayah", tags=["laporan"],
+               response={"type": "object", "required": ["printed", "by_state", "balanced"],
+                         "properties": {"printed": {"type": "integer"}, "by_state": {"type": "object"},
+                                        "balanced": {"type": "boolean"}}})
 def report_json() -> Any:
     with unit_of_work() as session:
         return jsonify(reconciliation(session, current_office(session)))

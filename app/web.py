@@ -37,7 +37,7 @@ def json_error(status: int, message: str, code: str | None = None, **extra: Any)
 
 def csv_response(filename: str, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Response:
     """A CSV download: UTF-8 with a BOM (Excel picks the encoding), formulas defused."""
-    return current_app.response_class(csv_bytes(header, rows), mimetype="text/csv; charset=utf-8",
+    return current_app.response_class(csv_bytes(header, rows), content_type="text/csv; charset=utf-8",
                                       headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 

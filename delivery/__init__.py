@@ -6,13 +6,27 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from app import handover_hooks
     from app.models import Role
+    from app.privacy import clear_columns, courier_bodies, register_purge
     from app.web import add_menu
-    from delivery import public, routes, webhook
+    from delivery import public, routes, service, webhook
+    from delivery.models import TrackingEvent, WebhookMessage
+    from manifests.models import ManifestItem
 
+    # Events the courier sent before it had the item are held until the handover, rejected if it never comes.
+    handover_hooks.on_handed_over("delivery.held_events", service.after_handover)
+    handover_hooks.on_released("delivery.held_events", service.reject_held)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(routes.bp)
     public.init_app(app)
+    # Personal data of purged cards (app/privacy.py): who took the card, the proof links and the point of delivery,
+    # in the events and in the webhook bodies as stored.
+    register_purge("tracking_event", clear_columns(
+        TrackingEvent, ManifestItem.card_id,
+        dict.fromkeys(("recipient_name", "photo_url", "signature_url", "lat", "lng")),
+        join=(ManifestItem, ManifestItem.id == TrackingEvent.item_id)))
+    register_purge("webhook_message", courier_bodies(WebhookMessage, TrackingEvent, ManifestItem))
     staff = (Role.ADMIN, Role.STAFF)
     add_menu(app, "tracking.search_page", "Lacak", staff, 50)
     add_menu(app, "tracking.problems_page", "Masalah", staff, 60)

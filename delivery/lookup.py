@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.cards import STATE_LABELS, Card, CardHistory, CardState
 from app.courier.tracking import RANK, REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
 from app.dates import as_local, tanggal
 from app.models import Office
+from app.pseudonym import kk_hash
 from app.regions import office_regions
 from app.web import Page, paginate
 from delivery.models import RejectedEvent, TrackingEvent
@@ -363,6 +364,20 @@ class RejectedView:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldView:
+    """A courier event for an item of a manifest the courier has not taken yet: stored, counted from the handover."""
+
+    received_at: dt.datetime
+    occurred_at: dt.datetime
+    tracking_number: str
+    event_id: str
+    status: str
+    status_label: str
+    manifest_number: str
+    manifest_status_label: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProblemList(Generic[T]):
     count: int  # all of them, also beyond the rows shown
     rows: list[T]
@@ -376,10 +391,11 @@ class Problems:
     failing: ProblemList[ProblemItem]
     far: ProblemList[ProblemItem]
     rejected: ProblemList[RejectedView]
+    held: ProblemList[HeldView]
 
 
 # The problem lists, by the names the API uses.
-PROBLEM_KINDS = ("silent", "failing", "far", "rejected")
+PROBLEM_KINDS = ("silent", "failing", "far", "rejected", "held")
 
 
 def _item_problem(office: Office, kind: str, *, now: dt.datetime, silent_days: int,
@@ -438,6 +454,7 @@ def problems(session: Session, office: Office, *, now: dt.datetime, silent_days:
         failing=listing("failing"),
         far=listing("far"),
         rejected=_rejected(session, office, limit),
+        held=_held(session, office, limit),
     )
 
 
@@ -447,6 +464,9 @@ def problem_page(session: Session, office: Office, kind: str, number: int, *, no
     if kind == "rejected":
         page = paginate(session, _rejected_query(office), number)
         return dataclasses.replace(page, rows=_rejected_views(page.rows))
+    if kind == "held":
+        page = paginate(session, _held_query(office), number)
+        return dataclasses.replace(page, rows=_held_views(page.rows))
     condition, order = _item_problem(office, kind, now=now, silent_days=silent_days, max_attempts=max_attempts)
     page = paginate(session, _item_problem_query(condition, order), number)
     return dataclasses.replace(page, rows=_problem_items(page.rows, office))
@@ -477,6 +497,32 @@ def _rejected(session: Session, office: Office, limit: int) -> ProblemList[Rejec
     return ProblemList(count or 0, _rejected_views(session.execute(query.limit(limit)).all()))
 
 
+def _held_query(office: Office) -> Any:
+    """Events held for items of the office's manifests the courier has not taken yet (finalized, or handover
+    failed), the newest first. Reached from those few manifests, so no scan of all events."""
+    return (select(TrackingEvent.id, TrackingEvent.received_at, TrackingEvent.occurred_at,
+                   TrackingEvent.tracking_number, TrackingEvent.event_id, TrackingEvent.status, Manifest.number,
+                   Manifest.status.label("manifest_status"))
+            .select_from(Manifest)
+            .join(ManifestItem, ManifestItem.manifest_id == Manifest.id)
+            .join(TrackingEvent, TrackingEvent.item_id == ManifestItem.id)
+            .where(Manifest.office_id == office.id,
+                   Manifest.status.in_([ManifestStatus.FINALIZED, ManifestStatus.HANDOVER_FAILED]),
+                   TrackingEvent.result == "held")
+            .order_by(TrackingEvent.received_at.desc(), TrackingEvent.id.desc()))
+
+
+def _held_views(rows: Any) -> list[HeldView]:
+    return [HeldView(r.received_at, r.occurred_at, r.tracking_number, r.event_id, r.status, status_label(r.status),
+                     r.number, MANIFEST_STATUS_LABELS.get(r.manifest_status, str(r.manifest_status))) for r in rows]
+
+
+def _held(session: Session, office: Office, limit: int) -> ProblemList[HeldView]:
+    query = _held_query(office)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return ProblemList(count or 0, _held_views(session.execute(query.limit(limit)).all()))
+
+
 # --- the citizen's status ----------------------------------------------------------------------------------
 
 
@@ -491,8 +537,8 @@ class PublicStatus:
 
 NOT_FOUND = PublicStatus(
     "NOT_FOUND",
-    "Data tidak ditemukan. Periksa kembali NIK dan tanggal lahir Anda. Bila sudah benar, kartu Anda mungkin "
-    "belum dicetak; silakan hubungi kelurahan atau kantor Disdukcapil.",
+    "Data tidak ditemukan. Periksa kembali NIK dan Nomor KK (atau nomor resi) Anda. Bila sudah benar, kartu Anda "
+    "mungkin belum dicetak; silakan hubungi kelurahan atau kantor Disdukcapil.",
     None,
 )
 
@@ -592,21 +638,61 @@ def public_message(facts: CardFacts) -> PublicStatus:
     return PublicStatus(code, text.format(date=tanggal(day)), day)
 
 
-def public_status(session: Session, nik: str, born: dt.date) -> PublicStatus:
-    """The status of the newest card printed for this NIK and birth date, in any office.
+# Stands in for an absent second factor: no keyed hash (64 hex digits) and no S10 number is ever "-".
+_NO_FACTOR = "-"
+# Hashed when the citizen gave a tracking number instead, so that every lookup computes one HMAC.
+_PLACEHOLDER_KK = "0" * 16
 
-    An unknown NIK and a wrong birth date must look the same from outside, in the answer and in the work done:
-    both run exactly the same two queries (birth date in the WHERE clause), which find nothing.
+
+def _public_status_query() -> Any:
+    """The one statement of every lookup, built once: the NIK's cards (with their active item), if one of them
+    is proven by the second factor (`:kk`, a keyed hash, or `:resi`, a tracking number of a card without no_kk)."""
+    proof = aliased(Card)
+    offices = bindparam("offices", expanding=True)
+    sent_as = (select(ManifestItem.id)
+               .where(ManifestItem.card_id == proof.id, ManifestItem.tracking_number == bindparam("resi")).exists())
+    proven = (select(proof.id)
+              .where(proof.office_id.in_(offices), proof.nik == bindparam("nik"),
+                     or_(proof.no_kk_hash == bindparam("kk"), and_(proof.no_kk_hash.is_(None), sent_as)))
+              .exists())
+    return (select(Card.id, Card.state, Card.tanggal_cetak, Card.state_changed_at, Manifest.handed_over_at,
+                   ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.delivered_at)
+            .select_from(Card)
+            .outerjoin(ManifestItem, and_(ManifestItem.card_id == Card.id, ManifestItem.active))
+            .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
+            # office_id first: the (office_id, nik) index answers both the cards and the proof.
+            .where(Card.office_id.in_(offices), Card.nik == bindparam("nik"), proven))
+
+
+_PUBLIC_STATUS = _public_status_query()
+
+
+def public_status(session: Session, nik: str, *, no_kk: str | None = None, tracking_number: str | None = None,
+                  key: str | None = None) -> PublicStatus:
+    """The status of the newest card printed for this NIK, in any office, if the second factor fits.
+
+    The birth date is part of the NIK, so it proves nothing; the second factor is one of:
+    - `no_kk`, the family card number (16 digits): it must match the keyed hash of one of the NIK's cards
+      (`app.pseudonym.kk_hash`, key `ANTAR_KK_KEY` unless `key` is given);
+    - `tracking_number`, the S10 number of any item (also an earlier one) of one of the NIK's cards that has no
+      no_kk: the weaker factor (it is printed on the envelope) only where there is no stronger one.
+    The answer then speaks of the person's newest print, as staff see it.
+
+    Every miss looks the same from outside, in the answer and in the work done: unknown NIK, wrong no_kk, wrong
+    tracking number, a card without no_kk asked by no_kk (its hash is NULL) or one with no_kk asked by tracking
+    number. Each lookup computes one HMAC and runs the same two statements with the same parameters (a missing
+    factor is bound as "-", which matches nothing); the factor is checked inside the SQL, so every miss gets zero
+    rows back and the Python side does exactly the same work. The compared hash is an HMAC under a key the
+    citizen does not have, so no byte-by-byte comparison timing can be steered from outside (which is what
+    `hmac.compare_digest` guards against); what is left is the database's index probe finding a NIK's one or two
+    rows or none, microseconds behind a rate limit of a few lookups per minute (tests/delivery checks both the
+    identical statements and the timing).
     """
+    hashed = kk_hash(no_kk or _PLACEHOLDER_KK, key)
     offices = list(session.scalars(select(Office.id)))
-    rows = session.execute(
-        select(Card.id, Card.state, Card.tanggal_cetak, Card.state_changed_at, Manifest.handed_over_at,
-               ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.delivered_at)
-        .select_from(Card)
-        .outerjoin(ManifestItem, and_(ManifestItem.card_id == Card.id, ManifestItem.active))
-        .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
-        # office_id first: the (office_id, nik) index answers it.
-        .where(Card.office_id.in_(offices), Card.nik == nik, Card.tanggal_lahir == born)).all()
+    rows = session.execute(_PUBLIC_STATUS, {
+        "offices": offices, "nik": nik, "kk": (hashed or _NO_FACTOR) if no_kk else _NO_FACTOR,
+        "resi": tracking_number or _NO_FACTOR}).all()
     if not rows:
         return NOT_FOUND
     # The newest print stands for the person; a duplicate print only when there is nothing else.

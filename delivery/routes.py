@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 
+from app import api
 from app.auth import current_office, roles_required
 from app.db import unit_of_work, utcnow
 from app.models import Role
@@ -17,9 +18,9 @@ bp = Blueprint("tracking", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
 # The problems page shows the first rows of each list; each list has its own pages under /masalah/<slug>.
 PROBLEM_PREVIEW = 10
-PROBLEM_SLUGS = {"senyap": "silent", "gagal": "failing", "jauh": "far", "ditolak": "rejected"}
+PROBLEM_SLUGS = {"senyap": "silent", "gagal": "failing", "jauh": "far", "ditolak": "rejected", "ditahan": "held"}
 PROBLEM_TITLES = {"silent": "Tanpa kabar kurir", "failing": "Gagal antar berulang", "far": "Diantar jauh dari alamat",
-                  "rejected": "Kabar kurir yang ditolak"}
+                  "rejected": "Kabar kurir yang ditolak", "held": "Kabar kurir yang ditahan"}
 
 
 def _error(status: int, message: str) -> Any:
@@ -88,7 +89,7 @@ def problems_page() -> Any:
     return render_template("tracking_problems.html", p=_problems(PROBLEM_PREVIEW))
 
 
-@bp.route("/masalah/<any(senyap, gagal, jauh, ditolak):slug>")
+@bp.route("/masalah/<any(senyap, gagal, jauh, ditolak, ditahan):slug>")
 @roles_required(*STAFF)
 def problem_list_page(slug: str) -> Any:
     kind = PROBLEM_SLUGS[slug]
@@ -105,10 +106,14 @@ def problem_list_page(slug: str) -> Any:
 
 @bp.route("/api/v1/tracking")
 @roles_required(*STAFF)
-def search_api() -> Any:
+@api.operation("Cari item: nomor resi, NIK, nomor blanko atau nama", tags=["pelacakan"],
+               query=api.obj({"q": api.string(100, min_length=1, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                              description="teks pencarian tanpa karakter kendali")}, required=["q"]),
+               response={"type": "object", "required": ["results"], "properties": {"results": {"type": "array"}}})
+def search_api(query: dict[str, Any]) -> Any:
     try:
         with unit_of_work() as session:
-            results = lookup.search(session, current_office(session), request.args.get("q") or "")
+            results = lookup.search(session, current_office(session), query["q"])
     except QueryError as exc:
         return _error(400, str(exc))
     return jsonify(results=lookup.jsonable(results))
@@ -116,12 +121,16 @@ def search_api() -> Any:
 
 @bp.route("/api/v1/tracking/problems")
 @roles_required(*STAFF)
+@api.operation("Masalah pengiriman: senyap, gagal berulang, jauh dari alamat, ditolak, ditahan", tags=["pelacakan"])
 def problems_api() -> Any:
     return jsonify(lookup.jsonable(_problems()))
 
 
 @bp.route("/api/v1/tracking/<tracking_number>")
 @roles_required(*STAFF)
+@api.operation("Riwayat satu item dan kartunya", tags=["pelacakan"],
+               response={"type": "object", "required": ["tracking_number"],
+                         "properties": {"tracking_number": {"type": "string"}}})
 def detail_api(tracking_number: str) -> Any:
     with unit_of_work() as session:
         t = lookup.timeline(session, current_office(session), tracking_number)

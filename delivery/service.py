@@ -16,6 +16,12 @@ cards' moves and any manifest that is now complete, committed together before th
 unique by `event_id` in the database; the items of a batch are locked first (in id order, so concurrent
 batches cannot deadlock), so the same event in two concurrent requests is applied once and the other
 request reports it as `duplicate`.
+
+An event for an item the courier has not received yet (its manifest is only finalized, or its handover failed) is
+stored and `held`: it moves neither the item nor the card. When the handover commits, the held events of the
+manifest's items are folded in occurred_at order as if they arrived then (`apply_held`, a hook of
+app/handover_hooks.py); if the items leave the manifest first (a cancel, a withdrawn area), they become `rejected`
+and are listed for staff (`reject_held`). An event for such a removed item is rejected when it arrives.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from geopy.distance import great_circle
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from address.geocode import Polygons, contains, polygons_of
@@ -38,7 +45,7 @@ from app.courier.tracking import FINAL, RANK, REASON_LABELS, STATUS_LABELS, Even
 from app.dates import as_local
 from app.db import update_by_id, utcnow
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
-from manifests.models import ManifestItem
+from manifests.models import Manifest, ManifestItem, ManifestStatus
 from manifests.service import close_complete
 
 log = logging.getLogger("antar.delivery")
@@ -54,6 +61,12 @@ CARD_STATE_OF: dict[str, CardState] = {
     Status.DELIVERED: CardState.DELIVERED, Status.RETURNED: CardState.RETURNING,
     Status.RETURN_RECEIVED: CardState.RETURNED,
 }
+
+HELD = "held"
+# The courier does not have a manifest's items yet in these statuses (a draft has no tracking numbers): their
+# events are held. In these it has them.
+WAITING = frozenset({ManifestStatus.FINALIZED, ManifestStatus.HANDOVER_FAILED})
+TAKEN = frozenset({ManifestStatus.HANDED_OVER, ManifestStatus.CLOSED})
 
 
 # --- applying ----------------------------------------------------------------------------------------------
@@ -85,8 +98,20 @@ class _Item:
     last_event_at: dt.datetime | None
     return_reason: str | None
     active: bool = True  # false once the card went out again on a later manifest: it no longer moves the card
+    manifest_number: str = ""
+    manifest_status: str | None = None
+    removed: bool = False  # taken off its manifest before the courier had it (a cancel, a withdrawn area)
     changes: dict[str, Any] = field(default_factory=dict)
     decided_by: Event | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """The courier has not taken the item yet: its events are held."""
+        return not self.removed and self.manifest_status in WAITING
+
+    @property
+    def taken(self) -> bool:
+        return not self.removed and self.manifest_status in TAKEN
 
 
 class RetryBatch(Exception):
@@ -104,14 +129,23 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     numbers = sorted({e.tracking_number for e in events})
     items = _lock_items(session, numbers)
     ids = [e.event_id for e in events]
-    seen = {r.event_id: (r.tracking_number, r.status, r.occurred_at) for r in session.execute(
-        select(TrackingEvent.event_id, TrackingEvent.tracking_number, TrackingEvent.status, TrackingEvent.occurred_at)
-        .where(TrackingEvent.event_id.in_(ids)))}
+    taken = {it.id: it for it in items.values() if it.taken}
+    # In the same query as the events already stored: events still held for an item the courier has taken since
+    # (the hook after its handover did not get to run). They arrived before this batch, so they count first.
+    condition = TrackingEvent.event_id.in_(ids)
+    if taken:
+        condition = or_(condition, and_(TrackingEvent.item_id.in_(list(taken)), TrackingEvent.result == HELD))
+    stored = session.execute(select(*_HELD_COLUMNS, TrackingEvent.result).where(condition)).all()
+    wanted = set(ids)
+    seen = {r.event_id: (r.tracking_number, r.status, r.occurred_at) for r in stored if r.event_id in wanted}
     polygons = _kelurahan_polygons(session, {items[e.tracking_number].kelurahan_code for e in events
                                              if e.status == Status.DELIVERED and e.tracking_number in items})
+    _fold_held(session, list(taken.values()), settings,
+               rows=[r for r in stored if r.result == HELD and r.item_id in taken])
     results: list[dict[str, Any]] = []
     new_rows: list[dict[str, Any]] = []
     rejected_rows: list[dict[str, Any]] = []
+    held: list[_Item] = []
     for e in events:
         known = seen.get(e.event_id)
         if known == (e.tracking_number, e.status, e.occurred_at):
@@ -126,7 +160,7 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
             problem = (f"occurred_at {e.occurred_at:%Y-%m-%d %H:%M} UTC lebih dari {minutes} menit setelah pesan "
                        "diterima: jam pengirim salah")
         else:
-            problem = "nomor resi tidak dikenal" if item is None else semantic_error(e)
+            problem = "nomor resi tidak dikenal" if item is None else (semantic_error(e) or _never_received(item))
         if problem:
             results.append({"event_id": e.event_id, "result": "rejected", "message": problem})
             rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
@@ -134,6 +168,13 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
                                   "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
             continue
         seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
+        if item.waiting:
+            results.append({"event_id": e.event_id, "result": HELD,
+                            "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
+                                       "diterapkan saat penyerahan"})
+            new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))
+            held.append(item)
+            continue
         result = _apply(item, e)
         far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
         if result == "applied" and (far_km is not None or flag):
@@ -146,6 +187,8 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
             raise RetryBatch()
     if rejected_rows:
         session.execute(insert(RejectedEvent.__table__), rejected_rows)
+    if held:
+        _recheck_held(session, held, settings)
     _write_items(session, [it for it in items.values() if it.changes], now, settings)
     return results
 
@@ -155,8 +198,10 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
                     ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.status_rank,
                     ManifestItem.status_event_id, ManifestItem.final, ManifestItem.attempts,
                     ManifestItem.last_event_at, ManifestItem.return_reason, ManifestItem.active,
+                    ManifestItem.removed_at, Manifest.number, Manifest.status.label("manifest_status"),
                     Card.state, Card.lat, Card.lng, Card.kelurahan_code)
              .join(Card, Card.id == ManifestItem.card_id)
+             .join(Manifest, Manifest.id == ManifestItem.manifest_id)
              .where(ManifestItem.tracking_number.in_(numbers))  # also items of a card sent again later
              .order_by(ManifestItem.id))
     if session.get_bind().dialect.name == "postgresql":
@@ -166,8 +211,17 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
         key = (r.status_at, r.status_rank, r.status_event_id) if r.status_at is not None else None
         items[r.tracking_number] = _Item(r.id, r.manifest_id, r.card_id, r.state, r.lat, r.lng, r.kelurahan_code,
                                          r.tracking_status, key, r.final, r.attempts, r.last_event_at,
-                                         r.return_reason, r.active)
+                                         r.return_reason, r.active, r.number, r.manifest_status,
+                                         r.removed_at is not None)
     return items
+
+
+def _never_received(item: _Item) -> str | None:
+    """Why an event cannot count for an item the courier never had (taken off its manifest before the handover)."""
+    if item.removed or item.manifest_status == ManifestStatus.CANCELLED:
+        return (f"kurir tidak pernah menerima item ini: dikeluarkan dari manifest {item.manifest_number} sebelum "
+                "diserahkan ke kurir")
+    return None
 
 
 def _apply(item: _Item, e: Event) -> str:
@@ -306,3 +360,130 @@ def _move_reason(e: Event) -> str:
         reason += f" ({REASON_LABELS.get(e.reason_code, e.reason_code)})"
     reason += f", {as_local(e.occurred_at):%d-%m-%Y %H:%M} WIB" + (f" di {e.post_office}" if e.post_office else "")
     return reason + f" [resi {e.tracking_number}, event {e.event_id}]"
+
+
+# --- events held until the courier has the item --------------------------------------------------------------
+
+_HELD_COLUMNS = (TrackingEvent.id, TrackingEvent.item_id, TrackingEvent.message_id, TrackingEvent.event_id,
+                 TrackingEvent.tracking_number, TrackingEvent.status, TrackingEvent.reason_code,
+                 TrackingEvent.occurred_at, TrackingEvent.occurred_offset, TrackingEvent.received_at,
+                 TrackingEvent.attempt, TrackingEvent.post_office, TrackingEvent.lat, TrackingEvent.lng,
+                 TrackingEvent.recipient_name, TrackingEvent.recipient_relationship, TrackingEvent.photo_url,
+                 TrackingEvent.signature_url, TrackingEvent.courier_id)
+
+
+def _held_rows(session: Session, item_ids: Sequence[int]) -> list[Any]:
+    if not item_ids:
+        return []
+    return list(session.execute(select(*_HELD_COLUMNS).where(TrackingEvent.item_id.in_(item_ids),
+                                                              TrackingEvent.result == HELD)).all())
+
+
+def _event_of(r: Any) -> Event:
+    """A stored event as the fold takes it (as parsed from the courier's body)."""
+    return Event(index=0, raw={}, event_id=r.event_id, tracking_number=r.tracking_number, status=r.status,
+                 occurred_at=r.occurred_at, offset=r.occurred_offset, reason_code=r.reason_code, attempt=r.attempt,
+                 post_office=r.post_office, lat=r.lat, lng=r.lng, recipient_name=r.recipient_name,
+                 relationship=r.recipient_relationship, photo_url=r.photo_url, signature_url=r.signature_url,
+                 courier_id=r.courier_id)
+
+
+def _fold_held(session: Session, items: Sequence[_Item], settings: Settings, *,
+               rows: Sequence[Any] | None = None) -> int:
+    """Fold the held events of these items (the courier has them now) in occurred_at order, as if they arrived now:
+    each stored event gets the result it has then (applied or stale). In memory for the items; returns how many.
+    `rows`: those events, when the caller has read them already (`_HELD_COLUMNS`)."""
+    by_id = {it.id: it for it in items}
+    if rows is None:
+        rows = _held_rows(session, list(by_id))
+    if not rows:
+        return 0
+    events = sorted(((_event_of(r), r.id, r.item_id) for r in rows), key=lambda x: x[0].key)
+    polygons = _kelurahan_polygons(session, {by_id[item_id].kelurahan_code for e, _, item_id in events
+                                             if e.status == Status.DELIVERED})
+    updates = []
+    for e, row_id, item_id in events:
+        item = by_id[item_id]
+        result = _apply(item, e)
+        far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
+        if result == "applied" and (far_km is not None or flag):
+            item.changes.update(delivered_far_km=far_km, flagged=flag)
+        updates.append({"id": row_id, "result": result, "far_km": far_km, "flag": flag})
+    update_by_id(session, TrackingEvent, updates)
+    return len(updates)
+
+
+def _recheck_held(session: Session, held: Sequence[_Item], settings: Settings) -> None:
+    """A handover may have committed while this batch held events (it read the manifest as not handed over): if the
+    courier has the manifest now, the held events count in this same transaction. Otherwise the hook after the
+    handover waits for this batch's item locks and then finds them."""
+    ids = {it.id for it in held}
+    now_taken = set(session.scalars(
+        select(ManifestItem.id).join(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(ManifestItem.id.in_(ids), ManifestItem.removed_at.is_(None), Manifest.status.in_(TAKEN))))
+    if not now_taken:
+        return
+    items = list({it.id: it for it in held if it.id in now_taken}.values())
+    states = dict(session.execute(select(Card.id, Card.state).where(Card.id.in_({it.card_id for it in items}))).all())
+    for it in items:
+        it.manifest_status = ManifestStatus.HANDED_OVER
+        it.card_state = states[it.card_id]
+    _fold_held(session, items, settings)
+
+
+def apply_held(session: Session, manifest_id: int, settings: Settings, *, now: dt.datetime | None = None) -> int:
+    """The courier has just taken the manifest: fold its items' held events as if they arrived now (cards move,
+    the manifest closes if every item is final). Locks the items first, so a batch still holding events for them is
+    waited for and seen. Returns how many events were folded. Does not commit."""
+    now = now or utcnow()
+    numbers = list(session.scalars(select(ManifestItem.tracking_number).where(
+        ManifestItem.manifest_id == manifest_id, ManifestItem.active, ManifestItem.tracking_number.is_not(None))))
+    items = [it for it in _lock_items(session, numbers).values() if it.manifest_id == manifest_id and it.taken]
+    count = _fold_held(session, items, settings)
+    if count:
+        _write_items(session, [it for it in items if it.changes], now, settings)
+        log.info("manifest %s handed over: %s held courier events applied", manifest_id, count)
+    return count
+
+
+def reject_held(session: Session, item_ids: Sequence[int], why: str) -> int:
+    """Items leave their manifest before the courier took it: their held events can never count. Each becomes
+    `rejected`, says why in the item's timeline and is listed with the rejected events for staff."""
+    rows = _held_rows(session, item_ids)
+    if not rows:
+        return 0
+    message = f"Ditahan lalu ditolak: kurir tidak pernah menerima item ini ({why})"[:500]
+    update_by_id(session, TrackingEvent, [{"id": r.id, "result": "rejected", "flag": message[:200]} for r in rows])
+    session.execute(insert(RejectedEvent.__table__), [
+        {"message_id": r.message_id, "event_id": r.event_id, "tracking_number": r.tracking_number,
+         "received_at": r.received_at, "message": message, "raw": json.dumps(_raw_of(r), ensure_ascii=False)}
+        for r in rows])
+    return len(rows)
+
+
+def _raw_of(r: Any) -> dict[str, Any]:
+    """A stored event in the contract's shape again (for the rejected list: the event as received)."""
+    return {"event_id": r.event_id, "tracking_number": r.tracking_number, "status": r.status,
+            "occurred_at": courier_isoformat(r.occurred_at, r.occurred_offset), "attempt": r.attempt,
+            "reason_code": r.reason_code, "location": {"post_office": r.post_office, "lat": r.lat, "lng": r.lng},
+            "recipient": ({"name": r.recipient_name, "relationship": r.recipient_relationship}
+                          if r.recipient_name or r.recipient_relationship else None),
+            "proof": ({"photo_url": r.photo_url, "signature_url": r.signature_url}
+                      if r.photo_url or r.signature_url else None),
+            "courier_id": r.courier_id}
+
+
+def courier_isoformat(at: dt.datetime, offset: str) -> str:
+    """`at` in the offset the courier sent it in ('+07:00'), as ISO 8601."""
+    try:
+        sign = -1 if offset.startswith("-") else 1
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        zone = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    except (ValueError, IndexError):
+        zone = dt.UTC
+    return at.astimezone(zone).isoformat(timespec="seconds")
+
+
+def after_handover(session: Session, manifest_id: int) -> None:
+    """The hook app/handover_hooks.py calls once a handover is committed (registered in delivery's init_app)."""
+    apply_held(session, manifest_id, Settings.from_config(current_app.config))

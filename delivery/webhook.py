@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from standardwebhooks.webhooks import Webhook
 
-from app import csrf
-from app.courier.tracking import MAX_BODY_BYTES, SchemaError, parse_body
+from app import api, csrf
+from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, SchemaError, parse_body
 from app.db import unit_of_work
 from app.web import json_error
 from delivery.service import RetryBatch, Settings, apply_batch
@@ -48,8 +48,24 @@ def _verified(text: str) -> bool:
     return False
 
 
+WEBHOOK_HEADERS = [
+    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 100},
+     "description": "id pesan; kiriman ulang memakai id yang sama"},
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 20},
+     "description": "detik Unix saat dikirim (paling jauh 5 menit dari sekarang)"},
+]
+RESULTS = {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {
+    "type": "object", "required": ["event_id", "result"],
+    "properties": {"event_id": {"type": ["string", "null"]}, "result": {"type": "string"}}}}}}
+
+
 @bp.route("/api/v1/courier/events", methods=["POST"])
 @csrf.exempt
+@api.operation("Event pelacakan dari kurir (kontrak kurir bagian 3), ditandatangani Standard Webhooks",
+               tags=["kurir"], auth="signature", body=TRACKING_EVENTS_SCHEMA, validate_body=False, response=RESULTS,
+               parameters=WEBHOOK_HEADERS, errors=[413],
+               description="Tanda tangan diperiksa lebih dulu (401), lalu ukuran (413), lalu skema (400). Objek "
+                           "event boleh membawa field yang ditambahkan kontrak kemudian (bagian 6).")
 def courier_events() -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte (1 MiB).")

@@ -10,12 +10,14 @@ def init_app(app: Flask) -> None:
     from app import jobs
     from app.holds import register_hold
     from app.models import Role
+    from app.privacy import clear_columns, register_purge
     from app.report import register_section
     from app.web import add_menu
     from manifests import cli, handover, recalls, routes, service, sorting
     from manifests.intake import cli as intake_cli
     from manifests.intake import routes as intake_routes
     from manifests.intake.service import import_job, intake_totals
+    from manifests.models import ManifestItem
 
     app.register_blueprint(intake_routes.bp)
     app.register_blueprint(routes.bp)
@@ -30,6 +32,8 @@ def init_app(app: Flask) -> None:
     jobs.register(handover.DOCUMENTS_JOB, handover.berita_acara_job, "Berita Acara manifest (ZIP)")
     jobs.register(recalls.KIND, recalls.recall_job, "Tarik kembali dari kurir")
     register_hold("withdrawn_area", sorting.area_withdrawn)
+    # Personal data of purged cards (app/privacy.py): the name the courier reported as the recipient.
+    register_purge("manifest_item", clear_columns(ManifestItem, ManifestItem.card_id, {"recipient_name": None}))
     staff = (Role.ADMIN, Role.STAFF)
     add_menu(app, "intake.intake_page", "Impor cetakan", staff, 10)
     add_menu(app, "intake.sorting_page", "Penyortiran", staff, 20)

@@ -53,7 +53,7 @@ from app.pdf import (
     Rule,
     signature_boxes,
 )
-from app.spreadsheet import csv_bytes, text_cell
+from app.spreadsheet import csv_bytes, personal_data_of, personal_data_sheet, text_cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,11 +369,16 @@ def handover_pdf(doc: ManifestDoc) -> bytes:
         subject=f"Manifest {doc.manifest_number} untuk {doc.post_office_name}",
         creator="Antar",
     )
-    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.manifest_number))
+    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.manifest_number,
+                                                        personal_data=PDF_PERSONAL_DATA))
     return out.getvalue()
 
 
 # --- CSV and XLSX --------------------------------------------------------------------------------------------------
+
+# The personal data each rendering holds (app.spreadsheet.PERSONAL_DATA), said in the document itself (PDF footer,
+# XLSX "Keterangan" sheet; the CSV's download says it in its HTTP header, read from the column names).
+PDF_PERSONAL_DATA = ("nama", "alamat")
 
 COLUMNS = (
     "seq",
@@ -472,6 +477,7 @@ def items_xlsx(doc: ManifestDoc) -> bytes:
     info.column_dimensions["B"].width = 40
     workbook.properties.title = f"Manifest {doc.manifest_number}"
     workbook.properties.creator = "Antar"
+    personal_data_sheet(workbook, personal_data_of(COLUMNS))
 
     out = io.BytesIO()
     workbook.save(out)

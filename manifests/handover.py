@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import jobs
+from app import handover_hooks, jobs
 from app.cards import Actor, Card, CardState, move_many
 from app.courier import manifest as courier_manifest
 from app.courier.client import CourierAnswer, CourierClient, Outcome
@@ -113,6 +113,7 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
             raise ManifestError(f"Manifest {m.number} tidak dapat diserahkan: statusnya '{m.status_label}'.")
         payload = courier_payload(session, office, m)
     answer = client.submit_manifest(payload)
+    taken = False
     with unit_of_work() as session:
         office = _office(session, office_code)
         m = get_manifest(session, office, manifest_id, lock=True)
@@ -128,6 +129,7 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
             m.pickup_scheduled_at = str(body.get("pickup_scheduled_at") or "") or None
             move_many(session, [it.card_id for it in items], CardState.WITH_COURIER, actor,
                       f"Diserahkan ke kurir dalam manifest {m.number}", expect=[CardState.ON_MANIFEST])
+            taken = True
         elif answer.ok:
             service.note(session, m, actor, line + f" (manifest sudah berstatus '{m.status_label}')")
         elif m.status in HANDOVER_FROM:
@@ -135,7 +137,10 @@ def hand_over(office_code: str, manifest_id: int, actor: Actor, client: CourierC
             m.last_error = answer.summary()
         else:
             service.note(session, m, actor, line)
-        return HandoverResult(m.id, m.number, m.status, answer)
+        result = HandoverResult(m.id, m.number, m.status, answer)
+    if taken:  # committed: what the courier posted before it had the items counts from now on
+        handover_hooks.handed_over(manifest_id)
+    return result
 
 
 def pending_handover(office_code: str) -> list[int]:

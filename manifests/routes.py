@@ -24,7 +24,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from app import jobs
+from app import api, jobs
 from app.auth import actor, current_office, roles_required
 from app.cards import Card
 from app.courier.client import CourierClient, CourierConfigError
@@ -421,6 +421,8 @@ _DOCS = {
 @bp.route("/manifest/<int:manifest_id>/<any('berita-acara.pdf', 'items.csv', 'items.xlsx'):kind>")
 @bp.route("/api/v1/manifests/<int:manifest_id>/<any('berita-acara.pdf', 'items.csv', 'items.xlsx'):kind>")
 @roles_required(*STAFF)
+@api.operation("Dokumen manifest: berita acara (PDF) atau daftar item (CSV, XLSX)", tags=["manifest"],
+               response=api.BINARY, media_type=[kind.split(";")[0] for _, kind in _DOCS.values()], errors=[409])
 def document(manifest_id: int, kind: str) -> Any:
     with unit_of_work() as session:
         office = current_office(session)
@@ -432,19 +434,29 @@ def document(manifest_id: int, kind: str) -> Any:
             return _error(ManifestError(f"Manifest {m.number} masih draf: kunci dulu agar bernomor resi."), 409)
         doc = handover.manifest_document(session, office, m)
     render, mimetype = _DOCS[kind]
-    return current_app.response_class(render(doc), mimetype=mimetype, headers={
+    return current_app.response_class(render(doc), content_type=mimetype, headers={
         "Content-Disposition": f"attachment; filename={m.number}-{kind}"})
 
 
 # --- JSON API ----------------------------------------------------------------------------------------------
 
+POST_OFFICE = api.string(5, pattern=r"^\d{5}$", description="Kode kantor pos (5 angka)")
+MAX_ITEMS = api.integer(1, 100_000, description="Paling banyak item per manifest")
+FILTERS = {"post_office": POST_OFFICE, "kecamatan": api.KODE_KECAMATAN, "max_items": MAX_ITEMS}
+MANIFEST = {"type": "object", "required": ["id", "number", "status", "items"],
+            "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "status": {"type": "string"},
+                           "items": {"type": "integer"}}}
+MANIFESTS = {"type": "object", "required": ["manifests"], "properties": {"manifests": {"type": "array",
+                                                                                      "items": MANIFEST}}}
+BLANKO_LIST = api.obj({"nomor_blanko": api.array(api.NOMOR_BLANKO, 10_000, min_items=1)}, required=["nomor_blanko"])
+
 
 @bp.route("/api/v1/manifests", methods=["GET"])
 @roles_required(*STAFF)
-def list_api() -> Any:
-    status = request.args.get("status")
-    if status and status not in ManifestStatus.__members__:
-        return _error(ManifestError(f"status '{status}' tidak dikenal; pilih {', '.join(ManifestStatus)}."), 400)
+@api.operation("Daftar manifest kantor", tags=["manifest"], response=MANIFESTS,
+               query=api.obj({"status": api.enum([s.value for s in ManifestStatus])}))
+def list_api(query: dict[str, Any]) -> Any:
+    status = query.get("status")
     with unit_of_work() as session:
         ms = service.manifest_summary(session, current_office(session),
                                        status=ManifestStatus(status) if status else None, limit=10_000)
@@ -453,10 +465,14 @@ def list_api() -> Any:
 
 @bp.route("/api/v1/manifests/preview", methods=["GET"])
 @roles_required(*STAFF)
-def preview_api() -> Any:
+@api.operation("Rencana manifest dari kartu siap kirim (tanpa menyimpan)", tags=["manifest"], errors=[422],
+               query=api.obj(FILTERS),
+               response={"type": "object", "required": ["manifests", "total_items"],
+                         "properties": {"manifests": {"type": "array"}, "total_items": {"type": "integer"}}})
+def preview_api(query: dict[str, Any]) -> Any:
     try:
         with unit_of_work() as session:
-            plans = service.plan_manifests(session, current_office(session), **_filters(request.args))
+            plans = service.plan_manifests(session, current_office(session), **_filters(query))
     except ManifestError as exc:
         return _error(exc)
     return jsonify(manifests=[p.as_dict() for p in plans], total_items=sum(len(p.card_ids) for p in plans))
@@ -464,10 +480,9 @@ def preview_api() -> Any:
 
 @bp.route("/api/v1/manifests", methods=["POST"])
 @roles_required(*STAFF)
-def build_api() -> Any:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error(ManifestError("Badan permintaan harus objek JSON."), 400)
+@api.operation("Bangun manifest dari kartu siap kirim", tags=["manifest"], status=201, response=MANIFESTS,
+               errors=[422], body=api.obj({**FILTERS, "finalize": {"type": "boolean"}}))
+def build_api(body: dict[str, Any]) -> Any:
     try:
         with unit_of_work() as session:
             made = service.build_manifests(
@@ -481,6 +496,7 @@ def build_api() -> Any:
 
 @bp.route("/api/v1/manifests/<int:manifest_id>", methods=["GET"])
 @roles_required(*STAFF)
+@api.operation("Satu manifest dengan item dan riwayatnya", tags=["manifest"], response=MANIFEST)
 def detail_api(manifest_id: int) -> Any:
     with unit_of_work() as session:
         office = current_office(session)
@@ -491,8 +507,8 @@ def detail_api(manifest_id: int) -> Any:
         return jsonify(_manifest_json(m, list(handover.manifest_document(session, office, m).items)))
 
 
-def _api_action(manifest_id: int, fn: Any) -> Any:
-    body = request.get_json(silent=True) or {}
+def _api_action(manifest_id: int, fn: Any, body: dict[str, Any] | None = None) -> Any:
+    body = body or {}
     try:
         with unit_of_work() as session:
             office = current_office(session)
@@ -506,35 +522,45 @@ def _api_action(manifest_id: int, fn: Any) -> Any:
 
 @bp.route("/api/v1/manifests/<int:manifest_id>/finalize", methods=["POST"])
 @roles_required(*STAFF)
-def finalize_api(manifest_id: int) -> Any:
+@api.operation("Kunci manifest draf dan beri nomor resi", tags=["manifest"], response=MANIFEST, errors=[422],
+               body=api.obj({}))
+def finalize_api(manifest_id: int, body: dict[str, Any]) -> Any:
     tracking = TrackingRange.from_config(current_app.config)
     return _api_action(manifest_id, lambda s, o, b: service.finalize(s, o, manifest_id, actor(), tracking))
 
 
 @bp.route("/api/v1/manifests/<int:manifest_id>/items/remove", methods=["POST"])
 @roles_required(*STAFF)
-def remove_api(manifest_id: int) -> Any:
-    return _api_action(manifest_id, lambda s, o, b: service.remove_cards(s, o, manifest_id,
-                                                                          b.get("nomor_blanko") or [], actor()))
+@api.operation("Keluarkan kartu dari manifest draf", tags=["manifest"], response=MANIFEST, errors=[422],
+               body=BLANKO_LIST)
+def remove_api(manifest_id: int, body: dict[str, Any]) -> Any:
+    return _api_action(manifest_id, lambda s, o, b: service.remove_cards(s, o, manifest_id, b["nomor_blanko"],
+                                                                          actor()), body)
 
 
 @bp.route("/api/v1/manifests/<int:manifest_id>/items/add", methods=["POST"])
 @roles_required(*STAFF)
-def add_api(manifest_id: int) -> Any:
-    return _api_action(manifest_id, lambda s, o, b: service.add_cards(s, o, manifest_id,
-                                                                       b.get("nomor_blanko") or [], actor()))
+@api.operation("Tambahkan kartu siap kirim ke manifest draf", tags=["manifest"], response=MANIFEST, errors=[422],
+               body=BLANKO_LIST)
+def add_api(manifest_id: int, body: dict[str, Any]) -> Any:
+    return _api_action(manifest_id, lambda s, o, b: service.add_cards(s, o, manifest_id, b["nomor_blanko"],
+                                                                       actor()), body)
 
 
 @bp.route("/api/v1/manifests/<int:manifest_id>/cancel", methods=["POST"])
 @roles_required(*STAFF)
-def cancel_api(manifest_id: int) -> Any:
+@api.operation("Batalkan manifest (kartunya kembali siap kirim)", tags=["manifest"], response=MANIFEST,
+               errors=[422], body=api.obj({"reason": api.string(500)}))
+def cancel_api(manifest_id: int, body: dict[str, Any]) -> Any:
     return _api_action(manifest_id, lambda s, o, b: service.cancel(s, o, manifest_id, actor(),
-                                                                    str(b.get("reason") or "")))
+                                                                    str(b.get("reason") or "")), body)
 
 
 @bp.route("/api/v1/manifests/<int:manifest_id>/handover", methods=["POST"])
 @roles_required(*STAFF)
-def handover_api(manifest_id: int) -> Any:
+@api.operation("Serahkan manifest final ke kurir (API kurir)", tags=["manifest"], errors=[409, 502],
+               body=api.obj({}), responses={502: ("Kurir menolak atau tidak menjawab", api.ANY_OBJECT)})
+def handover_api(manifest_id: int, body: dict[str, Any]) -> Any:
     try:
         with unit_of_work() as session:
             office = current_office(session)
@@ -550,7 +576,9 @@ def handover_api(manifest_id: int) -> Any:
 
 @bp.route("/api/v1/recalls", methods=["POST"])
 @roles_required(*STAFF)
-def recall_api() -> Any:
+@api.operation("Minta kurir mengembalikan item wilayah yang ditarik", tags=["manifest"], body=api.obj({}),
+               response={"type": "object", "required": ["recalls"], "properties": {"recalls": {"type": "array"}}})
+def recall_api(body: dict[str, Any]) -> Any:
     """Ask the courier to return every handed-over item of a withdrawn area that was not yet recalled."""
     try:
         with unit_of_work() as session:

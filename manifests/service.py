@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app import jobs
+from app import handover_hooks, jobs
 from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move_many
 from app.courier import s10
 from app.db import unit_of_work, utcnow
@@ -90,6 +90,50 @@ class _Candidate:
     lat: float | None
     lng: float | None
     nama: str
+    alamat: str | None = None
+    nomor_blanko: str = ""
+
+
+# What the courier contract (section 2) requires of every item's address and a card may lack: one card without it
+# makes the courier refuse the whole manifest (422), so such a card never goes on one.
+_RT_RW = re.compile(r"\d{1,3}")
+_KODE_POS = re.compile(r"\d{5}")
+_WORD = re.compile(r"[^\W_]")
+
+
+def courier_gaps(c: Any, kelurahan_kode_pos: str | None) -> tuple[str, ...]:
+    """The address parts the courier requires that card `c` lacks ('jalan', 'RT', 'RW', 'kode pos'); none: fine."""
+    gaps = []
+    if not _WORD.search(c.street or c.alamat or ""):
+        gaps.append("jalan")
+    for name, value in (("RT", c.rt), ("RW", c.rw)):
+        if not (value and _RT_RW.fullmatch(value) and int(value) > 0):
+            gaps.append(name)
+    if not _KODE_POS.fullmatch(c.kode_pos or kelurahan_kode_pos or ""):
+        gaps.append("kode pos")
+    return tuple(gaps)
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A ready card kept off the manifests: its address lacks what the courier requires."""
+
+    nomor_blanko: str
+    missing: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.nomor_blanko} ({', '.join(self.missing)} kosong)"
+
+
+def left_out_note(left: Sequence[LeftOut], limit: int = 20) -> str:
+    """The words staff read: which ready cards stay out and why."""
+    shown = "; ".join(x.label for x in left[:limit])
+    if len(left) > limit:
+        shown += f"; dan {len(left) - limit} lainnya"
+    return (f"{len(left)} kartu siap kirim tidak dimasukkan: alamatnya belum lengkap untuk kurir (PT Pos mewajibkan "
+            f"jalan, RT, RW dan kode pos per kiriman; satu kiriman tanpa itu membuat seluruh manifest ditolak): "
+            f"{shown}")
 
 
 def round_key(kelurahan_name: str, c: Any) -> tuple:
@@ -113,10 +157,15 @@ class PlannedManifest:
     kecamatan_name: str | None
     card_ids: list[int] = field(default_factory=list)
     kelurahan: dict[str, int] = field(default_factory=dict)  # kelurahan name -> cards
+    # Ready cards of this post office kept out (incomplete address for the courier): on its first plan only.
+    left_out: list[LeftOut] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"post_office": {"code": self.post_office.code, "name": self.post_office.name},
-                "kecamatan": self.kecamatan_name, "items": len(self.card_ids), "kelurahan": self.kelurahan}
+        out = {"post_office": {"code": self.post_office.code, "name": self.post_office.name},
+               "kecamatan": self.kecamatan_name, "items": len(self.card_ids), "kelurahan": self.kelurahan}
+        if self.left_out:
+            out["left_out"] = [{"nomor_blanko": x.nomor_blanko, "missing": list(x.missing)} for x in self.left_out]
+        return out
 
 
 def plan_manifests(session: Session, office: Office, *, post_office: str | None = None,
@@ -130,17 +179,7 @@ def plan_manifests(session: Session, office: Office, *, post_office: str | None 
         raise ManifestError(f"Kantor pos tujuan '{post_office}' tidak melayani wilayah {office.name}.")
     if kecamatan and kecamatan not in regions.kecamatan:
         raise ManifestError(f"Kecamatan '{kecamatan}' bukan wilayah {office.name}.")
-    query = select(Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street, Card.lat,
-                   Card.lng, Card.nama).where(Card.office_id == office.id, Card.state == CardState.READY,
-                                              Card.kelurahan_code.is_not(None))
-    if kecamatan:
-        query = query.where(Card.kelurahan_code.startswith(kecamatan + "."))
-    by_office: dict[str, list[_Candidate]] = defaultdict(list)
-    for row in session.execute(query):
-        c = _Candidate(*row)
-        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
-        if post_office is None or po.code == post_office:
-            by_office[po.code].append(c)
+    by_office, left_out = _ready_candidates(session, office, regions, post_office=post_office, kecamatan=kecamatan)
     plans: list[PlannedManifest] = []
     for code in sorted(by_office):
         cards = by_office[code]
@@ -165,7 +204,41 @@ def plan_manifests(session: Session, office: Office, *, post_office: str | None 
                     name = regions.kelurahan[c.kelurahan_code].name
                     plan.kelurahan[name] = plan.kelurahan.get(name, 0) + 1
                 plans.append(plan)
+    for plan in plans:
+        plan.left_out = left_out.pop(plan.post_office.code, [])
     return plans
+
+
+def _ready_candidates(session: Session, office: Office, regions: Any, *, post_office: str | None,
+                      kecamatan: str | None) -> tuple[dict[str, list[_Candidate]], dict[str, list[LeftOut]]]:
+    """The office's ready cards by destination post office, and those kept out (`courier_gaps`) by post office."""
+    query = select(Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street, Card.lat,
+                   Card.lng, Card.nama, Card.alamat, Card.nomor_blanko).where(
+        Card.office_id == office.id, Card.state == CardState.READY, Card.kelurahan_code.is_not(None))
+    if kecamatan:
+        query = query.where(Card.kelurahan_code.startswith(kecamatan + "."))
+    by_office: dict[str, list[_Candidate]] = defaultdict(list)
+    left_out: dict[str, list[LeftOut]] = defaultdict(list)
+    for row in session.execute(query):
+        c = _Candidate(*row)
+        po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
+        if post_office is not None and po.code != post_office:
+            continue
+        kel = regions.kelurahan.get(c.kelurahan_code)
+        gaps = courier_gaps(c, kel.kode_pos if kel else None)
+        if gaps:
+            left_out[po.code].append(LeftOut(c.nomor_blanko, gaps))
+        else:
+            by_office[po.code].append(c)
+    return by_office, left_out
+
+
+def left_out_cards(session: Session, office: Office, *, post_office: str | None = None,
+                   kecamatan: str | None = None) -> list[LeftOut]:
+    """Ready cards no build takes because their address lacks what the courier requires (`courier_gaps`)."""
+    _, left_out = _ready_candidates(session, office, office_regions(office.code), post_office=post_office,
+                                    kecamatan=kecamatan)
+    return sorted((x for xs in left_out.values() for x in xs), key=lambda x: x.nomor_blanko)
 
 
 # --- building ----------------------------------------------------------------------------------------------
@@ -185,7 +258,17 @@ def build_manifests(session: Session, office: Office, actor: Actor, *, tracking:
     """
     lock_office(session, office)
     plans = plan_manifests(session, office, post_office=post_office, kecamatan=kecamatan, cap=cap)
+    if not plans:
+        _nothing_to_build(session, office, post_office=post_office, kecamatan=kecamatan)
     return build_planned(session, office, actor, plans, tracking=tracking, finalize=finalize)
+
+
+def _nothing_to_build(session: Session, office: Office, *, post_office: str | None, kecamatan: str | None) -> None:
+    left = left_out_cards(session, office, post_office=post_office, kecamatan=kecamatan)
+    if left:
+        raise ManifestError("Tidak ada kartu siap kirim yang alamatnya lengkap untuk pilihan ini. "
+                            + left_out_note(left))
+    raise ManifestError("Tidak ada kartu siap kirim untuk pilihan ini.")
 
 
 def build_planned(session: Session, office: Office, actor: Actor, plans: Sequence[PlannedManifest], *,
@@ -212,6 +295,8 @@ def build_planned(session: Session, office: Office, actor: Actor, plans: Sequenc
         LIFECYCLE.start(session, m, ManifestStatus.DRAFT, actor,
                         f"Dibuat dengan {len(plan.card_ids)} kartu untuk {plan.post_office.label}"
                         + (f", Kec. {plan.kecamatan_name}" if plan.kecamatan_name else ""))
+        if plan.left_out:
+            note(session, m, actor, left_out_note(plan.left_out))
         chunk = numbers[offset : offset + len(plan.card_ids)] if finalize else None
         _insert_items(session, m, plan.card_ids, start_seq=1, numbers=chunk)
         offset += len(plan.card_ids)
@@ -362,9 +447,15 @@ def add_cards(session: Session, office: Office, manifest_id: int, blankos: Itera
     if m.status is not ManifestStatus.DRAFT:
         raise ManifestError(f"Manifest {m.number} sudah terkunci ({m.status_label}); kartu tidak dapat ditambah.")
     cards = _cards_by_blanko(session, office, blankos)
+    regions = office_regions(office.code)
     for b, c in cards.items():
         if c.state is not CardState.READY:
             raise ManifestError(f"Kartu {b} berstatus '{c.state_label}', bukan siap kirim.")
+        kel = regions.kelurahan.get(c.kelurahan_code or "")
+        gaps = courier_gaps(c, kel.kode_pos if kel else None)
+        if gaps:
+            raise ManifestError(f"Kartu {b}: {', '.join(gaps)} kosong; PT Pos menolak seluruh manifest bila satu "
+                                "kiriman tanpa jalan, RT, RW dan kode pos. Lengkapi alamatnya dulu.")
         po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
         if po.code != m.post_office_code:
             raise ManifestError(f"Kartu {b} untuk {po.label}, bukan {m.post_office_code} {m.post_office_name}.")
@@ -401,6 +492,8 @@ def cancel(session: Session, office: Office, manifest_id: int, actor: Actor, rea
     now = utcnow()
     session.execute(update(ManifestItem).where(ManifestItem.manifest_id == m.id, ManifestItem.active)
                     .values(active=False, removed_at=now))
+    handover_hooks.released(session, [it.id for it in items],
+                            f"manifest {m.number} dibatalkan sebelum diserahkan: {reason.strip()}")
     ids = [it.card_id for it in items]
     on_manifest = list(session.scalars(select(Card.id).where(Card.id.in_(ids), Card.state == CardState.ON_MANIFEST)))
     move_many(session, on_manifest, CardState.READY, actor, f"Manifest {m.number} dibatalkan: {reason.strip()}",
@@ -423,6 +516,8 @@ def withdraw_from_manifests(session: Session, office: Office, card_ids: Sequence
         return 0
     now = utcnow()
     session.execute(update(ManifestItem), [{"id": r[0], "active": False, "removed_at": now} for r in rows])
+    handover_hooks.released(session, [r[0] for r in rows],
+                            f"kartu dikeluarkan dari manifest sebelum diserahkan karena wilayahnya ditarik: {reason}")
     per_manifest: dict[int, list[int]] = defaultdict(list)
     for r in rows:
         per_manifest[r[2]].append(r[1])
@@ -532,6 +627,8 @@ def build_job(ctx: jobs.JobContext) -> dict[str, Any]:
         lock_office(session, office)
         plans = plan_manifests(session, office, post_office=p.get("post_office"), kecamatan=p.get("kecamatan"),
                                cap=int(p["cap"]))
+        if not plans:
+            _nothing_to_build(session, office, post_office=p.get("post_office"), kecamatan=p.get("kecamatan"))
         ctx.progress(done=0, total=len(plans), unit="manifest", counts={"Manifest dibuat": 0})
 
         def report(done: int, total: int) -> None:
@@ -542,13 +639,17 @@ def build_job(ctx: jobs.JobContext) -> dict[str, Any]:
         ids = [m.id for m in made]
         cards = sum(m.item_count for m in made)
         drafts = sum(1 for m in made if m.status is ManifestStatus.DRAFT)
+        left = left_out_cards(session, office, post_office=p.get("post_office"), kecamatan=p.get("kecamatan"))
     counts = {"Manifest dibuat": len(ids), "Kartu": cards}
     if drafts:
         counts["Masih draf"] = drafts
     else:
         counts["Dikunci, bernomor resi"] = len(ids)
+    if left:
+        counts["Tidak dimasukkan (alamat belum lengkap untuk kurir)"] = len(left)
     return {
-        "summary": f"{_thousands(len(ids))} manifest dibuat ({_thousands(cards)} kartu).",
+        "summary": f"{_thousands(len(ids))} manifest dibuat ({_thousands(cards)} kartu)."
+                   + (f" {left_out_note(left, 10)}." if left else ""),
         "manifest_ids": ids, "cards": cards, "counts": counts,
         "links": [{"label": f"Manifest hasil susunan ini ({_thousands(len(ids))}): kunci semua draf, serahkan ke kurir,"
                             " unduh Berita Acara", "url": f"/manifest?tugas={ctx.job_id}"}],

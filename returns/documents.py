@@ -214,5 +214,7 @@ def batch_pdf(doc: BatchDoc) -> bytes:
         out, pagesize=A4, pageTemplates=[PageTemplate(frames=[frame])],
         title=f"Daftar Serah Terima {doc.batch_number}", author=doc.office_title,
         subject=f"Berkas {doc.batch_number} untuk Kelurahan {doc.kelurahan}", creator="Antar")
-    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.batch_number))
+    # Names and RT/RW of the holders, nothing more (no NIK, no street): said in every page's footer.
+    template.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=doc.batch_number,
+                                                        personal_data=("nama", "alamat")))
     return out.getvalue()

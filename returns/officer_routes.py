@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from address.service import AddressPipeline
+from app import api
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState
 from app.dates import as_local
@@ -501,12 +502,31 @@ def _iso(ts: dt.datetime | None) -> str | None:
     return as_local(ts).isoformat() if ts else None
 
 
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True,
+                   "description": "Kunci unik per perubahan; kiriman ulang dengan kunci sama tidak dicatat dua kali",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": forms.MAX_KEY_LENGTH}}
+RT_RW = api.string(3, pattern=r"^\d{1,3}$", description="1-3 angka")
+RECEIPT = api.obj({"counted": api.integer(0, 100_000, description="Kartu yang dihitung di kelurahan"),
+                   "missing": api.array(api.NOMOR_BLANKO, 10_000)}, required=["counted"])
+DISPOSITION = api.obj({
+    "disposition": api.enum([d.value for d in Disposition]), "id_checked": {"type": "boolean"},
+    "receiver_name": api.string(200), "receiver_relationship": api.string(40), "handed_on": api.DATE,
+    "note": api.string(500), "alamat": api.string(250), "rt": RT_RW, "rw": RT_RW, "kelurahan": api.string(60),
+    "kecamatan": api.string(60), "kabupaten_kota": api.string(60),
+    "kode_pos": api.string(5, pattern=r"^\d{5}$", description="5 angka"),
+}, required=["disposition"])
+BATCH = {"type": "object", "required": ["id", "status"],
+         "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}}
+
+
 @bp.route("/api/v1/kelurahan/batches")
 @roles_required(OFFICER)
-def batches_api() -> Any:
-    status = request.args.get("status") or None
-    if status is not None and status not in BatchStatus.__members__:
-        return _error(400, f"status '{status}' tidak dikenal; pilih {', '.join(BatchStatus)}.")
+@api.operation("Berkas kartu kembali untuk kelurahan petugas", tags=["kelurahan"],
+               query=api.obj({"status": api.enum([b.value for b in BatchStatus])}),
+               response={"type": "object", "required": ["kelurahan", "batches"],
+                         "properties": {"kelurahan": api.ANY_OBJECT, "batches": {"type": "array", "items": BATCH}}})
+def batches_api(query: dict[str, Any]) -> Any:
+    status = query.get("status")
     with unit_of_work() as session:
         scope = _scope(session)
         batches = service.list_batches(session, scope, status=BatchStatus(status) if status else None)
@@ -516,6 +536,7 @@ def batches_api() -> Any:
 
 @bp.route("/api/v1/kelurahan/batches/<int:batch_id>")
 @roles_required(OFFICER)
+@api.operation("Satu berkas dengan kartunya", tags=["kelurahan"], response=BATCH)
 def batch_api(batch_id: int) -> Any:
     with unit_of_work() as session:
         try:
@@ -527,10 +548,11 @@ def batch_api(batch_id: int) -> Any:
 
 @bp.route("/api/v1/kelurahan/cards")
 @roles_required(OFFICER)
-def cards_api() -> Any:
-    state = request.args.get("state") or None
-    if state is not None and state not in CardState.__members__:
-        return _error(400, f"state '{state}' tidak dikenal.")
+@api.operation("Kartu di kelurahan petugas", tags=["kelurahan"],
+               query=api.obj({"state": api.enum([c.value for c in CardState])}),
+               response={"type": "object", "required": ["cards"], "properties": {"cards": {"type": "array"}}})
+def cards_api(query: dict[str, Any]) -> Any:
+    state = query.get("state")
     with unit_of_work() as session:
         rows = queries.own_cards(session, _scope(session), CardState(state) if state else None)
         return jsonify(cards=[_item_json(item, card, batch) for item, card, batch in rows])
@@ -538,15 +560,10 @@ def cards_api() -> Any:
 
 @bp.route("/api/v1/kelurahan/batches/<int:batch_id>/receipt", methods=["POST"])
 @roles_required(OFFICER)
-def receipt_api(batch_id: int) -> Any:
-    body = _json_body()
-    if body is None:
-        return _error(400, "Badan permintaan harus objek JSON.")
-    counted, missing = body.get("counted"), body.get("missing", [])
-    if type(counted) is not int or counted < 0:
-        return _error(400, "'counted' wajib berupa bilangan bulat 0 atau lebih.")
-    if not isinstance(missing, list) or not all(isinstance(b, str) for b in missing):
-        return _error(400, "'missing' harus daftar nomor blanko.")
+@api.operation("Catat penerimaan berkas di kelurahan (jumlah dihitung, kartu hilang)", tags=["kelurahan"],
+               body=RECEIPT, response=BATCH, errors=[422], parameters=[IDEMPOTENCY_KEY])
+def receipt_api(batch_id: int, body: dict[str, Any]) -> Any:
+    counted, missing = body["counted"], body.get("missing", [])
 
     def receive(session: Session) -> dict[str, Any]:
         scope = _scope(session)
@@ -558,16 +575,12 @@ def receipt_api(batch_id: int) -> Any:
 
 @bp.route("/api/v1/kelurahan/cards/<int:item_id>/disposition", methods=["POST"])
 @roles_required(OFFICER)
-def disposition_api(item_id: int) -> Any:
-    body = _json_body()
-    if body is None:
-        return _error(400, "Badan permintaan harus objek JSON.")
-    bad = [k for k in API_TEXT_FIELDS if body.get(k) is not None and type(body[k]) not in (str, int)]
-    if bad or ("id_checked" in body and not isinstance(body["id_checked"], bool)):
-        return _error(400, f"Isian tidak valid: {', '.join(bad) or 'id_checked (true/false)'}.")
-    chosen = body.get("disposition")
-    if not isinstance(chosen, str) or chosen not in Disposition.__members__:
-        return _error(422, f"'disposition' wajib salah satu dari: {', '.join(Disposition)}.")
+@api.operation("Catat nasib kartu: diserahkan, meninggal, pindah, tidak diambil", tags=["kelurahan"],
+               body=DISPOSITION, errors=[422], parameters=[IDEMPOTENCY_KEY],
+               response={"type": "object", "required": ["id", "state"],
+                         "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}})
+def disposition_api(item_id: int, body: dict[str, Any]) -> Any:
+    chosen = body["disposition"]
     fields = {k: body[k] for k in (*API_TEXT_FIELDS, "id_checked") if k in body}
 
     def record(session: Session) -> dict[str, Any]:
@@ -575,11 +588,6 @@ def disposition_api(item_id: int) -> Any:
         return _item_json(item, card, item.batch)
 
     return _api_once(body, record)
-
-
-def _json_body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
 
 
 def _api_once(body: dict[str, Any], fn: Callable[[Session], dict[str, Any]]) -> Any:

@@ -16,13 +16,15 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
+from app import api
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState, TransitionError
 from app.dates import wib_text
 from app.db import unit_of_work
 from app.models import Office, Role, User
+from app.privacy import record_access
 from app.regions import OfficeRegions, office_regions
-from app.users import UserError, account_events, create_user, set_active
+from app.users import UserError, account_events, create_user, locked_since, set_active
 from app.web import csv_response, json_error, page_arg
 from returns import documents, queries, service
 from returns.models import BATCH_STATUS_LABELS, DISPOSITION_LABELS, BatchStatus, HandoverBatch, HandoverItem
@@ -34,10 +36,6 @@ STAFF = (Role.ADMIN, Role.STAFF)
 # Cards whose disposition staff may undo (or, for MISSING, a card that turned up).
 CORRECTABLE = frozenset({CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED, CardState.READDRESSED,
                          CardState.NOT_COLLECTED, CardState.MISSING})
-
-
-class BadInput(ValueError):
-    """A request the API cannot read (not JSON, wrong types): 400."""
 
 
 def _scope(session: Session) -> Scope:
@@ -273,6 +271,8 @@ def correct_page(item_id: int) -> Any:
 @bp.route("/pengembalian/berkas/<int:batch_id>/daftar.pdf")
 @bp.route("/api/v1/returns/batches/<int:batch_id>/daftar.pdf")
 @roles_required(*STAFF)
+@api.operation("Daftar serah-terima berkas (PDF)", tags=["pengembalian"], media_type="application/pdf",
+               response=api.BINARY)
 def batch_pdf(batch_id: int) -> Any:
     with unit_of_work() as session:
         office = current_office(session)
@@ -325,6 +325,9 @@ def deceased_page() -> Any:
     number = page_arg()
     with unit_of_work() as session:
         rows = queries.deceased_holders(session, current_office(session))
+        # The one returns page with full NIKs (for the civil registry): who opened it is recorded (UU PDP).
+        record_access(session, f"Daftar pemilik meninggal dunia (halaman {number})",
+                      len(queries.page_of(rows, number).rows), holds=("nik", "nama", "tanggal_lahir", "catatan"))
     g.page_title = "Pemilik meninggal dunia"
     return render_template("returns_deceased.html", page=queries.page_of(rows, number))
 
@@ -335,6 +338,7 @@ def deceased_csv() -> Any:
     with unit_of_work() as session:
         office = current_office(session)
         rows = queries.deceased_holders(session, office)
+        record_access(session, "Daftar pemilik meninggal dunia (CSV)", len(rows))
     header = ["nik", "nama", "tanggal_lahir", "nomor_blanko", "kode_wilayah", "kelurahan", "kecamatan",
               "dicatat", "petugas", "catatan", "berkas"]
     return csv_response(f"meninggal-{office.code}.csv", header, (
@@ -417,14 +421,15 @@ def officers_page() -> Any:
         office = current_office(session)
         officers = queries.officers(session, office)
         changes = account_events(session, [u.id for u in officers])
+        locked = locked_since(session, [u.id for u in officers])
         regions = office_regions(office.code)
     taken: dict[str, list[str]] = defaultdict(list)
     for u in officers:
         if u.active:
             taken[u.kelurahan_code].append(u.username)
     g.page_title = "Akun petugas kelurahan"
-    return render_template("returns_officers.html", officers=officers, changes=changes, regions=regions, taken=taken,
-                           form=form, error=error,
+    return render_template("returns_officers.html", officers=officers, changes=changes, locked=locked,
+                           regions=regions, taken=taken, form=form, error=error,
                            kel_name=functools.partial(kelurahan_name, regions)), status
 
 
@@ -464,8 +469,6 @@ def _api(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except BadInput as exc:
-            return _error("bad_request", str(exc), 400)
         except NotFound as exc:
             return _error("not_found", str(exc), 404)
         except (ReturnsError, TransitionError) as exc:
@@ -474,35 +477,20 @@ def _api(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _body() -> dict[str, Any]:
-    """The JSON object sent; an empty body is an empty object."""
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadInput("Badan permintaan harus objek JSON.")
-    return body
-
-
-def _strings(body: dict[str, Any], key: str, *, nullable: bool = False) -> list[str] | None:
-    value = body.get(key)
-    if value is None and nullable:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"'{key}' harus daftar teks{' atau null' if nullable else ''}.")
-    return value
-
-
-def _text(body: dict[str, Any], key: str) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise BadInput(f"'{key}' harus teks.")
-    return value
+BLANKOS = api.obj({"nomor_blanko": api.array(api.NOMOR_BLANKO, 10_000, min_items=1)}, required=["nomor_blanko"])
+REASON = api.obj({"reason": api.string(500)})
+RETURN_BATCH = {"type": "object", "required": ["id", "status"],
+                "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}}
+RETURN_BATCHES = {"type": "object", "required": ["batches"],
+                  "properties": {"batches": {"type": "array", "items": RETURN_BATCH}}}
 
 
 @bp.route("/api/v1/returns/candidates")
 @roles_required(*STAFF)
 @_api
+@api.operation("Kartu kembali yang menunggu dibuatkan berkas, per kelurahan", tags=["pengembalian"],
+               response={"type": "object", "required": ["kelurahan", "total"],
+                         "properties": {"kelurahan": {"type": "array"}, "total": {"type": "integer"}}})
 def candidates_api() -> Any:
     with unit_of_work() as session:
         rows = queries.candidates(session, current_office(session))
@@ -512,8 +500,10 @@ def candidates_api() -> Any:
 @bp.route("/api/v1/returns/batches", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def build_api() -> Any:
-    codes = _strings(_body(), "kelurahan", nullable=True)
+@api.operation("Buat berkas serah-terima per kelurahan", tags=["pengembalian"], status=201, response=RETURN_BATCHES,
+               errors=[422], body=api.obj({"kelurahan": api.nullable(api.array(api.KODE_KELURAHAN, 1000))}))
+def build_api(body: dict[str, Any]) -> Any:
+    codes = body.get("kelurahan")
     with unit_of_work() as session:
         office = current_office(session)
         regions = office_regions(office.code)
@@ -524,14 +514,14 @@ def build_api() -> Any:
 @bp.route("/api/v1/returns/batches")
 @roles_required(*STAFF)
 @_api
-def batches_api() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in BatchStatus.__members__:
-        raise BadInput(f"status '{status}' tidak dikenal; pilih {', '.join(BatchStatus)}.")
+@api.operation("Daftar berkas serah-terima", tags=["pengembalian"], response=RETURN_BATCHES,
+               query=api.obj({"status": api.enum([b.value for b in BatchStatus]), "kelurahan": api.KODE_KELURAHAN}))
+def batches_api(query: dict[str, Any]) -> Any:
+    status = query.get("status")
     with unit_of_work() as session:
         regions = office_regions(current_office(session).code)
         batches = service.list_batches(session, _scope(session), status=BatchStatus(status) if status else None,
-                                       kelurahan_code=request.args.get("kelurahan") or None, limit=10_000)
+                                       kelurahan_code=query.get("kelurahan"), limit=10_000)
         return jsonify(batches=[_batch_json(b, regions) for b in batches])
 
 
@@ -547,6 +537,7 @@ def _batch_detail(session: Session, batch_id: int) -> dict[str, Any]:
 @bp.route("/api/v1/returns/batches/<int:batch_id>")
 @roles_required(*STAFF)
 @_api
+@api.operation("Satu berkas dengan kartu dan riwayatnya", tags=["pengembalian"], response=RETURN_BATCH)
 def batch_api(batch_id: int) -> Any:
     with unit_of_work() as session:
         return jsonify(_batch_detail(session, batch_id))
@@ -555,8 +546,9 @@ def batch_api(batch_id: int) -> Any:
 @bp.route("/api/v1/returns/batches/<int:batch_id>/dispatch", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def dispatch_api(batch_id: int) -> Any:
-    _body()
+@api.operation("Kirim berkas ke kelurahan", tags=["pengembalian"], response=RETURN_BATCH, errors=[422],
+               body=api.obj({}))
+def dispatch_api(batch_id: int, body: dict[str, Any]) -> Any:
     with unit_of_work() as session:
         batch = service.dispatch(session, _scope(session), batch_id, actor())
         return jsonify(_batch_json(batch, office_regions(current_office(session).code)))
@@ -565,8 +557,9 @@ def dispatch_api(batch_id: int) -> Any:
 @bp.route("/api/v1/returns/batches/<int:batch_id>/cancel", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def cancel_api(batch_id: int) -> Any:
-    reason = _text(_body(), "reason")
+@api.operation("Batalkan berkas", tags=["pengembalian"], response=RETURN_BATCH, errors=[422], body=REASON)
+def cancel_api(batch_id: int, body: dict[str, Any]) -> Any:
+    reason = body.get("reason", "")
     with unit_of_work() as session:
         batch = service.cancel_batch(session, _scope(session), batch_id, actor(), reason)
         return jsonify(_batch_json(batch, office_regions(current_office(session).code)))
@@ -575,8 +568,11 @@ def cancel_api(batch_id: int) -> Any:
 @bp.route("/api/v1/returns/batches/<int:batch_id>/remove", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def remove_api(batch_id: int) -> Any:
-    blankos = _strings(_body(), "nomor_blanko")
+@api.operation("Keluarkan kartu dari berkas yang belum dikirim", tags=["pengembalian"], errors=[422], body=BLANKOS,
+               response={"type": "object", "required": ["removed", "batch"],
+                         "properties": {"removed": {"type": "integer"}, "batch": RETURN_BATCH}})
+def remove_api(batch_id: int, body: dict[str, Any]) -> Any:
+    blankos = body["nomor_blanko"]
     with unit_of_work() as session:
         removed = service.remove_cards(session, _scope(session), batch_id, blankos, actor())
         batch = service.get_batch(session, _scope(session), batch_id)
@@ -586,8 +582,12 @@ def remove_api(batch_id: int) -> Any:
 @bp.route("/api/v1/returns/items/<int:item_id>/correct", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def correct_api(item_id: int) -> Any:
-    reason = _text(_body(), "reason")
+@api.operation("Koreksi catatan kelurahan atas satu kartu (alasan wajib)", tags=["pengembalian"], errors=[422],
+               body=api.obj({"reason": api.string(500, min_length=1)}, required=["reason"]),
+               response={"type": "object", "required": ["batch_id", "item"],
+                         "properties": {"batch_id": {"type": "integer"}, "item": api.ANY_OBJECT}})
+def correct_api(item_id: int, body: dict[str, Any]) -> Any:
+    reason = body["reason"]
     with unit_of_work() as session:
         item = service.correct(session, _scope(session), item_id, actor(), reason)
         return jsonify(batch_id=item.batch_id, item=_item_json(item, item.card))
@@ -596,8 +596,11 @@ def correct_api(item_id: int) -> Any:
 @bp.route("/api/v1/returns/receive-back", methods=["POST"])
 @roles_required(*STAFF)
 @_api
-def receive_back_api() -> Any:
-    blankos = _strings(_body(), "nomor_blanko")
+@api.operation("Terima kembali di kantor kartu yang dikembalikan kelurahan", tags=["pengembalian"], errors=[422],
+               body=BLANKOS, response={"type": "object", "required": ["cards"],
+                                       "properties": {"cards": {"type": "array"}}})
+def receive_back_api(body: dict[str, Any]) -> Any:
+    blankos = body["nomor_blanko"]
     with unit_of_work() as session:
         cards = service.receive_back(session, current_office(session), blankos, actor())
         return jsonify(cards=[{"nomor_blanko": c.nomor_blanko, "state": c.state.value, "state_label": c.state_label}
@@ -607,6 +610,7 @@ def receive_back_api() -> Any:
 @bp.route("/api/v1/returns/report")
 @roles_required(*STAFF)
 @_api
+@api.operation("Rekap pengembalian dan serah-terima kelurahan", tags=["pengembalian"])
 def report_api() -> Any:
     with unit_of_work() as session:
         return jsonify(service.returns_report(session, current_office(session)))
@@ -615,15 +619,22 @@ def report_api() -> Any:
 @bp.route("/api/v1/returns/deceased")
 @roles_required(*STAFF)
 @_api
+@api.operation("Pemilik kartu yang meninggal (untuk pemutakhiran register; berisi NIK lengkap)",
+               tags=["pengembalian"], response={"type": "object", "required": ["holders"],
+                                                 "properties": {"holders": {"type": "array"}}})
 def deceased_api() -> Any:
     with unit_of_work() as session:
         rows = queries.deceased_holders(session, current_office(session))
+        record_access(session, "Daftar pemilik meninggal dunia (API)", len(rows))
     return jsonify(holders=jsonable(rows))
 
 
 @bp.route("/api/v1/returns/reminders")
 @roles_required(*STAFF)
 @_api
+@api.operation("Kartu menunggu lama di kelurahan (pengingat dan batas waktu)", tags=["pengembalian"],
+               response={"type": "object", "required": ["total", "kelurahan"],
+                         "properties": {"total": {"type": "integer"}, "kelurahan": {"type": "array"}}})
 def reminders_api() -> Any:
     with unit_of_work() as session:
         groups = _reminders(session, current_office(session))

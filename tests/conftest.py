@@ -118,3 +118,14 @@ def staff(app: Flask, client: FlaskClient) -> FlaskClient:
     make_user(app, "staf", Role.STAFF)
     login(client, "staf")
     return client
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the schemathesis run's counts (tests/e2e/test_api_fuzz.py), when it ran in this session."""
+    summary = Path(__file__).parent / "browser" / "artifacts" / "schemathesis-summary.txt"
+    if summary.exists() and summary.stat().st_mtime >= _SESSION_START:
+        terminalreporter.section("schemathesis against /api/openapi.json")
+        terminalreporter.write(summary.read_text())

@@ -8,11 +8,13 @@ event does to an item and its card is delivery's business (delivery/service.py).
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from app.api import describe_errors
 
 
 class Status(StrEnum):
@@ -111,57 +113,69 @@ class Event:
 
 
 # --- schema ------------------------------------------------------------------------------------------------
-
+#
+# The webhook body as a JSON Schema (Draft 2020-12, checked with `jsonschema`; the same schema is the request body
+# of the webhook in /api/openapi.json). Event objects stay open: section 6 says "a side that does not use them
+# ignores the new fields", so a field the contract adds later is not an error; every field we read is typed,
+# bounded and free of control characters here. What a schema cannot say (an ISO timestamp with an offset, in a
+# plausible year) is checked when the event is read.
 
 # Control characters (NUL among them) have no place in any field of the contract; PostgreSQL refuses NUL in text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_FILLED = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_ATTEMPT = 1000
 # The years an event can honestly carry: anything else is a corrupt clock or a corrupt message.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-def _clean(value: str, where: str) -> str:
-    if _CONTROL.search(value):
-        raise SchemaError(f"{where}: berisi karakter kendali (mis. NUL)")
-    return value
+def _text(max_length: int, required: bool = False) -> dict[str, Any]:
+    schema = {"type": "string", "maxLength": max_length, "pattern": _FILLED if required else _NO_CONTROL,
+              "description": "teks tanpa karakter kendali" + (", tidak kosong" if required else "")}
+    return schema if required else {"anyOf": [schema, {"type": "null"}], "description": schema["description"]}
 
 
-def _opt_str(obj: Mapping[str, Any], name: str, where: str, max_len: int = 500) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise SchemaError(f"{where}.{name}: harus string atau null")
-    if len(value) > max_len:
-        raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return _clean(value, f"{where}.{name}")
+def _part(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "object", "properties": properties}, {"type": "null"}],
+            "description": "objek atau null"}
 
 
-def _req_str(obj: Mapping[str, Any], name: str, where: str, max_len: int) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise SchemaError(f"{where}.{name}: wajib, string tidak kosong")
-    if len(value) > max_len:
-        raise SchemaError(f"{where}.{name}: lebih dari {max_len} karakter")
-    return _clean(value, f"{where}.{name}")
+def _number(lo: float, hi: float) -> dict[str, Any]:
+    return {"anyOf": [{"type": "number", "minimum": lo, "maximum": hi}, {"type": "null"}],
+            "description": f"angka {lo}..{hi} atau null"}
 
 
-def _opt_obj(obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
-    value = obj.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise SchemaError(f"{where}.{name}: harus objek atau null")
-    return value
-
-
-def _opt_num(obj: Mapping[str, Any], name: str, where: str, lo: float, hi: float) -> float | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise SchemaError(f"{where}.{name}: harus angka {lo}..{hi} atau null")
-    return float(value)
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event_id", "tracking_number", "status", "occurred_at"],
+    "properties": {
+        "event_id": _text(64, True), "tracking_number": _text(40, True), "status": _text(40, True),
+        "occurred_at": {**_text(40, True), "description": "waktu ISO 8601 dengan offset, mis. 2026-11-25T10:42+07:00"},
+        "reason_code": _text(40),
+        "attempt": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_ATTEMPT}, {"type": "null"}],
+                    "description": f"bilangan bulat 0..{MAX_ATTEMPT} atau null"},
+        "location": _part({"post_office": _text(10), "lat": _number(-90, 90), "lng": _number(-180, 180)}),
+        "recipient": _part({"name": _text(200), "relationship": _text(40)}),
+        "proof": _part({"photo_url": _text(500), "signature_url": _text(500)}),
+        "courier_id": _text(40),
+        # Section 6: collection at the post office, cash on delivery, the old card.
+        "pickup": _part({"post_office": _text(10), "name": _text(200), "address": _text(500), "until": _text(40)}),
+        "old_card": _part({"received_by": _text(200)}),
+        "settlement_id": _text(64),
+        "cod_collected": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 100_000_000}, {"type": "null"}],
+                          "description": "rupiah, bilangan bulat"},
+        "old_card_collected": {"anyOf": [{"type": "boolean"}, {"type": "null"}], "description": "true/false"},
+    },
+}
+TRACKING_EVENTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "data"],
+    "properties": {
+        "type": {"type": "string", "const": "tracking.events", "description": "'tracking.events'"},
+        "data": {"type": "object", "required": ["events"], "properties": {
+            "events": {"type": "array", "minItems": 1, "maxItems": MAX_EVENTS_PER_BATCH, "items": EVENT_SCHEMA}}},
+    },
+}
+_VALIDATOR = Draft202012Validator(TRACKING_EVENTS_SCHEMA)
 
 
 def parse_timestamp(text: str, where: str) -> tuple[dt.datetime, str]:
@@ -178,44 +192,22 @@ def parse_timestamp(text: str, where: str) -> tuple[dt.datetime, str]:
 
 
 def parse_body(body: Any) -> list[Event]:
-    """The batch's events, or SchemaError naming the first field that is wrong."""
-    if not isinstance(body, dict):
-        raise SchemaError("badan: harus objek JSON")
-    if body.get("type") != "tracking.events":
-        raise SchemaError("type: harus 'tracking.events'")
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise SchemaError("data: wajib, objek")
-    raw_events = data.get("events")
-    if not isinstance(raw_events, list):
-        raise SchemaError("data.events: wajib, daftar")
-    if not 1 <= len(raw_events) <= MAX_EVENTS_PER_BATCH:
-        raise SchemaError(f"data.events: harus 1 sampai {MAX_EVENTS_PER_BATCH} event, bukan {len(raw_events)}")
+    """The batch's events, or SchemaError naming every field that is wrong."""
+    problem = describe_errors(_VALIDATOR.iter_errors(body))
+    if problem:
+        raise SchemaError(problem)
     events = []
-    for i, e in enumerate(raw_events):
-        where = f"data.events[{i}]"
-        if not isinstance(e, dict):
-            raise SchemaError(f"{where}: harus objek")
-        occurred, offset = parse_timestamp(_req_str(e, "occurred_at", where, 40), f"{where}.occurred_at")
-        attempt = e.get("attempt")
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)
-                                    or not 0 <= attempt <= MAX_ATTEMPT):
-            raise SchemaError(f"{where}.attempt: harus bilangan bulat 0..{MAX_ATTEMPT} atau null")
-        location = _opt_obj(e, "location", where)
-        recipient = _opt_obj(e, "recipient", where)
-        proof = _opt_obj(e, "proof", where)
+    for i, e in enumerate(body["data"]["events"]):
+        occurred, offset = parse_timestamp(e["occurred_at"], f"data.events[{i}].occurred_at")
+        location, recipient, proof = e.get("location") or {}, e.get("recipient") or {}, e.get("proof") or {}
+        lat, lng = location.get("lat"), location.get("lng")
         events.append(Event(
-            index=i, raw=e, event_id=_req_str(e, "event_id", where, 64),
-            tracking_number=_req_str(e, "tracking_number", where, 40), status=_req_str(e, "status", where, 40),
-            occurred_at=occurred, offset=offset, reason_code=_opt_str(e, "reason_code", where, 40), attempt=attempt,
-            post_office=_opt_str(location, "post_office", f"{where}.location", 10),
-            lat=_opt_num(location, "lat", f"{where}.location", -90, 90),
-            lng=_opt_num(location, "lng", f"{where}.location", -180, 180),
-            recipient_name=_opt_str(recipient, "name", f"{where}.recipient", 200),
-            relationship=_opt_str(recipient, "relationship", f"{where}.recipient", 40),
-            photo_url=_opt_str(proof, "photo_url", f"{where}.proof"),
-            signature_url=_opt_str(proof, "signature_url", f"{where}.proof"),
-            courier_id=_opt_str(e, "courier_id", where, 40)))
+            index=i, raw=e, event_id=e["event_id"], tracking_number=e["tracking_number"], status=e["status"],
+            occurred_at=occurred, offset=offset, reason_code=e.get("reason_code"), attempt=e.get("attempt"),
+            post_office=location.get("post_office"), lat=None if lat is None else float(lat),
+            lng=None if lng is None else float(lng), recipient_name=recipient.get("name"),
+            relationship=recipient.get("relationship"), photo_url=proof.get("photo_url"),
+            signature_url=proof.get("signature_url"), courier_id=e.get("courier_id")))
     return events
 
 

@@ -64,7 +64,8 @@ PLAYBOOK: dict[str, dict[str, float]] = {
 
 def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callable[[float, str], None],
                 courier_world: Callable, *, resend_start: dt.datetime) -> int:
-    """Run steps 7-10; returns how many more cards the late withdrawal (step 10) withdrew."""
+    """Run steps 7-10; returns how many more cards step 10 withdrew (the late withdrawal, and the unclear addresses
+    sent to their kelurahan for collection)."""
     rng = random.Random(f"returns:{seed}")
     regions = office_regions(code)
     deadline = current_app.config["ANTAR_COLLECTION_DEADLINE_DAYS"]
@@ -158,7 +159,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
              "manifest baru (sebagian sudah diantar).")
 
     t0 = step("10. Pemeriksaan alamat: petugas menempatkan beberapa alamat yang belum jelas")
-    placed = 0
+    placed = collected = 0
     with unit_of_work() as session:
         office = session.scalar(select(Office).where(Office.code == code))
         pipeline = AddressPipeline.for_office(session, code, current_app.config)
@@ -166,10 +167,14 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
             Card.office_id == office.id, Card.state == CardState.ADDRESS_UNCLEAR,
             Card.address_candidate.is_not(None)).order_by(Card.id).limit(25)))
         for card in unclear:
+            # The courier needs street, RT and RW: an address that has not all three goes to the kelurahan.
+            deliverable = bool(card.street and card.rt and card.rw)
             correct_address(session, office, card, kelurahan_code=card.address_candidate,
                             street=card.street or card.alamat, rt=card.rt, rw=card.rw, actor=STAFF,
-                            pipeline=pipeline, note="dikonfirmasi lewat telepon")
+                            pipeline=pipeline, collect_at_kelurahan=not deliverable,
+                            note="dikonfirmasi lewat telepon" if deliverable else "alamat tidak dapat dilengkapi")
             placed += 1
+            collected += not deliverable
         # The rail project's second phase: one more RW cleared, where one of those cards lives.
         withdrawn, area = 0, None
         first = next((c for c in unclear if c.rw), None)
@@ -178,8 +183,9 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
                                          "terdampak proyek LRT tahap 2", STAFF)
             area = f"RW {first.rw} {regions.kelurahan[first.kelurahan_code].label}"
     done(t0, f"{placed} alamat ditempatkan; kartunya siap masuk manifest berikutnya"
+             + (f" ({collected} tanpa jalan/RT/RW: diambil di kelurahan)" if collected else "")
              + (f"; {area} ditarik (tahap 2): {withdrawn} kartu." if area else "."))
-    return withdrawn
+    return withdrawn + collected  # cards sent to the kelurahan for collection are withdrawn cards too
 
 
 def _has_ready(session: Session, office: Office) -> bool:

@@ -1,8 +1,10 @@
 """Reading a print-run file (CSV or XLSX) and checking each row: no database here.
 
-The file format is described in specs/card-intake-format.md. A file-level problem (unknown format, no
-header, missing columns) raises `IntakeFileError`; a row that cannot be a card becomes a `RejectedRow`
-with its line number and a reason staff can act on, and the rest of the file is still read.
+The file format is described in specs/card-intake-format.md. A file-level problem (unknown format, an image
+or archive uploaded by mistake, no header, missing columns, malformed CSV, a damaged XLSX, no data rows) raises
+`IntakeFileError`, and nothing else escapes for a file's content; a row that cannot be a card (a bad value, or
+one longer than the spec's limit for its column) becomes a `RejectedRow` with its line number and a reason staff
+can act on, and the rest of the file is still read.
 
 Files reach a million rows, so rows are read and checked in chunks: memory stays bounded, and the
 per-row work avoids pandas row access and recompiling or re-parsing anything that repeats.
@@ -10,10 +12,12 @@ per-row work avoids pandas row access and recompiling or re-parsing anything tha
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import os
 import re
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -26,7 +30,8 @@ from address.rtrw import normalize_rt_rw
 from app.csvfiles import CsvFileError, csv_encoding, csv_header
 
 __all__ = [
-    "CardRow", "Chunk", "IntakeFileError", "RejectedRow", "estimate_rows", "file_sha256", "read_print_run",
+    "CardRow", "Chunk", "IntakeFileError", "LIMITS", "RejectedRow", "check_print_run", "estimate_rows", "file_sha256",
+    "read_print_run",
 ]
 
 
@@ -88,6 +93,27 @@ _REQUIRED = (
 # Columns whose XLSX cell type matters (a number where text belongs, a date cell): kept as read.
 _TYPED = frozenset({"nik", "no_kk", "tanggal_lahir", "tanggal_cetak"})
 
+# Longest value of a column, in characters (the spec's limits), measured on the value as it would be stored
+# (spaces collapsed, the name upper-cased): a longer one rejects the row, naming the column. Every limit is
+# within the card's database column, so no value reaches the database that one backend stores and the other
+# refuses. rt and rw are three digits by construction (address/rtrw.py); the other optional columns are stored
+# only in a fixed shape (kode_wilayah 13 characters, kode_pos 5, no_kk 16 digits then hashed) and a raw value
+# longer than the database column of kode_wilayah cannot be a code at all.
+LIMITS: dict[str, int] = {
+    "nama": 100, "tempat_lahir": 60, "alamat": 250, "kelurahan": 60, "kecamatan": 60, "kabupaten_kota": 60,
+    "provinsi": 60, "nomor_blanko": 30, "no_hp": 20, "kode_wilayah": 20, "kode_pos": 20,
+}
+_LABELS = {
+    "nama": "Nama", "tempat_lahir": "Tempat lahir", "alamat": "Alamat", "kelurahan": "Kelurahan",
+    "kecamatan": "Kecamatan", "kabupaten_kota": "Kabupaten/kota", "provinsi": "Provinsi",
+    "nomor_blanko": "Nomor blanko", "no_hp": "Nomor HP", "kode_wilayah": "Kode wilayah", "kode_pos": "Kode pos",
+}
+# A rejection's reason and each cell of its raw row are kept short: the reason has a database column of 500
+# characters, and a 10 MB cell has no place in the list of rejected rows.
+_REASON_MAX = 500
+_RAW_CELL_MAX = 300
+_SHOWN_MAX = 40
+
 _ALIASES: dict[str, tuple[str, ...]] = {
     "nik": ("nik", "noktp", "nomorindukkependudukan"),
     "nama": ("nama", "namalengkap"),
@@ -111,6 +137,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _HEADER_TO_FIELD = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _HEADER_NOISE = re.compile(r"[\s_\-./]+")
+
+
+def _too_long(field: str, value: str) -> _Reject:
+    return _Reject(field, f"{_LABELS[field]} terlalu panjang: {len(value)} karakter, paling banyak "
+                          f"{LIMITS[field]} karakter")
+
+
+def _shown(text: str) -> str:
+    """A value quoted in a reason, cut short."""
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "…"
 
 
 def _header_key(name: str) -> str:
@@ -182,6 +218,84 @@ def _format_of(path: str | os.PathLike, filename: str | None) -> str:
     )
 
 
+# --- What a file really is, from its first bytes: an image or an archive uploaded by mistake is named as such.
+
+_HEAD_BYTES = 8192
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "gambar PNG"), (b"\xff\xd8\xff", "gambar JPEG"), (b"GIF87a", "gambar GIF"),
+    (b"GIF89a", "gambar GIF"), (b"%PDF-", "dokumen PDF"), (b"II*\x00", "gambar TIFF"), (b"MM\x00*", "gambar TIFF"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     "berkas Excel lama (.xls) atau berkas Office berkata sandi; buka di Excel lalu simpan sebagai .xlsx tanpa "
+     "kata sandi"),
+    (b"\x1f\x8b", "arsip GZIP"), (b"7z\xbc\xaf\x27\x1c", "arsip 7z"), (b"Rar!\x1a\x07", "arsip RAR"),
+    (b"\x7fELF", "program"), (b"{\\rtf", "dokumen RTF"),
+)
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+_MARKUP = (b"<!doctype html", b"<html", b"<?xml", b"<table")
+# Bytes that occur in text of any encoding the intake reads; the others (control characters) mark a binary file.
+_TEXT_BYTES = bytes([9, 10, 12, 13, 26, *range(32, 127), *range(128, 256)])
+_UTF16 = "Berkas CSV ber-encoding UTF-16 tidak didukung; simpan sebagai CSV UTF-8."
+
+
+def _not_a_print_run(what: str) -> IntakeFileError:
+    return IntakeFileError(f"Berkas bukan CSV atau XLSX: tampaknya {what}. Unggah berkas cetakan dari SIAK (CSV atau "
+                           "XLSX).")
+
+
+def _sniff(path: str | os.PathLike, kind: str) -> None:
+    """Refuse, with what it looks like, a file whose content is not what its name says (cheap: 8 KB and, for a
+    ZIP, its table of contents)."""
+    with open(path, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if not head:
+        raise IntakeFileError("Berkas kosong: tidak ada baris judul kolom.")
+    if head.startswith(_ZIP_SIGNATURES):
+        _sniff_zip(path, kind)
+        return
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            raise _not_a_print_run(what)
+    if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
+        raise _not_a_print_run("gambar WebP")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(head):
+        raise IntakeFileError(_UTF16 if kind == "csv" else "Berkas bernama .xlsx tetapi isinya teks UTF-16, bukan "
+                                                           "XLSX.")
+    if b"\x00" in head or len(head.translate(None, _TEXT_BYTES)) * 20 > len(head):
+        raise _not_a_print_run("berkas biner (bukan teks maupun lembar kerja)")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:20].lower().startswith(_MARKUP):
+        raise _not_a_print_run("halaman HTML/XML; ekspor ulang dari SIAK sebagai CSV atau XLSX")
+    if kind == "xlsx":
+        raise IntakeFileError("Berkas bernama .xlsx tetapi isinya teks, bukan XLSX; jika itu CSV, unggah dengan "
+                              "nama .csv.")
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    """ASCII text in UTF-16: every other byte is zero."""
+    half = len(head) // 2
+    return half >= 4 and (head[1::2].count(0) * 10 >= half * 9 or head[0::2].count(0) * 10 >= half * 9)
+
+
+def _sniff_zip(path: str | os.PathLike, kind: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except Exception as exc:  # a damaged archive: zipfile raises several types, struct and OS errors among them
+        if kind == "csv":
+            raise IntakeFileError("Berkas ini berisi arsip ZIP/XLSX yang rusak meskipun namanya .csv; simpan ulang "
+                                  "dari Excel.") from exc
+        raise IntakeFileError("Berkas XLSX rusak: arsipnya tidak utuh (mungkin terpotong saat disalin atau "
+                              "diunduh); simpan ulang dari Excel.") from exc
+    tops = {name.split("/", 1)[0] for name in names}
+    if "xl" in tops:
+        if kind == "csv":
+            raise IntakeFileError("Berkas ini berisi XLSX meskipun namanya .csv; unggah dengan nama .xlsx.")
+        return
+    what = ("dokumen Word (.docx)" if "word" in tops else "presentasi PowerPoint (.pptx)" if "ppt" in tops
+            else "dokumen OpenDocument (.ods/.odt); simpan ulang sebagai .xlsx" if "mimetype" in tops
+            else "arsip ZIP yang tidak berisi lembar kerja Excel")
+    raise _not_a_print_run(what)
+
+
 def _text(value: Any) -> str:
     """An XLSX cell as the text a spreadsheet user would read in it."""
     if value is None:
@@ -217,6 +331,12 @@ def _csv_header(path: str | os.PathLike, encoding: str) -> tuple[int, str, list[
         return csv_header(path, encoding)
     except CsvFileError as exc:
         raise IntakeFileError(str(exc)) from exc
+    except csv.Error as exc:  # the header line is read with the csv module, which refuses a lone CR inside it
+        raise IntakeFileError(
+            "Baris judul kolom tidak dapat dibaca: ada karakter pindah baris CR di tengahnya (akhir baris Mac lama "
+            "atau berkas rusak); simpan ulang sebagai CSV dengan akhir baris Windows atau Unix."
+            if "new-line" in str(exc) else "Baris judul kolom tidak dapat dibaca sebagai CSV; periksa tanda kutip."
+        ) from exc
 
 
 def _csv_row_is_empty(row: tuple[Any, ...]) -> bool:
@@ -227,32 +347,84 @@ def _csv_source(path: str | os.PathLike, chunk_rows: int) -> _Source:
     import pandas as pd  # heavy import, needed only here
 
     encoding = _csv_encoding(path)
+    _refuse_nul(path)
     skipped, separator, header = _csv_header(path, encoding)
     width = len(header)
-    reader = pd.read_csv(
-        path, sep=separator, encoding=encoding, encoding_errors="replace", dtype=str, keep_default_na=False,
-        na_filter=False,  # every cell stays a str, a missing trailing field included: no NaN to clean up
-        header=None, names=list(range(width + _SPARE_FIELDS)), skiprows=skipped + 1, index_col=False,
-        skip_blank_lines=False,  # blank lines still count for the line numbers staff see
-        chunksize=chunk_rows, engine="c",
-    )
+
+    def parse_error(exc: ValueError, first_line: int) -> IntakeFileError:
+        problem = _csv_problem(path, encoding, separator, skipped, width, "EOF inside string" in str(exc))
+        return IntakeFileError(
+            f"CSV tidak dapat dibaca: {problem or f'kesalahan setelah baris {first_line - 1} ({exc})'}. "
+            f'Periksa pemisah "{separator}" dan tanda kutip.'
+        )
+
+    try:  # the parser reads the first rows at once: a problem there surfaces here
+        reader = pd.read_csv(
+            path, sep=separator, encoding=encoding, encoding_errors="replace", dtype=str, keep_default_na=False,
+            na_filter=False,  # every cell stays a str, a missing trailing field included: no NaN to clean up
+            header=None, names=list(range(width + _SPARE_FIELDS)), skiprows=skipped + 1, index_col=False,
+            skip_blank_lines=False,  # blank lines still count for the line numbers staff see
+            chunksize=chunk_rows, engine="c",
+        )
+    except ValueError as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise parse_error(exc, skipped + 2) from exc
 
     def batches() -> Iterator[_Batch]:
         first_line = skipped + 2
-        try:
-            for df in reader:
-                columns = [df[i].tolist() for i in range(width)]
-                overflow = _overflowing(df.iloc[:, width:].to_numpy())
-                rows = list(zip(*columns, strict=True))
-                yield _Batch(first_line, rows, overflow)
-                first_line += len(rows)
-        except pd.errors.ParserError as exc:
-            raise IntakeFileError(
-                f"CSV tidak dapat dibaca setelah baris {first_line - 1}: {exc}. "
-                f'Periksa pemisah "{separator}" dan tanda kutip.'
-            ) from exc
+        while True:
+            try:
+                df = next(reader)
+            except StopIteration:
+                return
+            except ValueError as exc:
+                raise parse_error(exc, first_line) from exc
+            columns = [df[i].tolist() for i in range(width)]
+            overflow = _overflowing(df.iloc[:, width:].to_numpy())
+            rows = list(zip(*columns, strict=True))
+            yield _Batch(first_line, rows, overflow)
+            first_line += len(rows)
 
     return _Source(header, batches(), _csv_row_is_empty, reader.close)
+
+
+def _refuse_nul(path: str | os.PathLike) -> None:
+    """A NUL byte is no text (and PostgreSQL refuses it in one): the file is damaged or binary."""
+    offset = 0
+    with open(path, "rb") as f:
+        while block := f.read(_SCAN_BLOCK):
+            at = block.find(b"\x00")
+            if at >= 0:
+                f.seek(0)
+                line = f.read(offset + at).count(b"\n") + 1
+                raise IntakeFileError(f"Berkas berisi byte NUL (0x00) di baris {line}: bukan teks CSV biasa (rusak "
+                                      "atau berkas biner); ekspor ulang dari SIAK.")
+            offset += len(block)
+
+
+def _csv_problem(path: str | os.PathLike, encoding: str, separator: str, skipped: int, width: int,
+                 open_quote: bool) -> str | None:
+    """Where the file stops being CSV, found again with the csv module, which counts physical lines (pandas counts
+    records, and from the first data row): only after pandas has failed, so speed does not matter here."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a 10 MB cell is a value to reject, not a reason to fail here
+    try:
+        with open(path, encoding=encoding, errors="replace", newline="") as f:
+            for _ in range(skipped + 1):
+                f.readline()
+            records = csv.reader(f, delimiter=separator)
+            start = last = skipped + 2
+            for record in records:
+                if len(record) > width + _SPARE_FIELDS:
+                    return (f"baris {start} berisi {len(record)} kolom, padahal judul hanya {width} kolom (pemisah "
+                            "di dalam isian tanpa tanda kutip?)")
+                last, start = start, skipped + 2 + records.line_num
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(limit)
+    if open_quote:
+        return f'tanda kutip (") yang dibuka di baris {last} tidak pernah ditutup sampai akhir berkas'
+    return None
 
 
 def _overflowing(spare: Any) -> dict[int, list[str]]:
@@ -276,26 +448,43 @@ def _xlsx_row_is_empty(row: tuple[Any, ...]) -> bool:
 
 
 def _xlsx_source(path: str | os.PathLike, chunk_rows: int) -> _Source:
-    import zipfile
-
     from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise IntakeFileError("Berkas XLSX rusak atau bukan XLSX; simpan ulang dari Excel.") from exc
-    if not workbook.worksheets:
-        workbook.close()
-        raise IntakeFileError("Berkas XLSX tidak berisi lembar kerja.")
-    cells = workbook.worksheets[0].iter_rows(values_only=True)
+    except Exception as exc:  # a damaged workbook: openpyxl, zipfile, zlib and XML errors of many types
+        raise IntakeFileError("Berkas XLSX rusak dan tidak dapat dibuka; simpan ulang dari Excel.") from exc
     try:
+        if not workbook.worksheets:
+            raise IntakeFileError("Berkas XLSX tidak berisi lembar kerja.")
+        cells = _xlsx_rows(workbook.worksheets[0].iter_rows(values_only=True))
         header_line, header = _xlsx_header(cells)
-    except IntakeFileError:
+    except BaseException:
         workbook.close()
         raise
     return _Source(header, _xlsx_batches(cells, header, header_line, chunk_rows), _xlsx_row_is_empty,
                    workbook.close)
+
+
+_XLSX_MAX_ROWS = 1_048_576  # Excel's own limit; a damaged row number must not make a billion empty rows
+
+
+def _xlsx_rows(cells: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The sheet's rows; a sheet damaged part-way is a file error naming the last row read."""
+    line = 0
+    while True:
+        try:
+            values = next(cells)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl reads the sheet lazily: zipfile, zlib and XML errors of many types
+            raise IntakeFileError(f"Berkas XLSX rusak: lembar kerja tidak dapat dibaca setelah baris {line}; simpan "
+                                  "ulang dari Excel.") from exc
+        line += 1
+        if line > _XLSX_MAX_ROWS:
+            raise IntakeFileError("Berkas XLSX rusak: lembar kerja melampaui 1.048.576 baris, batas Excel sendiri; "
+                                  "simpan ulang dari Excel.")
+        yield values
 
 
 def _xlsx_header(cells: Iterator[tuple[Any, ...]]) -> tuple[int, list[str]]:
@@ -318,9 +507,12 @@ def _xlsx_batches(cells: Iterator[tuple[Any, ...]], header: list[str], header_li
     first_line = header_line + 1
     rows: list[tuple[Any, ...]] = []
     for values in cells:
-        if len(values) < width:
-            values = values + padding[len(values):]
-        rows.append(tuple(convert(v) for convert, v in zip(converters, values, strict=False)))
+        if values.count(None) == len(values):
+            rows.append(())  # an empty row (a gap before a stray cell far down makes a million): not looked at
+        else:
+            if len(values) < width:
+                values = values + padding[len(values):]
+            rows.append(tuple(convert(v) for convert, v in zip(converters, values, strict=False)))
         if len(rows) >= chunk_rows:
             yield _Batch(first_line, rows, {})
             first_line += len(rows)
@@ -366,25 +558,30 @@ _EMPTY_MARKERS = frozenset({"", "-", "--", ".", "N/A", "NA", "NULL"})
 
 
 def _sixteen_digits(value: Any, field: str, label: str) -> str:
-    """NIK or KK number: 16 digits, refusing anything a spreadsheet has turned into a number."""
+    """NIK or KK number: 16 digits, refusing anything a spreadsheet has turned into a number.
+
+    A family card number is never quoted in a reason: it is kept only as a keyed hash (app/pseudonym.py)."""
     if value.__class__ is str and len(value) == 16 and value.isdigit() and value.isascii():
         return value  # the usual case, without the checks below
     if value.__class__ is not str:
         if isinstance(value, int | float):
-            raise _Reject(field, f"{label} {value} tersimpan sebagai angka di Excel (digit bisa berubah); "
+            shown = _shown(str(value)) if field == "nik" else "ini"
+            raise _Reject(field, f"{label} {shown} tersimpan sebagai angka di Excel (digit bisa berubah); "
                                  f"format kolom {label} sebagai teks lalu ekspor ulang")
         value = _text(value)
     text = value.strip().lstrip("'")
     if not text:
         raise _Reject(field, f"{label} kosong")
+    shown = f'"{_shown(text)}"' if field == "nik" else "ini"
     if _FLOAT_LIKE.fullmatch(text):
-        raise _Reject(field, f'{label} "{text}" berupa angka desimal/notasi ilmiah (diubah oleh Excel); '
+        raise _Reject(field, f"{label} {shown} berupa angka desimal/notasi ilmiah (diubah oleh Excel); "
                              f"ekspor ulang kolom {label} sebagai teks")
     digits = text.translate(_NUMBER_SEPARATORS)
     if not (digits.isascii() and digits.isdigit()):
-        raise _Reject(field, f'{label} "{text}" mengandung karakter selain angka')
+        raise _Reject(field, f"{label} {shown} mengandung karakter selain angka")
     if len(digits) != 16:
-        raise _Reject(field, f'{label} harus 16 digit angka, ditemukan {len(digits)} digit ("{text}")')
+        raise _Reject(field, f"{label} harus 16 digit angka, ditemukan {len(digits)} digit"
+                             + (f" ({shown})" if field == "nik" else ""))
     return digits
 
 
@@ -434,7 +631,7 @@ def _parse_date_text(value: str, field: str, label: str) -> dt.date:
     else:
         match = _YMD.fullmatch(text)
         if not match:
-            raise _Reject(field, f'Format {label.lower()} "{text}" tidak dikenali; '
+            raise _Reject(field, f'Format {label.lower()} "{_shown(text)}" tidak dikenali; '
                                  "gunakan DD-MM-YYYY atau YYYY-MM-DD")
         year, month, day = match.groups()
     try:
@@ -455,8 +652,8 @@ def _check_gender(value: str) -> str:
     if gender is None:
         if not text:
             raise _Reject("jenis_kelamin", "Jenis kelamin kosong")
-        raise _Reject("jenis_kelamin",
-                      f'Jenis kelamin "{value.strip()}" tidak dikenali; gunakan LAKI-LAKI/L atau PEREMPUAN/P')
+        raise _Reject("jenis_kelamin", f'Jenis kelamin "{_shown(value.strip())}" tidak dikenali; gunakan '
+                                       "LAKI-LAKI/L atau PEREMPUAN/P")
     return gender
 
 
@@ -468,6 +665,19 @@ def _optional_text(value: str) -> str | None:
     return value.strip() or None
 
 
+def _bounded(field: str, clean: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """clean, then the column's length limit: inside a _Memo, so a value too long is never kept."""
+    limit = LIMITS[field]
+
+    def check(value: str) -> str | None:
+        text = clean(value)
+        if text is not None and len(text) > limit:
+            raise _too_long(field, text)
+        return text
+
+    return check
+
+
 _KODE_WILAYAH = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})", re.ASCII)
 _KODE_POS = re.compile(r"\d{5}", re.ASCII)
 _PHONE_NOISE = str.maketrans("", "", " -().\t\u00a0")
@@ -475,17 +685,26 @@ _PHONE = re.compile(r"\+?\d{6,15}", re.ASCII)
 
 
 def _kode_wilayah(value: str) -> str | None:
-    match = _KODE_WILAYAH.fullmatch(value.strip())
+    text = value.strip()
+    if len(text) > LIMITS["kode_wilayah"]:
+        raise _too_long("kode_wilayah", text)
+    match = _KODE_WILAYAH.fullmatch(text)
     return ".".join(match.groups()) if match else None
 
 
 def _kode_pos(value: str) -> str | None:
-    text = value.strip().removesuffix(".0")
+    text = value.strip()
+    if len(text) > LIMITS["kode_pos"]:
+        raise _too_long("kode_pos", text)
+    text = text.removesuffix(".0")
     return text if _KODE_POS.fullmatch(text) else None
 
 
 def _no_hp(value: str) -> str | None:
-    text = value.strip().translate(_PHONE_NOISE)
+    text = value.strip()
+    if len(text) > LIMITS["no_hp"]:
+        raise _too_long("no_hp", text)
+    text = text.translate(_PHONE_NOISE)
     if not _PHONE.fullmatch(text):
         return None
     if text[0] == "8":  # a mobile number whose leading 0 a spreadsheet dropped (Indonesian mobiles are 08xx)
@@ -499,6 +718,7 @@ def _no_hp(value: str) -> str | None:
 # blanko -> NIK (as int) * _LINE_BASE + line: one int per card rather than a tuple of a str and an int, so
 # the map for a million-row file stays near a hundred megabytes.
 _LINE_BASE = 10**9
+_NAMA_MAX, _ALAMAT_MAX, _BLANKO_MAX = LIMITS["nama"], LIMITS["alamat"], LIMITS["nomor_blanko"]
 
 
 class _RowChecker:
@@ -509,6 +729,7 @@ class _RowChecker:
         self._pick = itemgetter(*(columns.get(name, width) for name in _FIELDS))
         self._width = width
         self._raw_keys = _raw_keys(header)
+        self._kk_position = columns.get("no_kk")
         self._is_empty = is_empty
         self._today = dt.date.today()
         self._latest_print = self._today + dt.timedelta(days=1)
@@ -517,8 +738,11 @@ class _RowChecker:
         self._print_dates = _Memo(_date_parser("tanggal_cetak", "Tanggal cetak"))
         self._nik_births = _Memo(_nik_birth)
         self._genders = _Memo(_check_gender)
-        self._places = _Memo(_collapse)
-        self._names = _Memo(_optional_text)
+        self._places = _Memo(_bounded("tempat_lahir", _collapse))
+        self._kelurahan = _Memo(_bounded("kelurahan", _optional_text))
+        self._kecamatan = _Memo(_bounded("kecamatan", _optional_text))
+        self._kabupaten_kota = _Memo(_bounded("kabupaten_kota", _optional_text))
+        self._provinsi = _Memo(_bounded("provinsi", _optional_text))
         self._kode_wilayah = _Memo(_kode_wilayah)
         self._kode_pos = _Memo(_kode_pos)
 
@@ -529,18 +753,23 @@ class _RowChecker:
         except _Reject as reject:
             if self._is_empty(row):  # only a failing row can be empty: test it only then
                 return None
-            return RejectedRow(line, reject.field, reject.reason, self.raw(row))
+            return RejectedRow(line, reject.field, reject.reason[:_REASON_MAX], self.raw(row))
 
     def raw(self, row: tuple[Any, ...], extra: Sequence[str] = ()) -> dict[str, str]:
-        raw = {key: _text(value) for key, value in zip(self._raw_keys, row, strict=False)}
+        """The row as read, for staff: long cells cut short, the family card number masked."""
+        raw = {key: _raw_cell(value) for key, value in zip(self._raw_keys, row, strict=False)}
         for position, value in enumerate(extra, self._width + 1):
-            raw[f"kolom_{position}"] = value
+            raw[f"kolom_{position}"] = _raw_cell(value)
+        if self._kk_position is not None and self._kk_position < len(row) and raw[self._raw_keys[self._kk_position]]:
+            raw[self._raw_keys[self._kk_position]] = "(disamarkan)"
         return raw
 
     def overflow(self, line: int, row: tuple[Any, ...], extra: list[str]) -> RejectedRow:
+        # Only so many fields past the header are read: a row that fills them all may have more.
+        more = " atau lebih" if len(extra) == _SPARE_FIELDS else ""
         return RejectedRow(
             line, None,
-            f"Baris berisi {self._width + len(extra)} kolom, padahal judul hanya {self._width} kolom; "
+            f"Baris berisi {self._width + len(extra)} kolom{more}, padahal judul hanya {self._width} kolom; "
             "kemungkinan ada pemisah (koma/titik koma) di dalam isian tanpa tanda kutip",
             self.raw(row, extra),
         )
@@ -557,9 +786,13 @@ class _RowChecker:
         nama = " ".join(nama.split()).upper()
         if nama in _EMPTY_MARKERS:
             raise _Reject("nama", "Nama kosong")
+        if len(nama) > _NAMA_MAX:
+            raise _too_long("nama", nama)
         alamat = " ".join(alamat.split())
         if not alamat:
             raise _Reject("alamat", "Alamat kosong")
+        if len(alamat) > _ALAMAT_MAX:
+            raise _too_long("alamat", alamat)
         tempat_lahir = self._places[tempat_lahir]
         if not tempat_lahir:
             raise _Reject("tempat_lahir", "Tempat lahir kosong")
@@ -568,6 +801,8 @@ class _RowChecker:
         nomor_blanko = nomor_blanko.strip()
         if nomor_blanko.upper() in _EMPTY_MARKERS:
             raise _Reject("nomor_blanko", "Nomor blanko kosong")
+        if len(nomor_blanko) > _BLANKO_MAX:
+            raise _too_long("nomor_blanko", nomor_blanko)
         if not self._first_use_of_blanko(nomor_blanko, nik):
             return None
         if printed is None or printed > self._latest_print:
@@ -580,14 +815,14 @@ class _RowChecker:
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
             rt, rw = rt or found_rt, rw or found_rw
-        self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line
-        names = self._names
-        return CardRow(
+        card = CardRow(
             line, nik, nama, tempat_lahir, born, gender, alamat, rt, rw,
-            names[kelurahan], names[kecamatan], names[kabupaten_kota], names[provinsi],
-            self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk, nomor_blanko, printed,
-            _no_hp(no_hp),
+            self._kelurahan[kelurahan], self._kecamatan[kecamatan], self._kabupaten_kota[kabupaten_kota],
+            self._provinsi[provinsi], self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk,
+            nomor_blanko, printed, _no_hp(no_hp),
         )
+        self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line  # last: a rejected row claims no blanko
+        return card
 
     def _birth_date(self, value: Any, nik: str, reference: dt.date) -> dt.date:
         born = self._birth_dates[value]
@@ -605,7 +840,7 @@ class _RowChecker:
         expected = self._nik_births[nik[6:12]][3]
         if gender != expected:
             said = "perempuan" if expected == "P" else "laki-laki"
-            raise _Reject("jenis_kelamin", f'Jenis kelamin "{value.strip()}" tidak sesuai dengan NIK {nik} '
+            raise _Reject("jenis_kelamin", f'Jenis kelamin "{_shown(value.strip())}" tidak sesuai dengan NIK {nik} '
                                            f"(menurut NIK: {said})")
         return gender
 
@@ -640,6 +875,7 @@ def read_print_run(path: str | os.PathLike, *, chunk_rows: int = 5000,
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be positive")
     kind = _format_of(path, filename)
+    _sniff(path, kind)
     source = _csv_source(path, chunk_rows) if kind == "csv" else _xlsx_source(path, chunk_rows)
     try:
         checker = _RowChecker(source.header, _map_columns(source.header), source.is_empty)
@@ -649,14 +885,22 @@ def read_print_run(path: str | os.PathLike, *, chunk_rows: int = 5000,
     return _chunks(source, checker)
 
 
+def _raw_cell(value: Any) -> str:
+    text = _text(value)
+    return text if len(text) <= _RAW_CELL_MAX else f"{text[:_RAW_CELL_MAX]}… ({len(text)} karakter)"
+
+
 def _chunks(source: _Source, checker: _RowChecker) -> Iterator[Chunk]:
     lines_read = 0
+    has_data = False
     try:
         for batch in source.batches:
             rows: list[CardRow] = []
             rejected: list[RejectedRow] = []
             line = batch.first_line
             for index, row in enumerate(batch.rows):
+                if not row:  # an empty XLSX row
+                    continue
                 if index in batch.overflow:
                     rejected.append(checker.overflow(line + index, row, batch.overflow[index]))
                     continue
@@ -666,9 +910,28 @@ def _chunks(source: _Source, checker: _RowChecker) -> Iterator[Chunk]:
                 elif result is not None:
                     rejected.append(result)  # type: ignore[arg-type]
             lines_read += len(batch.rows)
+            has_data = has_data or bool(rows or rejected)
             yield Chunk(rows, rejected, lines_read)
     finally:
         source.close()
+    if not has_data:  # raised last, so that the caller's transaction (its print run) is rolled back
+        raise IntakeFileError(_NO_DATA_ROWS)
+
+
+_NO_DATA_ROWS = "Berkas tidak berisi baris data: hanya ada baris judul kolom. Tidak ada print run yang dibuat."
+
+
+def check_print_run(path: str | os.PathLike, *, filename: str | None = None) -> None:
+    """Raise IntakeFileError for what is wrong with the file as a whole and shows at its start (its kind, its
+    header, no data rows), reading only up to its first data row: for an upload, before a long import starts.
+    A problem further into the file (malformed CSV at line 90,000) is found by the import itself."""
+    chunks = read_print_run(path, chunk_rows=100, filename=filename)
+    try:
+        for chunk in chunks:
+            if chunk.rows or chunk.rejected:
+                return
+    finally:
+        chunks.close()
 
 
 def estimate_rows(path: str | os.PathLike, *, filename: str | None = None) -> int | None:

@@ -12,12 +12,13 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from app import jobs
+from app import api, jobs
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState
 from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.models import Role
+from app.privacy import record_access
 from app.regions import office_regions
 from app.web import csv_response, json_error, page_arg, paginate
 from manifests import sorting
@@ -104,8 +105,21 @@ def intake_page() -> Any:
                            rejected_preview=PAGE_PREVIEW), status
 
 
+PRINT_RUN_RESULT = {"type": "object", "properties": {"print_run_id": {"type": ["integer", "null"]}}}
+
+
 @bp.route("/api/v1/print-runs", methods=["POST"])
 @roles_required(*STAFF)
+@api.operation("Impor berkas cetak (CSV atau XLSX, spesifikasi card-intake-format)", tags=["impor"], status=201,
+               response=PRINT_RUN_RESULT,
+               multipart={"type": "object", "required": ["file"],
+                          "properties": {"file": api.BINARY}},
+               responses={200: ("Berkas yang sama sudah diimpor (tidak diimpor dua kali)", PRINT_RUN_RESULT),
+                          202: ("Impor berjalan sebagai tugas (Prefer: respond-async)",
+                                {"type": "object", "required": ["job_id", "job_url"]})},
+               parameters=[{"name": "Prefer", "in": "header", "required": False,
+                            "schema": {"type": "string", "maxLength": 100},
+                            "description": "respond-async: impor sebagai tugas latar belakang (202)"}])
 def intake_api() -> Any:
     """Import a print run. With `Prefer: respond-async` (RFC 7240) the import runs as a background job: 202 with
     the job's URL (Location) to poll; without it, the answer waits for the import (201, or 200 for a known file)."""
@@ -137,6 +151,9 @@ def run_page(run_id: int) -> Any:
         rejected = paginate(session, select(IntakeRejection.line, IntakeRejection.field, IntakeRejection.reason)
                             .where(IntakeRejection.print_run_id == run.id)
                             .order_by(IntakeRejection.line, IntakeRejection.id), number)
+        # Full NIKs in the reasons: staff correct these rows in SIAK (UU PDP: who opened them is recorded).
+        record_access(session, f"Baris ditolak print run #{run.id} (halaman {number})", len(rejected.rows),
+                      holds=("nik", "baris_ditolak"))
         states = dict(session.execute(
             select(Card.state, func.count()).where(Card.print_run_id == run.id).group_by(Card.state)).all())
     g.page_title = f"Print run #{run_id}"
@@ -151,6 +168,7 @@ def run_rejections_csv(run_id: int) -> Any:
         rows = session.execute(
             select(IntakeRejection.line, IntakeRejection.field, IntakeRejection.reason)
             .where(IntakeRejection.print_run_id == run.id).order_by(IntakeRejection.line)).all()
+        record_access(session, f"Baris ditolak print run #{run.id} (CSV)", len(rows), holds=("nik", "baris_ditolak"))
     return csv_response(f"ditolak-run-{run_id}.csv", ["baris", "kolom", "alasan"], rows)
 
 
@@ -229,12 +247,16 @@ def _withdraw(kelurahan: str, rws: list[str], reason: str) -> sorting.Withdrawal
 
 @bp.route("/api/v1/sorting/damaged", methods=["POST"])
 @roles_required(*STAFF)
-def sorting_damaged_api() -> Any:
-    body = request.get_json(silent=True) or {}
+@api.operation("Sisihkan kartu rusak saat penyortiran (semua atau tidak sama sekali)", tags=["penyortiran"],
+               errors=[422], body=api.obj({"nomor_blanko": api.array(api.NOMOR_BLANKO, 10_000, min_items=1),
+                                           "reason": api.string(500, min_length=1)},
+                                          required=["nomor_blanko", "reason"]),
+               response={"type": "object", "required": ["cards"], "properties": {"cards": {"type": "array"}}})
+def sorting_damaged_api(body: dict[str, Any]) -> Any:
     try:
         with unit_of_work() as session:
-            cards = sorting.mark_damaged(session, current_office(session), body.get("nomor_blanko") or [],
-                                         actor(), str(body.get("reason") or ""))
+            cards = sorting.mark_damaged(session, current_office(session), body["nomor_blanko"], actor(),
+                                         body["reason"])
             out = [{"nomor_blanko": c.nomor_blanko, "state": c.state.value} for c in cards]
     except sorting.SortingError as exc:
         return json_error(422, str(exc), "invalid")
@@ -242,11 +264,17 @@ def sorting_damaged_api() -> Any:
 
 @bp.route("/api/v1/sorting/withdrawals", methods=["POST"])
 @roles_required(*STAFF)
-def sorting_withdraw_api() -> Any:
-    body = request.get_json(silent=True) or {}
+@api.operation("Tarik semua kartu satu kelurahan, atau beberapa RW-nya (kurir diminta mengembalikan yang sudah "
+               "diserahkan)", tags=["penyortiran"], status=201, errors=[422],
+               body=api.obj({"kelurahan": api.KODE_KELURAHAN,
+                             "rws": api.array(api.string(3, pattern=r"^\d{1,3}$", description="1-3 angka"), 100,
+                                              description="Kosong atau tidak ada: seluruh kelurahan"),
+                             "reason": api.string(500, min_length=1)}, required=["kelurahan", "reason"]),
+               response={"type": "object", "required": ["id", "kelurahan", "cards_withdrawn"],
+                         "properties": {"id": {"type": "integer"}, "cards_withdrawn": {"type": "integer"}}})
+def sorting_withdraw_api(body: dict[str, Any]) -> Any:
     try:
-        result = _withdraw(str(body.get("kelurahan") or ""), sorting.parse_rws(body.get("rws") or []),
-                           str(body.get("reason") or ""))
+        result = _withdraw(body["kelurahan"], sorting.parse_rws(body.get("rws") or []), body["reason"])
     except sorting.SortingError as exc:
         return json_error(422, str(exc), "invalid")
     return jsonify({"id": result.withdrawal_id, "kelurahan": result.kelurahan_code, "rws": result.rws,
@@ -257,6 +285,10 @@ def sorting_withdraw_api() -> Any:
 
 @bp.route("/api/v1/cards/<nomor_blanko>")
 @roles_required(*STAFF)
+@api.operation("Satu kartu dengan riwayat statusnya (siapa, kapan, mengapa)", tags=["kartu"],
+               response={"type": "object", "required": ["nomor_blanko", "state", "history"],
+                         "properties": {"nomor_blanko": {"type": "string"}, "state": {"type": "string"},
+                                        "history": {"type": "array"}}})
 def card_api(nomor_blanko: str) -> Any:
     with unit_of_work() as session:
         card = session.scalar(select(Card).where(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
@@ -25,11 +25,13 @@ from app.cards import HOLDS_NIK, Actor, Card, CardState, NewCard, create_cards
 from app.db import unit_of_work
 from app.jobs import JobContext, JobError
 from app.models import Office
+from app.pseudonym import kk_hash
 from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
 from manifests.intake.reader import (
     CardRow,
     IntakeFileError,
     RejectedRow,
+    check_print_run,
     estimate_rows,
     file_sha256,
     read_print_run,
@@ -70,21 +72,19 @@ def import_print_run(
 
     `sha256` is the file's digest when the caller has already computed it (an upload), so the file is read once
     less."""
-    name = filename or os.path.basename(path)
+    name = _stored_name(filename or os.path.basename(path))
     result = ImportResult(filename=name)
     digest = sha256 or file_sha256(path)
     earlier = run_of_file(session, office.id, digest)
     if earlier is not None:
         result.same_file_as = earlier
         return result
-    run = PrintRun(office_id=office.id, filename=name, sha256=digest, imported_by=actor.label)
-    try:
-        with session.begin_nested():  # the same file imported at the same moment elsewhere: one run (unique index)
-            session.add(run)
-            session.flush()
-    except IntegrityError:
+    run_id = _new_run(session, {"office_id": office.id, "filename": name, "sha256": digest,
+                                "imported_by": actor.label})
+    if run_id is None:  # the same file imported at the same moment elsewhere: one run (a unique index)
         result.same_file_as = run_of_file(session, office.id, digest)
         return result
+    run = session.get(PrintRun, run_id)
     result.print_run_id = run.id
     if pipeline is None:
         pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
@@ -103,12 +103,40 @@ def import_print_run(
     return result
 
 
+def _new_run(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert the print run, or nothing (None) when the unique index already has this file.
+
+    One INSERT ... ON CONFLICT DO NOTHING rather than a savepoint around the insert: on SQLite a savepoint opened
+    before anything was written starts the transaction itself, and releasing it commits, so a file refused later
+    (no data rows, malformed) would leave its empty print run behind."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return session.scalar(dialect_insert(PrintRun).values(values)
+                          .on_conflict_do_nothing(index_elements=["office_id", "sha256"]).returning(PrintRun.id))
+
+
+_NAME_MAX = PrintRun.__table__.c.filename.type.length
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _stored_name(name: str) -> str:
+    """An uploaded file's name as kept with its run: no control characters, and cut to its column (keeping the
+    extension)."""
+    name = _CONTROL.sub("", name) or "berkas"
+    return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 41] + "…" + name[-40:]
+
+
 def run_of_file(session: Session, office_id: int, digest: str) -> int | None:
     """The print run that imported the file with this content, if any (one per file and office: a unique index)."""
     return session.scalar(select(PrintRun.id).where(PrintRun.office_id == office_id, PrintRun.sha256 == digest))
 
 
 _DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang belum terkirim"
+# The normalized street can be longer than the alamat it comes from ("NO1" becomes "NO. 1"): past its column, the
+# row is rejected like any value too long, the same on every database.
+_STREET_MAX = Card.__table__.c.street.type.length
 
 
 @dataclass(slots=True)
@@ -128,6 +156,7 @@ class _IntakeContext:
         self.run = run
         self.actor = actor
         self.pipeline = pipeline
+        self.kk_key = current_app.config["ANTAR_KK_KEY"]
         self.withdrawals = list(
             session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
         )
@@ -142,6 +171,10 @@ class _IntakeContext:
                 alamat=row.alamat, rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan,
                 kabupaten_kota=row.kabupaten_kota, provinsi=row.provinsi, kode_pos=row.kode_pos,
                 kode_wilayah=row.kode_wilayah)))
+            if address["street"] and len(address["street"]) > _STREET_MAX:
+                rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
+                                            f"{len(address['street'])} karakter, paling banyak {_STREET_MAX}", {}))
+                continue
             if row.nik in holders:
                 dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
                 continue
@@ -152,7 +185,7 @@ class _IntakeContext:
         for c in dups:
             c.duplicate_of = holders[c.row.nik]
         self._insert_cards(dups)
-        result.cards_imported += len(rows)
+        result.cards_imported += len(firsts) + len(dups)
         result.duplicates += len(dups)
         result.withdrawn += sum(1 for c in firsts if c.state is CardState.WITHDRAWN)
         result.unclear += sum(1 for c in firsts if c.state is CardState.ADDRESS_UNCLEAR)
@@ -214,7 +247,8 @@ class _IntakeContext:
             "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
             **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
             "kabupaten_kota_raw": r.kabupaten_kota, "provinsi_raw": r.provinsi,
-            "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos, "no_kk": r.no_kk,
+            "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos,
+            "no_kk": None, "no_kk_hash": kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # never in clear
             "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
             "duplicate_of_id": c.duplicate_of,
         }
@@ -282,7 +316,8 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
 
 def start_import(upload_path: Path, filename: str, office: Office, actor: Actor) -> tuple[int | None, int | None]:
     """Start the import of an uploaded file as a job: (job id, None), or (None, print run id) when this exact file
-    was imported before. The file is identified by its content, so the same file sent twice at the same moment is
+    was imported before; IntakeFileError, and no job, for a file refused at its start (not CSV or XLSX, no header,
+    no data rows). The file is identified by its content, so the same file sent twice at the same moment is
     one job (its dedupe key) and one print run (a unique index)."""
     digest = file_sha256(upload_path)
     with unit_of_work() as session:
@@ -290,6 +325,11 @@ def start_import(upload_path: Path, filename: str, office: Office, actor: Actor)
     if earlier is not None:
         upload_path.unlink(missing_ok=True)
         return None, earlier
+    try:  # what shows at the file's start (its kind, header, no data rows) is refused now, beside the upload field
+        check_print_run(upload_path, filename=filename)
+    except IntakeFileError:
+        upload_path.unlink(missing_ok=True)
+        raise
     kept = uploads_folder() / f"{digest}{upload_path.suffix}"
     os.replace(upload_path, kept)
     submitted = jobs.submit("import", {"path": str(kept), "filename": filename, "sha256": digest}, actor,

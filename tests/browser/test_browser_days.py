@@ -158,8 +158,9 @@ def test_staff_day(desktop: Visit, stack: Stack, tmp_path: Path) -> None:
     choice.select_option(picked)
     # What the holder said on the phone completes what SIAK left out (the courier needs RT and RW).
     rt, rw = page.get_by_label("RT", exact=True), page.get_by_label("RW", exact=True)
-    if not (rt.input_value().strip() and rw.input_value().strip()):
-        page.get_by_label("Jalan, gang, perumahan, blok, nomor").fill("JL. MELATI NO. 12")
+    street = page.get_by_label("Jalan, gang, perumahan, blok, nomor")
+    if not (street.input_value().strip() and rt.input_value().strip() and rw.input_value().strip()):
+        street.fill("JL. MELATI NO. 12")
         rt.fill("3")
         rw.fill("7")
     page.get_by_label(re.compile("Catatan")).fill("Dikonfirmasi lewat telepon (uji peramban)")

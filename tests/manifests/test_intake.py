@@ -222,3 +222,35 @@ def test_every_card_has_its_intake_in_history(app, runner, tmp_path):
 def test_both_date_formats(app, runner, tmp_path, fmt):
     write_csv(tmp_path / "a.csv", [card_row(1, tanggal_cetak=fmt, tanggal_lahir="1990-12-05")])
     assert "1 kartu diimpor" in cli(runner, "import", str(tmp_path / "a.csv")).output
+
+
+def test_the_same_file_imported_twice_at_the_same_moment_makes_one_run(app, tmp_path):
+    import threading
+
+    from app.cards import Actor
+    from app.cli_util import load_office
+
+    path = write_csv(tmp_path / "a.csv", [card_row(i) for i in range(1, 30)])
+    barrier, results, errors = threading.Barrier(2), [], []
+    with app.app_context(), unit_of_work() as s:
+        load_office(s, None)  # created once, before: both imports then race only for the print run
+
+    def run() -> None:
+        try:
+            with app.app_context(), unit_of_work() as s:
+                office = load_office(s, None)
+                barrier.wait(timeout=30)
+                results.append(service.import_print_run(s, path, office=office, actor=Actor("t")))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted((r.print_run_id is None, r.same_file_as) for r in results) == [(False, None), (True, 1)]
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(PrintRun)) == 1
+        assert s.scalar(select(func.count()).select_from(Card)) == 29

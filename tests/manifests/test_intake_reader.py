@@ -529,3 +529,213 @@ def test_csv_that_is_not_text(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(IntakeFileError, match=message):
         read_print_run(path)
+
+
+# --- length limits (spec: a longer value is a rejected row naming the column)
+
+AT_LIMIT = {
+    "nama": "A" * 100, "tempat_lahir": "B" * 60, "alamat": "KP. " + "C" * 246, "kelurahan": "D" * 60,
+    "kecamatan": "E" * 60, "kabupaten_kota": "F" * 60, "provinsi": "G" * 60, "nomor_blanko": "H" * 30,
+    "no_hp": "0812 3456 7890 12345", "kode_wilayah": "32.16.06.1001-000000", "kode_pos": "1" * 20,
+}
+
+
+@pytest.mark.parametrize("field", sorted(intake.LIMITS))
+def test_value_at_the_limit_is_read_and_one_character_more_is_rejected(tmp_path, field):
+    limit, at = intake.LIMITS[field], AT_LIMIT[field]
+    assert len(at) == limit
+    rows, rejected, _ = read_all(write_csv(tmp_path, [card(**{field: at})]))
+    assert rejected == [] and len(rows) == 1
+    rejected = only_rejection(tmp_path, **{field: at + "Z"})
+    assert rejected.field == field
+    assert f"terlalu panjang: {limit + 1} karakter, paling banyak {limit} karakter" in rejected.reason
+
+
+def test_limits_apply_to_the_value_as_stored(tmp_path):
+    """Spaces around and inside are not counted twice; the name is measured upper-cased ("ß" becomes "SS")."""
+    rows, rejected, _ = read_all(write_csv(tmp_path, [card(nama="  " + "A " * 50 + "  ", kelurahan=" " * 50 + "X")]))
+    assert rejected == [] and len(rows[0].nama) == 99 and rows[0].kelurahan == "X"
+    assert only_rejection(tmp_path, nama="ß" * 51).field == "nama"
+
+
+def test_rt_and_rw_are_at_most_three_digits(tmp_path):
+    rows_in = [card(rt="1234", rw="00005"), card(rt="", rw="", nomor_blanko="B9", alamat="KP. A RT 1234 RW 56789")]
+    rows, rejected, _ = read_all(write_csv(tmp_path, rows_in))
+    assert rejected == []
+    assert all(len(r.rt or "") <= 3 and len(r.rw or "") <= 3 for r in rows)
+
+
+def test_optional_columns_never_exceed_their_database_columns(tmp_path):
+    from app.cards import Card
+
+    odd = card(kode_wilayah="32.16.06.1001.9999", kode_pos="17520.0", no_hp="+62 812-3456-7890-1", no_kk="")
+    rows, rejected, _ = read_all(write_csv(tmp_path, [odd]))
+    assert rejected == []
+    columns = Card.__table__.c
+    for name, column in (("kode_wilayah", "kode_wilayah_raw"), ("kode_pos", "kode_pos_raw"), ("no_hp", "no_hp"),
+                         ("kelurahan", "kelurahan_raw"), ("nomor_blanko", "nomor_blanko")):
+        assert len(getattr(rows[0], name) or "") <= columns[column].type.length, name
+    for field, limit in intake.LIMITS.items():  # every limit on a value stored as read fits the card's column
+        if not field.startswith("kode_"):  # codes are stored only in their fixed shape, checked above
+            column = columns.get(field) if field in columns else columns[f"{field}_raw"]
+            assert limit <= column.type.length, field
+
+
+def test_ten_megabyte_name_is_one_rejected_row_with_short_reason_and_raw(tmp_path):
+    huge = "X" * 10_000_000
+    rows, rejected, _ = read_all(write_csv(tmp_path, [WOMAN, {**MAN, "nama": huge, "jenis_kelamin": huge}]))
+    assert [r.line for r in rows] == [2]
+    assert [(r.line, r.field) for r in rejected] == [(3, "nama")]
+    assert len(rejected[0].reason) < 100
+    assert max(len(v) for v in rejected[0].raw.values()) < 400
+    assert rejected[0].raw["nama"].endswith("(10000000 karakter)")
+
+
+def test_reasons_quote_long_values_cut_short(tmp_path):
+    for changes in ({"jenis_kelamin": "Q" * 5000}, {"tanggal_lahir": "9" * 5000}, {"nik": "x" * 5000}):
+        rejected = only_rejection(tmp_path, **changes)
+        assert len(rejected.reason) < 200, changes
+
+
+def test_family_card_number_is_never_quoted_or_kept_in_a_rejection(tmp_path):
+    kk = "3216060101080001"
+    rejected = only_rejection(tmp_path, no_kk=kk[:15], nomor_blanko="B7")
+    assert rejected.field == "no_kk" and kk[:15] not in rejected.reason
+    assert rejected.raw["no_kk"] == "(disamarkan)"
+    other = only_rejection(tmp_path, no_kk=kk, nama="")
+    assert other.raw["no_kk"] == "(disamarkan)" and kk not in str(other)
+
+
+# --- files that are not print runs, and malformed ones: always IntakeFileError with a message for staff
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 4
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+
+
+@pytest.mark.parametrize("name", ["run.csv", "run.xlsx"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (PNG, "tampaknya gambar PNG"),
+        (JPEG, "tampaknya gambar JPEG"),
+        (b"GIF89a\x01\x00\x01\x00" + bytes(200), "tampaknya gambar GIF"),
+        (PDF, "tampaknya dokumen PDF"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "berkas Excel lama (.xls)"),
+        (b"\x1f\x8b\x08\x00" + bytes(100), "arsip GZIP"),
+        (bytes(range(1, 32)) * 50, "berkas biner"),
+        (b"<!DOCTYPE html><html><table><tr><td>nik</td></tr></table></html>", "halaman HTML"),
+    ],
+)
+def test_file_that_is_not_a_print_run_says_what_it_looks_like(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(IntakeFileError, match="Berkas bukan CSV atau XLSX") as caught:
+        read_print_run(path)
+    assert message in str(caught.value)
+
+
+def zip_of(tmp_path, members, name="run.xlsx"):
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["run.csv", "run.xlsx"])
+def test_zip_that_is_not_a_workbook(tmp_path, name):
+    with pytest.raises(IntakeFileError, match="arsip ZIP yang tidak berisi lembar kerja Excel"):
+        read_print_run(zip_of(tmp_path, {"foto.jpg": JPEG}, name))
+    with pytest.raises(IntakeFileError, match=r"dokumen Word \(.docx\)"):
+        read_print_run(zip_of(tmp_path, {"word/document.xml": "<w/>"}, name))
+
+
+def test_text_named_xlsx_and_utf16_without_bom(tmp_path):
+    with pytest.raises(IntakeFileError, match="isinya teks, bukan XLSX; jika itu CSV, unggah dengan nama .csv"):
+        read_print_run(write_csv(tmp_path, [WOMAN], name="run.xlsx"))
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(";".join(HEADER).encode("utf-16-le"))
+    with pytest.raises(IntakeFileError, match="UTF-16"):
+        read_print_run(path)
+
+
+def test_truncated_and_damaged_xlsx(tmp_path):
+    good = write_xlsx(tmp_path, [card(nomor_blanko=f"B{i}") for i in range(300)]).read_bytes()
+    truncated = tmp_path / "truncated.xlsx"
+    truncated.write_bytes(good[: len(good) // 2])
+    with pytest.raises(IntakeFileError, match="XLSX rusak: arsipnya tidak utuh"):
+        read_print_run(truncated)
+    # A workbook whose sheet breaks off part-way: the rows before it are read, then the file is refused.
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "run.xlsx") as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    members["xl/worksheets/sheet1.xml"] = sheet[: len(sheet) * 2 // 3]
+    with pytest.raises(IntakeFileError, match=r"XLSX rusak: lembar kerja tidak dapat dibaca setelah baris \d+"):
+        read_all(zip_of(tmp_path, members, "broken.xlsx"))
+    members["xl/workbook.xml"] = b"<workbook"
+    with pytest.raises(IntakeFileError, match="XLSX rusak dan tidak dapat dibuka"):
+        read_print_run(zip_of(tmp_path, members, "broken-book.xlsx"))
+
+
+def test_unclosed_quote_in_the_first_data_row_names_the_line(tmp_path):
+    first = ";".join(card(nama='"SITI AMINAH').values())
+    with pytest.raises(IntakeFileError, match=r'tanda kutip \("\) yang dibuka di baris 2 tidak pernah ditutup'):
+        read_all(write_csv(tmp_path, [first, MAN]))
+
+
+def test_unclosed_quote_later_is_named_by_its_physical_line(tmp_path):
+    multiline = ";".join(f'"{v}"' if h == "alamat" else v for h, v in card(alamat="KP. A\nGG. B").items())
+    bad = ";".join(card(nama='"BUDI', nomor_blanko="B3").values())
+    rows = [WOMAN, multiline, {**MAN, "nomor_blanko": "B2"}, "", bad, MAN]
+    with pytest.raises(IntakeFileError, match="dibuka di baris 7 tidak pernah ditutup") as caught:
+        read_all(write_csv(tmp_path, rows), chunk_rows=2)
+    assert "CSV tidak dapat dibaca" in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.ParserWarning")  # the first row's extra fields: rejected below
+def test_row_far_too_wide_names_its_line(tmp_path):
+    too_wide = ";".join(["x"] * (len(HEADER) + 20))
+    with pytest.raises(IntakeFileError, match=f"baris 4 berisi {len(HEADER) + 20} kolom"):
+        read_all(write_csv(tmp_path, [WOMAN, MAN, too_wide]))
+    # In the first data row the parser keeps the fields it has room for: that row alone is rejected.
+    rows, rejected, _ = read_all(write_csv(tmp_path, [too_wide, WOMAN]))
+    assert [r.line for r in rows] == [3] and [(r.line, r.field) for r in rejected] == [(2, None)]
+    assert f"Baris berisi {len(HEADER) + 8} kolom atau lebih" in rejected[0].reason
+
+
+def test_nul_byte_deep_in_a_csv_names_its_line(tmp_path):
+    rows = [card(nomor_blanko=f"B{i}") for i in range(400)]
+    rows[300] = card(nama="SITI\x00AMINAH", nomor_blanko="B300")
+    with pytest.raises(IntakeFileError, match="byte NUL \\(0x00\\) di baris 302"):
+        read_all(write_csv(tmp_path, rows))
+
+
+@pytest.mark.parametrize("extra", ["", "\n\n;;;;\n"])
+def test_header_only_is_a_file_error(tmp_path, extra):
+    path = tmp_path / "run.csv"
+    path.write_text(";".join(HEADER) + "\n" + extra, encoding="utf-8")
+    with pytest.raises(IntakeFileError, match="tidak berisi baris data"):
+        read_all(path)
+    with pytest.raises(IntakeFileError, match="tidak berisi baris data"):
+        intake.check_print_run(path)
+    with pytest.raises(IntakeFileError, match="tidak berisi baris data"):
+        read_all(write_xlsx(tmp_path, [{}, {}]))
+
+
+def test_a_file_of_rejected_rows_is_not_empty(tmp_path):
+    rows, rejected, _ = read_all(write_csv(tmp_path, [card(nama="")]))
+    assert rows == [] and len(rejected) == 1
+    intake.check_print_run(write_csv(tmp_path, ["", "", card(nama="")]))
+
+
+def test_check_print_run_reads_only_the_start(tmp_path):
+    rows = [card(nomor_blanko=f"B{i}") for i in range(300)] + ["x;" * 40]
+    path = write_csv(tmp_path, rows)
+    intake.check_print_run(path)  # the malformed row at the end is for the import to find
+    with pytest.raises(IntakeFileError, match="baris 302 berisi"):
+        read_all(path)

@@ -36,13 +36,16 @@ def make_officer(app, username: str, kelurahan: str) -> None:
 # Not scoped by the session: nothing of a kelurahan to protect, or no session at all.
 NOT_SESSION_SCOPED = {
     "static": "the stylesheet",
+    "public.static": "the citizens' page stylesheet",
     "auth.login": "the login form itself",
     "auth.logout": "ends the session this test needs",
-    "public.status_page": "citizens' status page: NIK and birth date, no login",
-    "public.status_api": "citizens' status page: NIK and birth date, no login",
+    "public.status_page": "citizens' status page: NIK and a second factor, no login",
+    "public.status_api": "citizens' status page: NIK and a second factor, no login",
     "webhook.courier_events": "the courier's signed webhook, no session",
     "health.healthz": "the process is up: no data at all",
     "health.readyz": "database and Redis reachable: no data at all",
+    "auth.change_password": "the user's own password: no one else's data",
+    "api.openapi_json": "the API's description: public, no data",
 }
 # The officer's own list pages: 200, with his kelurahan's cards and none of another's.
 OWN_LIST_PAGES = {"main.index", "kelurahan.home", "kelurahan.reminders", "kelurahan.cards_csv",
