@@ -123,7 +123,8 @@ def normalize_command(input_path: str, output_path: str, office_code: str | None
             chunk = chunk.rename(columns=columns)
             fields = [f for f in _INPUT_FIELDS if f in chunk.columns]
             for row_id, *values in zip(chunk["id"], *(chunk[f] for f in fields), strict=True):
-                placed = pipeline.place(AddressInput(**{f: (v or None) for f, v in zip(fields, values, strict=True)}))
+                placed = pipeline.place(AddressInput(**{f: (v or None) for f, v in zip(fields, values, strict=True)}),
+                                        for_delivery=False)
                 writer.writerow([csv_cell(v) for v in (row_id, *_output_values(placed))])
                 counts[placed.address.status] += 1
             session.commit()

@@ -56,6 +56,7 @@ class Flag(StrEnum):
     OUTSIDE_OFFICE = "OUTSIDE_OFFICE"
     FAR_FROM_KELURAHAN = "FAR_FROM_KELURAHAN"  # set by the geocoding step, not here
     KODE_WILAYAH_MISMATCH = "KODE_WILAYAH_MISMATCH"
+    NOT_DELIVERABLE = "NOT_DELIVERABLE"  # set by the address pipeline (no street, RT or RW), not here
 
 
 FLAG_LABELS: dict[Flag, str] = {
@@ -67,6 +68,7 @@ FLAG_LABELS: dict[Flag, str] = {
     Flag.OUTSIDE_OFFICE: "Di luar wilayah kantor",
     Flag.FAR_FROM_KELURAHAN: "Titik lokasi jauh dari kelurahan",
     Flag.KODE_WILAYAH_MISMATCH: "Kode wilayah tidak cocok dengan nama kelurahan",
+    Flag.NOT_DELIVERABLE: "Jalan, RT atau RW tidak ada: kurir tidak dapat mengantar",
 }
 
 # KODE_POS_MISMATCH alone is a warning: kode pos are often wrong in the register while the names are right. When the
@@ -77,7 +79,7 @@ BLOCKING: frozenset[Flag] = frozenset(set(Flag) - {Flag.KODE_POS_MISMATCH})
 # Order in which flags are reported: the first one is the reason a clerk sees first.
 _FLAG_ORDER = {f: i for i, f in enumerate((
     Flag.PLACEHOLDER, Flag.OUTSIDE_OFFICE, Flag.NO_KELURAHAN, Flag.AMBIGUOUS, Flag.KECAMATAN_MISMATCH,
-    Flag.KODE_WILAYAH_MISMATCH, Flag.FAR_FROM_KELURAHAN, Flag.KODE_POS_MISMATCH,
+    Flag.KODE_WILAYAH_MISMATCH, Flag.NOT_DELIVERABLE, Flag.FAR_FROM_KELURAHAN, Flag.KODE_POS_MISMATCH,
 ))}
 
 

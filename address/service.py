@@ -44,7 +44,9 @@ class AddressPipeline:
         chain = GeocoderChain.from_config(config, session, remote=remote)
         return cls(office_code, chain, float(config.get("ANTAR_GEO_FAR_KM") or 2.0))
 
-    def place(self, inp: AddressInput) -> Placed:
+    def place(self, inp: AddressInput, *, for_delivery: bool = True) -> Placed:
+        """Normalize and locate an address. `for_delivery` (a card's address): one the courier cannot deliver to
+        (no street, RT or RW) is not clear; `antar address normalize` only cleans and locates (False)."""
         norm = self.normalizer.normalize(inp)
         geo = GeoResult(None, None, Precision.NONE, "none")
         if self.chain is not None and norm.kode_wilayah and norm.status == "CLEAR":
@@ -54,6 +56,11 @@ class AddressPipeline:
                 if far:
                     norm.flags.append(Flag.FAR_FROM_KELURAHAN)
                     norm.status = "UNCLEAR"
+        if for_delivery and norm.status == "CLEAR" and not (norm.street and norm.rt and norm.rw):
+            # Placed, but the courier needs a street, RT and RW (contract, section 2): a clerk completes it or sends
+            # the card to its kelurahan for collection (the review queue), instead of a manifest the courier refuses.
+            norm.flags.append(Flag.NOT_DELIVERABLE)
+            norm.status = "UNCLEAR"
         return Placed(norm, geo)
 
 

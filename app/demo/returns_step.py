@@ -165,12 +165,19 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
         pipeline = AddressPipeline.for_office(session, code, current_app.config)
         unclear = list(session.scalars(select(Card).where(
             Card.office_id == office.id, Card.state == CardState.ADDRESS_UNCLEAR,
-            Card.address_candidate.is_not(None)).order_by(Card.id).limit(25)))
+            Card.address_candidate.is_not(None)).order_by(Card.street.is_(None), Card.id).limit(25)))
         for card in unclear:
-            # The courier needs street, RT and RW: an address that has not all three goes to the kelurahan.
-            deliverable = bool(card.street and card.rt and card.rw)
+            # The courier needs street, RT and RW. The clerk phones a citizen who left a number and writes down
+            # the address they give (in this simulated world: a kampung address in the kelurahan); without a
+            # number the card goes to the kelurahan for collection.
+            street, rt, rw = card.street, card.rt, card.rw
+            if card.no_hp and not (street and rt and rw):
+                place = regions.kelurahan[card.address_candidate].name
+                street = street or f"KP. {place} NO. {card.id % 60 + 1}"
+                rt, rw = rt or f"{card.id % 9 + 1:03d}", rw or f"{card.id % 5 + 1:03d}"
+            deliverable = bool(street and rt and rw)
             correct_address(session, office, card, kelurahan_code=card.address_candidate,
-                            street=card.street or card.alamat, rt=card.rt, rw=card.rw, actor=STAFF,
+                            street=street or card.alamat, rt=rt, rw=rw, actor=STAFF,
                             pipeline=pipeline, collect_at_kelurahan=not deliverable,
                             note="dikonfirmasi lewat telepon" if deliverable else "alamat tidak dapat dilengkapi")
             placed += 1

@@ -160,9 +160,15 @@ def plausible_body(path: str, b: Kelurahan) -> dict[str, object]:
     """A body that would succeed if the route forgot the scope: the right count, a real disposition."""
     missing = b.blankos[-1]
     if path.startswith("/api/"):
-        return {"json": {"counted": 1, "missing": [missing], "disposition": "DECEASED", "note": "uji akses",
-                         "nomor_blanko": [missing], "reason": "uji akses", "finalize": True},
-                "headers": {"Idempotency-Key": uuid.uuid4().hex}}
+        # The API refuses unknown keys (400 before any scope check), so each officer operation gets exactly its own
+        # body; the staff operations answer 403 to an officer whatever the body.
+        if path.endswith("/receipt"):
+            body: dict[str, object] = {"counted": 1, "missing": [missing]}
+        elif path.endswith("/disposition"):
+            body = {"disposition": "DECEASED", "note": "uji akses"}
+        else:
+            body = {"nomor_blanko": [missing], "reason": "uji akses"}
+        return {"json": body, "headers": {"Idempotency-Key": uuid.uuid4().hex}}
     return {"data": {"token": uuid.uuid4().hex, "counted": "1", "missing": missing, "disposition": "DECEASED",
                      "deceased_note": "uji akses", "blanko": missing, "reason": "uji akses", "note": "uji akses"}}
 
