@@ -13,7 +13,7 @@ card's history written (who, when, why):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -368,3 +368,17 @@ def _history(card_id: int, current: CardState | None, target: CardState, at: dt.
              reason: str) -> dict[str, Any]:
     return {"card_id": card_id, "from_state": current, "to_state": target, "at": at, "actor": actor.label,
             "user_id": actor.user_id, "reason": reason[:500]}
+
+
+def redact_history(session: Session, card_ids: Sequence[int], redact: Callable[[int, str], str]) -> int:
+    """Take personal data out of the history reasons of these cards (`antar purge`, UU PDP 27/2022): the one
+    change a history row may ever get; its states, time and actor stay. Returns how many rows changed."""
+    changed = []
+    for history_id, card_id, reason in session.execute(
+            select(CardHistory.id, CardHistory.card_id, CardHistory.reason).where(CardHistory.card_id.in_(card_ids))):
+        new = redact(card_id, reason)
+        if new != reason:
+            changed.append({"id": history_id, "reason": new[:500]})
+    update_by_id(session, CardHistory, changed)
+    return len(changed)
+

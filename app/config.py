@@ -106,6 +106,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # passwords in a row an account is locked until staff or an admin unlock it.
         "ANTAR_LOGIN_RATE_LIMIT": _env("ANTAR_LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
         "ANTAR_LOGIN_MAX_FAILURES": int(_env("ANTAR_LOGIN_MAX_FAILURES", "5") or 5),
+        # werkzeug's method for new password hashes (scrypt; e.g. "pbkdf2:sha256:600000").
+        "ANTAR_PASSWORD_HASH": _env("ANTAR_PASSWORD_HASH", "scrypt"),
         # A recall the courier did not answer is asked again this many minutes later (a background job).
         "ANTAR_RECALL_RETRY_MINUTES": float(_env("ANTAR_RECALL_RETRY_MINUTES", "30") or 30),
         "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),

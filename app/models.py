@@ -6,12 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import Base, UTCDateTime, utcnow
+
+
+def password_hash_method() -> str:
+    """werkzeug's hash method for new passwords: `ANTAR_PASSWORD_HASH` (default scrypt, werkzeug's own default;
+    the test suite uses a cheap pbkdf2 so that its hundreds of logins do not take minutes)."""
+    return (current_app.config.get("ANTAR_PASSWORD_HASH") if has_app_context() else None) or "scrypt"
 
 
 class Office(Base):
@@ -63,7 +70,7 @@ class User(UserMixin, Base):
     office: Mapped[Office | None] = relationship(lazy="joined")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

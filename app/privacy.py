@@ -36,7 +36,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import current_office, roles_required
-from app.cards import STATE_LABELS, Card, CardHistory, CardState, set_card_values
+from app.cards import STATE_LABELS, Card, CardState, redact_history, set_card_values
 from app.cli_util import cli_actor, load_office, office_option
 from app.dates import WIB, wib_text
 from app.db import unit_of_work, update_by_id, utcnow
@@ -279,16 +279,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _scrub_history(session: Session, card_ids: Sequence[int], purge: Purge) -> int:
-    """The purged texts taken out of the cards' history reasons. History rows are never changed otherwise: this
-    is the one exception the law makes (the row, its states, time and actor stay)."""
-    changed = []
-    for history_id, card_id, reason in session.execute(
-            select(CardHistory.id, CardHistory.card_id, CardHistory.reason).where(CardHistory.card_id.in_(card_ids))):
-        new = redact(reason, purge.texts.get(card_id, ()))
-        if new != reason:
-            changed.append({"id": history_id, "reason": new[:500]})
-    update_by_id(session, CardHistory, changed)
-    return len(changed)
+    """The purged texts taken out of the cards' history reasons (through the card's one writer)."""
+    return redact_history(session, card_ids, lambda card_id, reason: redact(reason, purge.texts.get(card_id, ())))
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:

@@ -24,7 +24,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.cards import Actor
 from app.db import utcnow
-from app.models import AccountEvent, LoginSession, Role, User
+from app.models import AccountEvent, LoginSession, Role, User, password_hash_method
 from app.offices import ensure_office
 from app.regions import office_regions
 
@@ -110,15 +110,15 @@ def may_manage(manager: User, account: User) -> bool:
             and account.office_id == manager.office_id)
 
 
-_dummy_hash: str | None = None
+_dummy_hashes: dict[str, str] = {}
 
 
 def _dummy_password_hash() -> str:
     """A hash of a random password, made once per process with the same method as real ones (`set_password`)."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = generate_password_hash(secrets.token_hex(16))
-    return _dummy_hash
+    method = password_hash_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _dummy_hashes[method]
 
 
 def check_login(session: Session, username: str, password: str, *, max_failures: int) -> User | None:

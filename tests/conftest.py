@@ -19,6 +19,8 @@ from app.db import make_engine
 from app.migrate import upgrade
 from app.models import Role
 
+# Hundreds of logins: a cheap hash keeps them from costing minutes (production keeps werkzeug's scrypt).
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 PG_URL = os.environ.get("ANTAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
@@ -96,7 +98,7 @@ def app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ANTAR_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test", "ANTAR_OFFICE": OFFICE,
-        "WTF_CSRF_ENABLED": False, "INTAKE_CHUNK_ROWS": 500,
+        "WTF_CSRF_ENABLED": False, "INTAKE_CHUNK_ROWS": 500, "ANTAR_PASSWORD_HASH": TEST_PASSWORD_HASH,
     })
     yield app
     app.extensions["antar.engine"].dispose()

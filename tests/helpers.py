@@ -83,3 +83,17 @@ def login(client: FlaskClient, username: str) -> None:
     assert response.status_code == 302, response.data
 
 
+def xlsx_bytes(rows: list[dict[str, str]], header: list[str] = HEADER) -> bytes:
+    """A print-run workbook in memory: the header row, then the rows."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for row in rows:
+        ws.append([row[h] for h in header])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

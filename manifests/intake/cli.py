@@ -16,7 +16,7 @@ from app.cli_util import cli_actor, load_office, office_option
 from app.courier.client import CourierClient
 from app.db import unit_of_work
 from app.regions import office_regions
-from app.spreadsheet import write_csv
+from app.spreadsheet import personal_data_note, write_csv
 from manifests import sorting
 from manifests.intake import service
 from manifests.intake.reader import IntakeFileError, estimate_rows
@@ -66,6 +66,7 @@ def import_command(file: str, office_code: str | None, errors_csv: str | None, s
         click.echo(f"  ... dan {result.rows_rejected - show} baris lain (lihat --errors-csv).")
     if errors_csv:
         write_rejections(errors_csv, result.rejected)
+        click.echo(f"{errors_csv}: {personal_data_note(['nik', 'baris_ditolak'])}")
 
 
 def write_rejections(path: str, rejected: list) -> None:
@@ -132,3 +133,4 @@ def reprint_list_command(csv_path: str | None, office_code: str | None) -> None:
     finally:
         if csv_path:
             out.close()
+            click.echo(f"{len(rows)} kartu -> {csv_path}: {personal_data_note(['nik', 'nama'])}")

@@ -111,7 +111,7 @@ def test_report_adds_up_json_page_and_xlsx(app, runner, staff, tmp_path):
     page = staff.get("/laporan").get_data(as_text=True)
     assert "Seimbang" in page and "Jatimulya" in page
     wb = load_workbook(tmp_path / "r.xlsx")
-    assert wb.sheetnames == ["Ringkasan", "Per kecamatan", "Per kelurahan", "Pengembalian"]
+    assert wb.sheetnames == ["Ringkasan", "Per kecamatan", "Per kelurahan", "Pengembalian", "Keterangan"]
     assert wb["Ringkasan"]["B3"].value == 7
     downloaded = load_workbook(io.BytesIO(staff.get("/laporan.xlsx").data))
     assert downloaded["Ringkasan"]["B3"].value == 7

@@ -87,7 +87,8 @@ def test_the_downloads_stay_as_they_were(app, runner, staff, tmp_path):
     assert {k["kode_wilayah"] for k in data["by_kelurahan"]} == {"32.16.06.1001", "32.16.01.1007", "-"}
     assert set(data["by_kelurahan"][0]) == {"kode_wilayah", "kelurahan", "kecamatan", "total", "by_state"}
     workbook = load_workbook(io.BytesIO(staff.get("/laporan.xlsx").data))
-    assert workbook.sheetnames == ["Ringkasan", "Per kecamatan", "Per kelurahan", "Pengembalian"]
+    assert workbook.sheetnames == ["Ringkasan", "Per kecamatan", "Per kelurahan", "Pengembalian", "Keterangan"]
+    assert "tidak memuat data pribadi" in workbook["Keterangan"]["A2"].value  # counts only, and it says so
     assert workbook["Per kelurahan"].max_column == 3 + len(CardState) + 1  # every state, one column each
 
 

@@ -34,7 +34,8 @@ def antar(env: Mapping[str, str], *args: str, check: bool = True) -> subprocess.
 
 def base_env(instance: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTAR_", "DATABASE_URL", "SECRET_KEY"))}
-    env.update({"ANTAR_INSTANCE_PATH": str(instance), "ANTAR_PASSWORD": PASSWORD}, **extra)
+    env.update({"ANTAR_INSTANCE_PATH": str(instance), "ANTAR_PASSWORD": PASSWORD,
+                "ANTAR_PASSWORD_HASH": "pbkdf2:sha256:1000"}, **extra)
     return env
 
 

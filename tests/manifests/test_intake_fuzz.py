@@ -8,7 +8,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from helpers import HEADER, card_row
+from helpers import HEADER, card_row, xlsx_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -33,17 +33,6 @@ def csv_bytes(rows: list[dict[str, str]], *, sep: str = ",", newline: str = "\n"
               header: list[str] = HEADER) -> bytes:
     lines = [sep.join(header)] + [sep.join(row[h] for h in header) for row in rows]
     return (newline.join(lines) + newline).encode(encoding)
-
-
-def xlsx_bytes(rows: list[dict[str, str]]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(HEADER)
-    for row in rows:
-        ws.append([row[h] for h in HEADER])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 VALID_ROWS = rows_of([f"WARGA {i}" for i in range(1, 8)])

@@ -14,8 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import HEADER, card_row, cards, cli, write_csv
-from openpyxl import Workbook
+from helpers import HEADER, card_row, cards, cli, write_csv, xlsx_bytes
 from sqlalchemy import func, select
 
 from app.cards import Card
@@ -138,19 +137,8 @@ def _zip_not_xlsx(tmp_path: Path) -> tuple[bytes, str]:
     return out.getvalue(), "run.xlsx"
 
 
-def _xlsx_bytes(rows: list[dict[str, str]]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(HEADER)
-    for row in rows:
-        ws.append([row[h] for h in HEADER])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
 def _truncated_xlsx(tmp_path: Path) -> tuple[bytes, str]:
-    data = _xlsx_bytes([card_row(i) for i in range(1, 50)])
+    data = xlsx_bytes([card_row(i) for i in range(1, 50)])
     return data[: len(data) // 2], "run.xlsx"
 
 
@@ -164,7 +152,7 @@ def _header_only_csv(tmp_path: Path) -> tuple[bytes, str]:
 
 
 def _header_only_xlsx(tmp_path: Path) -> tuple[bytes, str]:
-    return _xlsx_bytes([]), "run.xlsx"
+    return xlsx_bytes([]), "run.xlsx"
 
 
 REFUSED = [
