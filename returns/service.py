@@ -366,6 +366,9 @@ def correct(session: Session, scope: Scope, item_id: int, actor: Actor, reason: 
     if card.state not in (CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED, CardState.READDRESSED,
                           CardState.NOT_COLLECTED, CardState.MISSING):
         raise ReturnsError(f"Kartu {card.nomor_blanko} berstatus '{card.state_label}': tidak ada yang dikoreksi.")
+    if not card.nik:  # `antar purge` cleared it: reopening would leave an open card nobody can be identified by
+        raise ReturnsError(f"Data pribadi kartu {card.nomor_blanko} sudah dihapus (antar purge): kartu yang sudah "
+                           "ditutup dan dihapus datanya tidak dapat dibuka lagi.")
     before = DISPOSITION_LABELS[item.disposition] if item.disposition else "hilang"
     if item.previous_address:  # a move recorded by mistake: the card keeps its old address
         for key, value in json.loads(item.previous_address).items():

@@ -411,6 +411,16 @@ def test_purged_cards_still_show_on_the_pages(app, runner, staff, flow):
     assert "[dihapus]" in staff.get("/pengembalian/meninggal").get_data(as_text=True)
 
 
+def test_a_purged_card_cannot_be_reopened_by_a_correction(app, runner, staff, flow):
+    item = flow["items"][blanko(5)]  # handed to the holder: closed, and purged below
+    tomorrow = (dt.datetime.now(WIB).date() + dt.timedelta(days=1)).isoformat()
+    assert cli(runner, "purge", "--closed-before", tomorrow, "--yes").exit_code == 0
+    r = staff.post(f"/api/v1/returns/items/{item}/correct", json={"reason": "salah catat"})
+    assert r.status_code == 422 and "sudah dihapus" in r.get_json()["error"]["message"]
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalar(select(Card.state).where(Card.nomor_blanko == blanko(5))) is CardState.HANDED_TO_HOLDER
+
+
 def test_purge_takes_only_cards_closed_before_the_date(app, runner, flow):
     """A card closed on the day itself (WIB) is kept; moving its closing back a day puts it in."""
     today = dt.datetime.now(WIB).date().isoformat()
