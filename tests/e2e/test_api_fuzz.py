@@ -60,7 +60,9 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
             report_path = tmp_path / f"st-report-{who}.json"
             proc = subprocess.run(
                 [ST, "run", f"{base}/api/openapi.json", "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES),
-                 "--seed", "20261203", "--workers", "2", "--generation-database", "none", "--no-shrink",
+                 # one worker: with several threads, hypothesis (which schemathesis drives) now and then fails
+                 # inside its own lambda-source cache ("AST constructor recursion depth mismatch"), a tool error
+                 "--seed", "20261203", "--workers", "1", "--generation-database", "none", "--no-shrink",
                  "--header", f"Authorization: Bearer {token}", "--suppress-health-check", "all", *selection,
                  "--report", "json", "--report-json-path", str(report_path), "--no-color", "--request-timeout", "30"],
                 capture_output=True, text=True, timeout=600, cwd=tmp_path)
