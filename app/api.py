@@ -88,7 +88,6 @@ DATE = string(10, pattern=r"^\d{4}-\d{2}-\d{2}$", format="date", description="YY
 KODE_KELURAHAN = string(13, pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$", description="kode kelurahan, mis. 32.16.06.1001")
 KODE_KECAMATAN = string(8, pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="kode kecamatan, mis. 32.16.06")
 NOMOR_BLANKO = string(30, min_length=1, pattern=r"^[A-Za-z0-9./-]+$", description="nomor blanko (huruf, angka, . / -)")
-TRACKING_NUMBER = string(13, pattern=r"^[A-Z]{2}\d{9}[A-Z]{2}$", description="nomor resi S10, mis. RB123456785ID")
 PAGE = integer(1, 1_000_000, description="Halaman (50 baris per halaman)")
 # A file (a download, an upload): OpenAPI 3.1 spells raw bytes as a string with a content media type.
 BINARY: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
@@ -100,7 +99,6 @@ ERROR = {
     "properties": {"error": {"type": "object", "required": ["code", "message"],
                              "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
 }
-JOB_ACCEPTED = {"type": "object", "required": ["job"], "properties": {"job": ANY_OBJECT}}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -140,17 +138,15 @@ def operation(summary: str, *, tags: Iterable[str] = (), body: Mapping[str, Any]
                    auth=auth, description=description, extra_parameters=[dict(p) for p in parameters],
                    multipart=dict(multipart) if multipart is not None else None)
     if op.body is not None:
-        Draft202012Validator.check_schema(op.body)
-        op.body_validator = Draft202012Validator(op.body, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        op.body_validator = _validator(op.body)
     if op.query is not None:
-        Draft202012Validator.check_schema(op.query)
-        op.query_validator = Draft202012Validator(op.query, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        op.query_validator = _validator(op.query)
 
     def decorator(view: Any) -> Any:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if op.query_validator is not None:
-                query, problem = _checked_query(op)
+                query, problem = _checked_query(op.query_validator)
                 if problem:
                     return json_error(400, problem)
                 kwargs["query"] = query
@@ -187,26 +183,22 @@ PAGE_PARAMETERS: dict[str, dict[str, Any]] = {
     "daftar": enum(["semua"]),
     "next": string(500, description="halaman sesudah masuk (hanya alamat Antar yang diikuti)"),
 }
-_PAGE_OPERATION = Operation(summary="", tags=(), body=None, query=obj(PAGE_PARAMETERS), responses={}, errors=(),
-                            auth="session")
-_PAGE_OPERATION.query_validator = Draft202012Validator(_PAGE_OPERATION.query,
-                                                       format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def add_page_parameter(name: str, schema: Mapping[str, Any]) -> None:
-    """A domain's page reads a query parameter not listed above: declare it (in its init_app)."""
-    PAGE_PARAMETERS[name] = dict(schema)
-    assert _PAGE_OPERATION.query is not None
-    _PAGE_OPERATION.query["properties"][name] = dict(schema)
-    _PAGE_OPERATION.query_validator = Draft202012Validator(_PAGE_OPERATION.query,
-                                                           format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A checked schema's validator (formats asserted): an invalid schema fails at import, not on a request."""
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+_PAGE_VALIDATOR = _validator(obj(PAGE_PARAMETERS))
 
 
 def _check_page_query() -> None:
     if not request.args or request.path.startswith(("/api/", "/static/")) or request.endpoint is None:
         return
     # An empty field of a GET filter form (`?status=&q=`) means "no filter".
-    _, problem = _checked_query(_PAGE_OPERATION, MultiDict([(k, v) for k, v in request.args.items(multi=True) if v]))
+    _, problem = _checked_query(_PAGE_VALIDATOR, MultiDict([(k, v) for k, v in request.args.items(multi=True) if v]))
     if problem:
         abort(400, description=problem)
 
@@ -231,7 +223,8 @@ def read_json_body(validator: Draft202012Validator | None,
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, json_error(400, "Badan permintaan bukan UTF-8.")
-    depth = json_depth(text)
+    # A text with too few brackets to nest past the limit needs no character-by-character scan.
+    depth = json_depth(text) if text.count("[") + text.count("{") > MAX_DEPTH else 0
     if depth > MAX_DEPTH:
         return None, json_error(400, f"JSON bersarang {depth} tingkat; paling banyak {MAX_DEPTH}.")
     try:
@@ -288,8 +281,7 @@ def _where(error: ValidationError) -> str:
 def _message(error: ValidationError) -> str:
     where, v, value = _where(error), error.validator, error.validator_value
     if v == "additionalProperties":
-        known = sorted((error.schema.get("properties") or {}).keys())
-        unknown = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
+        known, unknown = sorted((error.schema.get("properties") or {}).keys()), _unknown_keys(error)
         prefix = "" if where == "badan" else f"{where}: "
         return (f"{prefix}kunci tidak dikenal: {', '.join(repr(k)[:60] for k in unknown[:10])}"
                 + (f" (yang dikenal: {', '.join(known)})" if known else ""))
@@ -323,13 +315,9 @@ def _message(error: ValidationError) -> str:
     if v == "uniqueItems":
         return f"{where}: ada butir yang sama"
     if v in ("anyOf", "oneOf"):
-        # The branch of the instance's own type says what is wrong inside it (`location.lat`, not `location`).
-        for index, branch in enumerate(value):
-            kind = branch.get("type") if isinstance(branch, dict) else None
-            if isinstance(kind, str) and _is_type(error.instance, kind):
-                inner = [e for e in (error.context or []) if e.schema_path and e.schema_path[0] == index]
-                if inner:
-                    return describe_errors(inner)
+        inner = _branch_errors(error)
+        if inner:
+            return describe_errors(inner)
         hint = error.schema.get("description")
         return f"{where}: " + (hint or "bentuk tidak sah")
     if v == "minProperties":
@@ -337,8 +325,23 @@ def _message(error: ValidationError) -> str:
     return f"{where}: {error.message[:200]}"
 
 
-def _is_type(instance: Any, kind: str) -> bool:
-    return Draft202012Validator.TYPE_CHECKER.is_type(instance, kind)
+def _unknown_keys(error: ValidationError) -> list[str]:
+    """The keys an `additionalProperties` error is about, sorted."""
+    if not isinstance(error.instance, dict):
+        return []
+    return sorted(set(error.instance) - set((error.schema.get("properties") or {}).keys()))
+
+
+def _branch_errors(error: ValidationError) -> list[ValidationError]:
+    """For an anyOf/oneOf error: the errors inside the branch of the instance's own type, which say what is wrong
+    (`location.lat`, not `location`); none when no branch has that type."""
+    for index, branch in enumerate(error.validator_value):
+        kind = branch.get("type") if isinstance(branch, dict) else None
+        if isinstance(kind, str) and Draft202012Validator.TYPE_CHECKER.is_type(error.instance, kind):
+            inner = [e for e in (error.context or []) if e.schema_path and e.schema_path[0] == index]
+            if inner:
+                return inner
+    return []
 
 
 def _join(base: str, key: str) -> str:
@@ -349,17 +352,13 @@ def _fields_of(error: ValidationError) -> list[str]:
     """The fields an error is about: the unknown or missing keys themselves, else the field that is wrong."""
     where, v, inst = _where(error), error.validator, error.instance
     if v == "additionalProperties" and isinstance(inst, dict):
-        known = set((error.schema.get("properties") or {}).keys())
-        return [_join(where, k) for k in sorted(set(inst) - known)]
+        return [_join(where, k) for k in _unknown_keys(error)]
     if v == "required" and isinstance(inst, dict):
         return [_join(where, k) for k in error.validator_value if k not in inst]
     if v in ("anyOf", "oneOf"):
-        for index, branch in enumerate(error.validator_value):
-            kind = branch.get("type") if isinstance(branch, dict) else None
-            if isinstance(kind, str) and _is_type(inst, kind):
-                inner = [e for e in (error.context or []) if e.schema_path and e.schema_path[0] == index]
-                if inner:
-                    return [f for e in inner for f in _fields_of(e)]
+        inner = _branch_errors(error)
+        if inner:
+            return [f for e in inner for f in _fields_of(e)]
     return [where]
 
 
@@ -397,10 +396,11 @@ def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
     return raw
 
 
-def _checked_query(op: Operation, args: MultiDict[str, str] | None = None) -> tuple[dict[str, Any], str | None]:
+def _checked_query(validator: Draft202012Validator,
+                   args: MultiDict[str, str] | None = None) -> tuple[dict[str, Any], str | None]:
+    """The query string converted by the schema's types and checked: (values, None) or ({}, the message)."""
     args = request.args if args is None else args
-    schema = op.query or {}
-    props: Mapping[str, Any] = schema.get("properties", {})
+    props: Mapping[str, Any] = validator.schema.get("properties", {})
     values: dict[str, Any] = {}
     for name in args:
         items = args.getlist(name)
@@ -411,8 +411,7 @@ def _checked_query(op: Operation, args: MultiDict[str, str] | None = None) -> tu
             if len(items) > 1:
                 return {}, f"Parameter '{name[:40]}' hanya boleh sekali."
             values[name] = _coerce(items[0], prop)
-    assert op.query_validator is not None
-    problem = describe_errors(op.query_validator.iter_errors(values))
+    problem = describe_errors(validator.iter_errors(values))
     if problem:
         return {}, "Parameter: " + problem.replace("badan: ", "").replace("badan", "parameter")
     return values, None

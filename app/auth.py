@@ -20,8 +20,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
@@ -34,7 +32,7 @@ from app.cards import Actor
 from app.db import unit_of_work, utcnow
 from app.models import LoginSession, Office, Role, User
 from app.offices import ensure_office
-from app.web import json_error
+from app.web import client_limiter, json_error
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -59,13 +57,11 @@ def init_app(app: Flask) -> None:
     A moving window (no double burst at a window's edge). If the shared store (Redis) fails, the limit is skipped
     rather than every login failing: the lock-out, kept in the database, still stops guessing at one account."""
     login_manager.init_app(app)
-    limiter = Limiter(get_remote_address, storage_uri=app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://",
-                      strategy="moving-window", headers_enabled=True, swallow_errors=True, key_prefix="antar-login")
+    limiter = client_limiter(app, "login", swallow_errors=True)
     limiter.shared_limit(lambda: current_app.config.get("ANTAR_LOGIN_RATE_LIMIT") or "10 per minute; 100 per hour",
                          scope="login", methods=["POST"], error_message=TOO_MANY,
                          exempt_when=lambda: request.endpoint not in PASSWORD_ENDPOINTS)(bp)
     limiter.init_app(app)
-    app.extensions["antar.login_limiter"] = limiter
     app.register_blueprint(bp)
 
 

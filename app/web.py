@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from sqlalchemy import func, select
 
 from app.spreadsheet import csv_bytes
@@ -106,6 +108,19 @@ def add_menu(app: Flask, endpoint: str, label: str, roles: Iterable[str], order:
 
 def menu_for(role: str) -> list[MenuEntry]:
     return [e for e in current_app.extensions.get("antar.menu", []) if role in e.roles]
+
+
+def client_limiter(app: Flask, name: str, **options: Any) -> Limiter:
+    """A rate limiter of this application, per client address, stored as `app.extensions["antar.<name>_limiter"]`.
+
+    One per app and purpose (not a module-level one): Flask-Limiter keeps its storage on the instance. Counters
+    live in `ANTAR_RATELIMIT_STORAGE_URI` (Redis when configured, so every worker counts together; `memory://`
+    counts per process). A moving window: a fixed one lets twice the limit through around the turn of a minute.
+    The caller attaches its limits (to a blueprint) and calls `init_app`."""
+    limiter = Limiter(get_remote_address, storage_uri=app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://",
+                      strategy="moving-window", headers_enabled=True, key_prefix=f"antar-{name}", **options)
+    app.extensions[f"antar.{name}_limiter"] = limiter
+    return limiter
 
 
 def init_app(app: Flask) -> None:

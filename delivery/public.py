@@ -20,8 +20,6 @@ import re
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
@@ -32,7 +30,7 @@ from app import api, csrf
 from app.courier import s10
 from app.db import unit_of_work
 from app.pseudonym import kk_digits
-from app.web import json_error
+from app.web import client_limiter, json_error
 from delivery import lookup
 
 bp = Blueprint("public", __name__, template_folder="templates", static_folder="static",
@@ -44,24 +42,19 @@ KK_INVALID = "Nomor KK harus 16 angka (lihat Kartu Keluarga Anda)."
 RESI_INVALID = "Nomor resi tidak sah: 13 huruf dan angka seperti RB123456785ID (lihat SMS atau amplop PT Pos)."
 FACTOR_MISSING = "Isi Nomor KK, atau Nomor resi bila data kartu Anda tidak memuat Nomor KK."
 FACTOR_BOTH = "Isi salah satu saja: Nomor KK atau Nomor resi."
-_NIK = re.compile(r"^\d{16}$")
 _KK_TYPED = re.compile(r"^[\d .\-]+$")  # as printed on the Kartu Keluarga: digits, maybe grouped
 
 
 def init_app(app: Flask) -> None:
     """Register the public routes with a rate limiter of their own.
 
-    One limiter per application (not a module-level one): Flask-Limiter keeps its storage on the instance, so
-    each app gets its own counters and its own storage URI. The limit is set on the blueprint, so nothing else
-    is limited; it is shared (one count for page and API) and only lookups (POST) count. A moving window: a
-    fixed one lets twice the limit through around the turn of a minute.
+    The limiter is this app's own (`app.web.client_limiter`). The limit is set on the blueprint, so nothing else
+    is limited; it is shared (one count for page and API) and only lookups (POST) count.
     """
-    limiter = Limiter(get_remote_address, storage_uri=app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://",
-                      strategy="moving-window", headers_enabled=True, key_prefix="antar-public")
+    limiter = client_limiter(app, "public")
     limiter.shared_limit(lambda: current_app.config["ANTAR_PUBLIC_RATE_LIMIT"], scope="public-status",
                          methods=["POST"], error_message=TOO_MANY)(bp)
     limiter.init_app(app)
-    app.extensions["antar.public_limiter"] = limiter
     app.register_blueprint(bp)
 
 
@@ -168,9 +161,7 @@ STATUS_ANSWER = {"type": "object", "required": ["status", "message", "date"],
                tags=["warga"], auth="public", body=STATUS_BODY, response=STATUS_ANSWER,
                description="Tanpa login, dibatasi per alamat klien. Semua jenis 'tidak ditemukan' dijawab sama.")
 def status_api(body: dict[str, Any]) -> Any:
-    nik = body.get("nik")
-    if not isinstance(nik, str) or not _NIK.match(nik):
-        return json_error(400, "nik: harus 16 angka (string).", fields=["nik"])
+    nik = body["nik"]  # required, 16 digits: the body's schema (STATUS_BODY) checked it
     no_kk, kk_error = _api_factor(body, "no_kk", family_number, "harus 16 angka (string).")
     resi, resi_error = _api_factor(body, "nomor_resi", tracking_number,
                                    "harus nomor resi S10 yang sah (string seperti RB123456785ID).")
