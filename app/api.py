@@ -182,6 +182,7 @@ PAGE_PARAMETERS: dict[str, dict[str, Any]] = {
     "tugas": integer(1, MAX_ID),
     "daftar": enum(["semua"]),
     "next": string(500, description="halaman sesudah masuk (hanya alamat Antar yang diikuti)"),
+    "cetakan": integer(1, MAX_ID), "dari": DATE, "sampai": DATE, "peta": enum(["terkirim", "kembali", "terbuka"]),
 }
 
 

@@ -125,6 +125,7 @@ class Card(Base):
         Index("ix_card_office_state", "office_id", "state"),
         Index("ix_card_office_nik", "office_id", "nik"),
         Index("ix_card_office_kelurahan", "office_id", "kelurahan_code"),
+        Index("ix_card_office_state_changed", "office_id", "state", "state_changed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,6 +20,13 @@ def as_local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(WIB)
 
 
+def today_local() -> dt.date:
+    """Today in WIB, by Antar's clock."""
+    from app.db import utcnow
+
+    return as_local(utcnow()).date()
+
+
 def tanggal(moment: dt.datetime | dt.date) -> str:
     """The calendar date in Indonesian ("23 November 2026"); a moment is read in WIB."""
     day = as_local(moment) if isinstance(moment, dt.datetime) else moment

@@ -52,8 +52,24 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+_clock_offset = dt.timedelta(0)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC) + _clock_offset
+
+
+@contextmanager
+def simulated_clock(now: dt.datetime) -> Iterator[None]:
+    """Antar's clock reads `now` inside (and runs on from it in real time): `antar demo` plays weeks of an office's
+    work in minutes, and its intake and handover must come before the courier's simulated days, as they do in an
+    office. For a simulation in one process only; nothing else sets it."""
+    global _clock_offset
+    saved, _clock_offset = _clock_offset, now - dt.datetime.now(dt.UTC)
+    try:
+        yield
+    finally:
+        _clock_offset = saved
 
 
 def make_engine(url: str, *, busy_seconds: float = 30.0) -> Engine:

@@ -29,7 +29,10 @@ def waktu_html(moment: dt.datetime | None, empty: str = "—") -> Markup | str:
         local.isoformat(timespec="minutes"), local.strftime("%d-%m-%Y %H:%M WIB"), waktu(local))
 
 
-def tanggal_text(day: dt.date | dt.datetime | None, empty: str = "—") -> str:
+def tanggal_text(day: dt.date | dt.datetime | str | None, empty: str = "—") -> str:
+    """A date as staff read it ("3 Des 2026"); an ISO date text (as JSON-able figures carry it) too."""
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day)
     return empty if day is None else tanggal_2(day)
 
 

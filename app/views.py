@@ -38,7 +38,8 @@ def index() -> Any:
         # round trip on a weak network), looked up by endpoint because the kernel does not import a domain.
         home = current_app.view_functions.get("kelurahan.home")
         return home() if home is not None else render_template("officer_home.html")
-    return redirect(url_for("main.report"))
+    # Staff land on the dashboard (dashboard/) when it is installed, else on the reconciliation.
+    return redirect(url_for("dashboard.home" if "dashboard.home" in current_app.view_functions else "main.report"))
 
 
 # The report page's columns: every card state in one of a few groups, so that an area's row fits a screen. The

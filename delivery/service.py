@@ -91,6 +91,7 @@ class _Item:
     card_lat: float | None
     card_lng: float | None
     kelurahan_code: str | None
+    card_changed_at: dt.datetime
     tracking_status: str | None
     status_key: tuple[dt.datetime, int, str] | None
     final: bool
@@ -199,7 +200,7 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
                     ManifestItem.status_event_id, ManifestItem.final, ManifestItem.attempts,
                     ManifestItem.last_event_at, ManifestItem.return_reason, ManifestItem.active,
                     ManifestItem.removed_at, Manifest.number, Manifest.status.label("manifest_status"),
-                    Card.state, Card.lat, Card.lng, Card.kelurahan_code)
+                    Card.state, Card.lat, Card.lng, Card.kelurahan_code, Card.state_changed_at)
              .join(Card, Card.id == ManifestItem.card_id)
              .join(Manifest, Manifest.id == ManifestItem.manifest_id)
              .where(ManifestItem.tracking_number.in_(numbers))  # also items of a card sent again later
@@ -210,8 +211,8 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
     for r in session.execute(query):
         key = (r.status_at, r.status_rank, r.status_event_id) if r.status_at is not None else None
         items[r.tracking_number] = _Item(r.id, r.manifest_id, r.card_id, r.state, r.lat, r.lng, r.kelurahan_code,
-                                         r.tracking_status, key, r.final, r.attempts, r.last_event_at,
-                                         r.return_reason, r.active, r.number, r.manifest_status,
+                                         r.state_changed_at, r.tracking_status, key, r.final, r.attempts,
+                                         r.last_event_at, r.return_reason, r.active, r.number, r.manifest_status,
                                          r.removed_at is not None)
     return items
 
@@ -324,7 +325,12 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
             reasons_only.extend(_late_reason(it))
             continue
         e = it.decided_by
-        values = {"return_reason": it.return_reason} if target in (CardState.RETURNING, CardState.RETURNED) else {}
+        # The card changed state when the courier says it happened (the per-day figures count that day), but never
+        # later than now nor before its previous change (a card's changes stay in order, so the figures of any past
+        # day add up); its history row keeps when Antar learned of it.
+        values: dict[str, Any] = {"state_changed_at": max(it.card_changed_at, min(e.occurred_at, now))}
+        if target in (CardState.RETURNING, CardState.RETURNED):
+            values["return_reason"] = it.return_reason
         moves.append(Move(it.card_id, it.card_state, target, _move_reason(e), values))
         by_card[it.card_id] = it
     refused = apply_moves(session, moves, COURIER, at=now, strict=False)

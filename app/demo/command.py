@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -118,6 +119,11 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
               f"direncanakan {run.duplicate_prints} cetak "
               f"ganda, {len(run.damaged_blanko)} rusak, {run.withdrawn_cards} di wilayah yang ditarik.")
 
+    # The office's work before the courier's (intake, sorting, manifests, handover) happens on the demo's clock two
+    # days before the courier's first simulated day, so that every card's changes lie in order in time.
+    start = _today_morning() - dt.timedelta(days=60)
+    office_clock = ExitStack()
+    office_clock.enter_context(db.simulated_clock(start - dt.timedelta(days=2)))
     t0 = _step("3. Impor print run")
     result = run_import(str(path), code)
     _done(t0, f"{thousands(result.cards_imported)} kartu diimpor, {result.duplicates} cetak ganda, "
@@ -145,13 +151,13 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         on_manifests = sum(m.item_count for m in made)
     # Our webhook endpoint, served over real HTTP on loopback; the simulator posts signed events to it. Its
     # clock starts 60 days back so that the simulated weeks of delivery lie in the past.
-    start = _today_morning() - dt.timedelta(days=60)
     with courier_world(seed, start) as world:
         sim = world.sim
         sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
         answers = [handover.hand_over(code, mid, Actor("demo:staf"), world.client) for mid in manifest_ids]
         at_courier = len(sim.manifests)
         handed = sum(1 for a in answers if a.answer.ok)
+        office_clock.close()  # the courier's events arrive now, as the simulator posts them
         _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} "
                   f"diserahkan, {at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
 

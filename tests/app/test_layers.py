@@ -1,7 +1,7 @@
 """The packages import one way, the way the data flows.
 
-    app (the kernel) -> address -> manifests -> delivery -> returns
-     0                  1          2            3           4
+    app (the kernel) -> address -> manifests -> delivery -> returns -> dashboard
+     0                  1          2            3           4          5 (reads only)
 
 A module may import from its own layer and from lower ones, never from a higher one: the kernel must stay usable
 without any domain, and a domain must not reach forward into a step that only happens after it.
@@ -38,7 +38,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-LAYERS: dict[str, int] = {"app": 0, "address": 1, "manifests": 2, "delivery": 3, "returns": 4}
+LAYERS: dict[str, int] = {"app": 0, "address": 1, "manifests": 2, "delivery": 3, "returns": 4, "dashboard": 5}
 SIMULATOR = "courier_sim"
 SIMULATOR_MAY_IMPORT = frozenset({"app", SIMULATOR})
 PACKAGES: tuple[str, ...] = (*LAYERS, SIMULATOR)
@@ -61,7 +61,7 @@ class Edge:
 
 
 def module_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Every module of the six packages under `root`, as (path, dotted name), in a stable order."""
+    """Every module of the seven packages under `root`, as (path, dotted name), in a stable order."""
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root)
@@ -145,7 +145,7 @@ def _imports_in(root: Path, tree: ast.AST, package: str) -> Iterator[tuple[int, 
 
 
 def import_edges(root: Path) -> list[Edge]:
-    """Every import between the six packages found in the source under `root`."""
+    """Every import between the seven packages found in the source under `root`."""
     edges: set[Edge] = set()
     for path, module in module_files(root):
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
