@@ -151,8 +151,10 @@ def _pdf_measure(text: str, size: float) -> float:
     return stringWidth(text, PDF_FONT, size)
 
 
-def _svg_frame() -> _Frame:
-    return _Frame(SVG_WIDTH, SVG_FONT_SIZE, _svg_measure)
+def _svg_frame(width: float = SVG_WIDTH) -> _Frame:
+    """`width` in SVG units at a fixed font size: a chart meant for a narrow panel gets a narrower width, so that its
+    text is as large on screen as a wide chart's."""
+    return _Frame(width, SVG_FONT_SIZE, _svg_measure)
 
 
 def _pdf_frame(width_pt: float, title: str) -> _Frame:
@@ -399,16 +401,18 @@ def bar_chart_svg(
     max_value: float | None = None,
     reference: float | None = None,
     reference_label: str = "",
+    width: float = SVG_WIDTH,
 ) -> Markup:
-    return _svg(_bar_scene(bars, _svg_frame(), max_value, reference, reference_label), title, desc)
+    return _svg(_bar_scene(bars, _svg_frame(width), max_value, reference, reference_label), title, desc)
 
 
-def daily_chart_svg(days: Sequence[datetime.date], series: Sequence[Series], *, title: str, desc: str) -> Markup:
-    return _svg(_daily_scene(days, series, _svg_frame(), None), title, desc)
+def daily_chart_svg(days: Sequence[datetime.date], series: Sequence[Series], *, title: str, desc: str,
+                    width: float = SVG_WIDTH) -> Markup:
+    return _svg(_daily_scene(days, series, _svg_frame(width), None), title, desc)
 
 
-def funnel_svg(steps: Sequence[FunnelStep], *, title: str, desc: str) -> Markup:
-    return _svg(_funnel_scene(steps, _svg_frame()), title, desc)
+def funnel_svg(steps: Sequence[FunnelStep], *, title: str, desc: str, width: float = SVG_WIDTH) -> Markup:
+    return _svg(_funnel_scene(steps, _svg_frame(width)), title, desc)
 
 
 # --- reportlab ----------------------------------------------------------------------------------------------------

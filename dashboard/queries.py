@@ -169,7 +169,8 @@ def figures(session: Session, office: Office, filters: Filters | None = None) ->
         "most_returns": [a.as_dict() for a in sorted(by_name, key=lambda a: (-a.returned, a.name))[:10]
                          if a.returned],
         "daily": daily,
-        "oldest_open": [] if filters.until else _oldest_open(session, office, runs, filters.kelurahan, regions),
+        "oldest_open": [] if filters.until else _oldest_open(session, office, runs, filters.kelurahan, regions,
+                                                             total.by_state),
     }
 
 
@@ -232,28 +233,31 @@ def _daily(session: Session, office: Office, runs: list[int] | None, filters: Fi
 
 
 def _oldest_open(session: Session, office: Office, runs: list[int] | None, kelurahan: str | None,
-                 regions: Any) -> list[dict[str, Any]]:
-    """The cards waiting longest in a state that still needs someone to act, read a few per state by index."""
-    found = []
-    for state in sorted(HOLDS_NIK, key=lambda s: s.value):
-        q = (select(Card.nomor_blanko, Card.kelurahan_code, Card.state, Card.state_changed_at)
+                 regions: Any, open_counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Per state that still needs someone to act: how many cards wait in it and the one waiting longest (read by
+    index, one row per state), longest first."""
+    out = []
+    today = today_local()
+    for state in HOLDS_NIK:
+        if not open_counts.get(state.value):
+            continue
+        q = (select(Card.nomor_blanko, Card.kelurahan_code, Card.state_changed_at)
              .where(Card.office_id == office.id, Card.state == state)
-             .order_by(Card.state_changed_at, Card.id).limit(OLDEST_PER_STATE))
+             .order_by(Card.state_changed_at, Card.id).limit(1))
         if runs is not None:
             q = q.where(Card.print_run_id.in_(runs or [-1]))
         if kelurahan is not None:
             q = q.where(Card.kelurahan_code == kelurahan)
-        found.extend(session.execute(q).all())
-    found.sort(key=lambda r: r.state_changed_at)
-    today = today_local()
-    out = []
-    for r in found[:OLDEST_PER_STATE]:
-        k = regions.kelurahan.get(r.kelurahan_code or "")
-        since = as_local(r.state_changed_at).date()
-        out.append({"nomor_blanko": r.nomor_blanko, "kelurahan": k.name if k else "Belum dikenali",
-                    "kecamatan": k.kecamatan_name if k else "", "status": r.state.value,
-                    "status_label": STATE_LABELS[r.state], "sejak": since.isoformat(), "hari": (today - since).days})
-    return out
+        oldest = session.execute(q).first()
+        if oldest is None:
+            continue
+        k = regions.kelurahan.get(oldest.kelurahan_code or "")
+        since = as_local(oldest.state_changed_at).date()
+        out.append({"status": state.value, "status_label": STATE_LABELS[state], "kartu": open_counts[state.value],
+                    "nomor_blanko": oldest.nomor_blanko, "kelurahan": k.name if k else "Belum dikenali",
+                    "kecamatan": k.kecamatan_name if k else "", "sejak": since.isoformat(),
+                    "hari": (today - since).days})
+    return sorted(out, key=lambda r: (r["sejak"], r["status"]))
 
 
 def print_runs(session: Session, office: Office) -> list[tuple[int, str]]:

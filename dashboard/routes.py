@@ -15,6 +15,7 @@ from app.dates import today_local
 from app.db import unit_of_work
 from app.models import Role
 from app.regions import office_regions
+from app.spreadsheet import PERSONAL_DATA_HEADER, personal_data_header
 from dashboard import charts, geo
 from dashboard.queries import Filters, figures, print_runs
 
@@ -28,6 +29,7 @@ MAP_METRICS: dict[str, tuple[str, str, str]] = {
     "kembali": ("Kartu dikembalikan kurir", "dikembalikan", "count"),
     "terbuka": ("Kartu belum selesai", "terbuka", "count"),
 }
+PANEL = 560  # SVG width of a chart in a half-width panel (the full width is charts.SVG_WIDTH)
 QUERY = api.obj({
     "cetakan": api.integer(1, api.MAX_ID, description="id print run"),
     "dari": api.DATE, "sampai": api.DATE,
@@ -102,8 +104,10 @@ def regent_report(kind: str) -> Any:
         data = (report.regent_pdf if kind == "pdf" else report.regent_xlsx)(session, office, filters)
     day = (filters.until or today_local()).isoformat()
     mime = "application/pdf" if kind == "pdf" else XLSX_MIME
-    return send_file(io.BytesIO(data), mimetype=mime, as_attachment=kind == "xlsx",
-                     download_name=f"laporan-bupati-{office.code}-{day}.{kind}")
+    response = send_file(io.BytesIO(data), mimetype=mime, as_attachment=kind == "xlsx",
+                         download_name=f"laporan-bupati-{office.code}-{day}.{kind}")
+    response.headers[PERSONAL_DATA_HEADER] = personal_data_header(())  # counts only
+    return response
 
 
 def _graphics(fig: dict[str, Any], office_map: geo.OfficeMap | None, metric: str | None,
@@ -112,17 +116,21 @@ def _graphics(fig: dict[str, Any], office_map: geo.OfficeMap | None, metric: str
     kept = {k: v for k, v in args.items() if k in ("cetakan", "dari", "sampai")}
     out = {"funnel": charts.funnel_svg(
         [charts.FunnelStep(s["label"], s["count"], charts.fmt_pct(s["pct"]), s["level"], s["tone"])
-         for s in fig["funnel"]], title="Alur kartu", desc="Dari dicetak sampai diserahkan, dengan persentase.")}
+         for s in fig["funnel"]], title="Alur kartu", desc="Dari dicetak sampai diserahkan, dengan persentase.",
+        width=PANEL)}
     kec = [k for k in fig["by_kecamatan"] if k["dikirim"]]
     out["kecamatan"] = charts.bar_chart_svg(
+        # below the office's rate: hatched (it lags), so that it shows in black and white too
         [charts.Bar(k["nama"], k["tingkat_terkirim_pct"] or 0, charts.fmt_pct(k["tingkat_terkirim_pct"]),
-                    tone="good") for k in sorted(kec, key=lambda k: k["tingkat_terkirim_pct"] or 0)],
+                    tone="bad" if (k["tingkat_terkirim_pct"] or 0) < (fig["delivery_rate_pct"] or 0) else "good")
+         for k in sorted(kec, key=lambda k: k["tingkat_terkirim_pct"] or 0)],
         title="Tingkat terkirim per kecamatan", desc="Kartu terkirim dibanding kartu yang dikirim, per kecamatan.",
         max_value=100, reference=fig["delivery_rate_pct"],
-        reference_label=f"kabupaten {charts.fmt_pct(fig['delivery_rate_pct'])}")
+        reference_label=f"kabupaten {charts.fmt_pct(fig['delivery_rate_pct'])}", width=PANEL)
     out["reasons"] = charts.bar_chart_svg(
         [charts.Bar(r["label"], r["cards"], charts.fmt_int(r["cards"]), tone="bad") for r in fig["returns_by_reason"]],
-        title="Alasan kartu dikembalikan kurir", desc="Jumlah kartu dikembalikan, per alasan dari kurir.")
+        title="Alasan kartu dikembalikan kurir", desc="Jumlah kartu dikembalikan, per alasan dari kurir.",
+        width=PANEL)
     d = fig["daily"]
     out["daily"] = charts.daily_chart_svg(
         [dt.date.fromisoformat(x) for x in d["days"]],

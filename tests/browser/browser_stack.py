@@ -21,6 +21,8 @@ from playwright.sync_api import Page, expect
 ANTAR = str(Path(sys.executable).with_name("antar"))
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# Kelurahan outlines for the dashboard's map: the development data of ../shared, read in place (never copied).
+GEOJSON = Path(__file__).resolve().parents[3] / "shared" / "data" / "wilayah" / "bekasi_kelurahan.geojson"
 PASSWORD = "rahasia-uji-browser-1"
 API_TOKEN = "uji-token-browser"
 STAFF_USER, OFFICER_USER = "staf", "petugas"

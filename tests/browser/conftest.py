@@ -19,6 +19,7 @@ from browser_stack import (
     API_TOKEN,
     ARTIFACTS,
     CHROMIUM,
+    GEOJSON,
     OFFICER_CARDS,
     OFFICER_KELURAHAN,
     OFFICER_USER,
@@ -56,6 +57,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(base_url, sim_url, env, workdir, {"serve": ARTIFACTS / "serve.log",
                                                      "courier-sim": ARTIFACTS / "courier-sim.log"})
     stack.antar("db", "upgrade")
+    # Kelurahan outlines for the dashboard's map: the development data of ../shared (read in place, never copied).
+    if GEOJSON.exists():
+        stack.antar("regions", "load-geo", str(GEOJSON), "--only", "32.16")
     stack.antar("users", "create", STAFF_USER, "--role", "staff", "--name", "Staf Uji")
     stack.antar("users", "create", OFFICER_USER, "--role", "officer", "--kelurahan", OFFICER_KELURAHAN,
                 "--name", "Petugas Jatimulya")

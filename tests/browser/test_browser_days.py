@@ -11,6 +11,7 @@ otherwise, so the tests hold on both.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -395,3 +396,49 @@ def test_officer_day(mobile: Visit, stack: Stack) -> None:
     expect(page.get_by_role("heading", name=re.compile("Kartu menunggu diambil"))).to_contain_text("2")
     v.shot("kelurahan-akhir")
     fits_narrow_screen(v, "the officer's home at the end of the day")
+
+
+def test_head_of_office_dashboard(desktop: Visit, stack: Stack) -> None:
+    """After the staff's and the officer's days: the head of office lands on the dashboard, reads the funnel, the
+    rates, the reasons and the days, opens a kelurahan from the map, filters by date, and takes the regent's report."""
+    from browser_stack import OFFICER_KELURAHAN
+
+    v, page = desktop, desktop.page
+    v.login(STAFF_USER)
+    expect(page).to_have_url(re.compile(r"/dasbor$"))
+    expect(page.get_by_role("heading", name=re.compile("Dasbor pengiriman e-KTP"))).to_be_visible()
+    for name in ("Alur kartu", "Tingkat terkirim per kecamatan", "Kartu per hari", "Peta:"):
+        expect(page.get_by_role("img", name=re.compile(name, re.I)).first).to_be_visible()
+    printed = int(page.locator(".dash-stats .card").first.locator(".stat").inner_text()
+                  .replace(".", ""))
+    assert printed > 0
+    # the numbers behind the funnel, as a table for screen readers and print
+    page.get_by_text("Angka sebagai tabel").first.click()
+    first_row = page.locator("table.dash-table").first.locator("tbody tr").first
+    expect(first_row).to_contain_text("Dicetak")
+    v.shot("dashboard")
+
+    # the map: every kelurahan of the office drawn from the loaded outlines, coloured, a click opens its figures
+    areas = page.locator("svg.map a.map-area")
+    assert areas.count() >= 1, "no kelurahan with cards on the map"
+    assert page.locator("svg.map .map-area").count() == 187
+    page.locator(f'svg.map a.map-area[data-kode="{OFFICER_KELURAHAN}"]').click()
+    expect(page).to_have_url(re.compile(rf"/dasbor/kelurahan/{re.escape(OFFICER_KELURAHAN)}"))
+    expect(page.get_by_role("heading", name=re.compile("Kelurahan Jatimulya"))).to_be_visible()
+    v.shot("kelurahan")
+
+    page.go_back()
+    page.get_by_role("link", name="Kartu dikembalikan kurir").click()
+    expect(page).to_have_url(re.compile(r"peta=kembali"))
+    v.shot("map-returns")
+
+    # figures as at the day before yesterday: the filter form, then back to today
+    day = (dt.date.today() - dt.timedelta(days=2)).isoformat()
+    page.get_by_label("Sampai tanggal (keadaan per)").fill(day)
+    page.get_by_role("button", name="Terapkan").click()
+    expect(page).to_have_url(re.compile(rf"sampai={day}"))
+    expect(page.get_by_text(re.compile(r"Keadaan per \d+ \w+ \d{4}")).first).to_be_visible()
+    v.shot("as-at-date")
+
+    report = page.request.get(page.get_by_role("link", name="Laporan Bupati/DPRD (PDF)").get_attribute("href"))
+    assert report.ok and report.body().startswith(b"%PDF")

@@ -189,7 +189,7 @@ def test_the_page_the_kelurahan_page_and_the_json(app, staff, delivered_run):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     for text_ in ("Alur kartu", "Tingkat terkirim per kecamatan", "Alasan dikembalikan", "Kartu per hari",
-                  "Kartu terlama belum selesai", "Pindah alamat", "Peta belum dapat digambar",
+                  "Kartu belum selesai: yang terlama per status", "Pindah alamat", "Peta belum dapat digambar",
                   "antar regions load-geo"):
         assert text_ in html, text_
     assert html.count('class="chart"') >= 4 and "<table" in html
@@ -202,6 +202,12 @@ def test_the_page_the_kelurahan_page_and_the_json(app, staff, delivered_run):
     data = staff.get("/api/v1/dashboard?sampai=" + _day(3).isoformat()).get_json()
     assert data["printed"] == 6 and data["delivered"] == 0 and data["as_of"] == _day(3).isoformat()
     assert staff.get("/api/v1/dashboard?cetakan=1").get_json()["printed"] == 6
+
+    pdf = staff.get("/laporan/bupati.pdf?sampai=" + _day(0).isoformat())
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.headers["X-Antar-Personal-Data"] == "none"
+    xlsx = staff.get("/laporan/bupati.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+    assert "attachment" in xlsx.headers["Content-Disposition"]
 
 
 @pytest.mark.parametrize("query, named", [

@@ -188,4 +188,3 @@ def test_the_workbook_is_as_at_the_end_of_the_day_asked_for(run):
     wb = load_workbook(io.BytesIO(build(run, regent_xlsx, Filters(until=yesterday))))
     assert wb["Ringkasan"]["B3"].value.date() == yesterday
     assert list(wb["Kecamatan"].iter_rows(min_row=2, values_only=True))[-1][2:5] == (0, 0, 0)
-

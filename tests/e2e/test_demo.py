@@ -29,4 +29,41 @@ def test_demo_runs_end_to_end_and_balances(tmp_path: Path) -> None:
     assert re.search(r"\d+ berkas \([\d.]+ kartu\) untuk \d+ kelurahan", out)
     assert "Dicatat petugas: " in out and "hilang 1" in out
     assert re.search(r"\d+ kartu pemilik pindah; \d+ sudah kembali di kantor dan masuk \d+\s+manifest baru", out)
-    assert (tmp_path / "demo" / "antar-demo.sqlite").exists()
+    db_file = tmp_path / "demo" / "antar-demo.sqlite"
+    assert db_file.exists()
+    _dashboard_equals_reconciliation(antar, env, db_file)
+
+
+def _dashboard_equals_reconciliation(antar: Path, env: dict, db_file: Path) -> None:
+    """After the whole demo, the dashboard's figures (kept by the database's triggers, never a scan of the cards) are
+    the reconciliation's (a count of the cards): per state, per kecamatan, per kelurahan, and the funnel adds up."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.db import unit_of_work
+    from app.models import Office
+    from app.report import reconciliation
+    from dashboard.queries import figures
+
+    url = f"sqlite:///{db_file}"
+    check = subprocess.run([str(antar), "dashboard", "check"], env={**env, "DATABASE_URL": url}, capture_output=True,
+                           text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    with app.app_context(), unit_of_work() as session:
+        office = session.scalars(select(Office)).one()
+        fig, rec = figures(session, office), reconciliation(session, office)
+    assert fig["printed"] == rec["printed"] and fig["by_state"] == rec["by_state"]
+    assert {k["nama"]: k["dicetak"] for k in fig["by_kecamatan"]} == {k["kecamatan"]: k["total"]
+                                                                     for k in rec["by_kecamatan"]}
+    assert {k["kode_wilayah"]: k["per_status"] for k in fig["by_kelurahan"]} == {
+        k["kode_wilayah"] if k["kode_wilayah"] != "-" else "": k["by_state"] for k in rec["by_kelurahan"]}
+    steps = {s["key"]: s["count"] for s in fig["funnel"]}
+    assert steps["PRINTED"] == rec["printed"] == sum(
+        steps[k] for k in ("DAMAGED", "DUPLICATE", "WITHDRAWN", "ADDRESS_UNCLEAR", "WAITING", "SENT"))
+    assert steps["SENT"] == steps["AT_COURIER"] + steps["DELIVERED"] + steps["RETURNED"]
+    assert steps["DELIVERED"] == rec["by_state"]["DELIVERED"]
+    assert sum(r["cards"] for r in fig["returns_by_reason"]) == steps["RETURNED"]
+    # the courier's simulated weeks are days of their own on the chart
+    assert sum(1 for n in fig["daily"]["delivered"] if n) >= 3
+    assert sum(fig["daily"]["delivered"]) >= rec["by_state"]["DELIVERED"]
