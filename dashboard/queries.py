@@ -32,6 +32,8 @@ KELURAHAN_STEPS = frozenset({S.BATCHED, S.SENT_TO_KELURAHAN, S.AT_KELURAHAN, S.M
                              S.HOLDER_DECEASED, S.READDRESSED, S.NOT_COLLECTED})
 WAITING = frozenset({S.READY, S.ON_MANIFEST})
 OLDEST_PER_STATE = 10
+STATE_VALUES = tuple(s.value for s in CardState)
+OPEN_VALUES = frozenset(s.value for s in HOLDS_NIK)
 UNPLACED = ""
 
 
@@ -66,12 +68,13 @@ class AreaFigures:
     kecamatan: str = ""
     printed: int = 0
     by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORY_LABELS, 0))
-    by_state: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in CardState})
+    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATE_VALUES, 0))
     handed: int = 0  # handed to the holder at the kelurahan, whatever brought the card there
 
-    def add(self, state: CardState, reason: str, n: int) -> None:
+    def add(self, state: CardState, reason: str, n: int, kind: str) -> None:
+        """n cards in `state` of funnel category `kind` (`category(state, reason)`, worked out once per row)."""
         self.printed += n
-        self.by_category[category(state, reason)] += n
+        self.by_category[kind] += n
         self.by_state[state.value] += n
         if state is S.HANDED_TO_HOLDER:
             self.handed += n
@@ -90,7 +93,7 @@ class AreaFigures:
 
     @property
     def open(self) -> int:
-        return sum(n for s, n in self.by_state.items() if S(s) in HOLDS_NIK)
+        return sum(n for s, n in self.by_state.items() if s in OPEN_VALUES)
 
     @property
     def delivery_rate(self) -> float | None:
@@ -128,25 +131,27 @@ def figures(session: Session, office: Office, filters: Filters | None = None) ->
     tally.fold_if_needed(session)
     regions = office_regions(office.code)
     runs = list(filters.print_run_ids) if filters.print_run_ids is not None else None
-    counts = tally.counts(session, office.id, print_run_ids=runs, until=filters.until)
-    if filters.kelurahan is not None:
-        counts = [c for c in counts if c.kelurahan_code == filters.kelurahan]
+    counts = tally.counts(session, office.id, print_run_ids=runs, kelurahan=filters.kelurahan, until=filters.until)
     total = AreaFigures(office.code, office.name)
     kel: dict[str, AreaFigures] = {}
     kec: dict[str, AreaFigures] = {}
     reasons: dict[str, int] = defaultdict(int)
     for c in counts:
-        total.add(c.state, c.return_reason, c.n)
+        kind = category(c.state, c.return_reason)
+        total.add(c.state, c.return_reason, c.n, kind)
         k = regions.kelurahan.get(c.kelurahan_code)
-        if k is None:
-            area = kel.setdefault(UNPLACED, AreaFigures(UNPLACED, "Belum dikenali", "Belum dikenali"))
-            kec_area = kec.setdefault(UNPLACED, AreaFigures(UNPLACED, "Belum dikenali"))
-        else:
-            area = kel.setdefault(k.code, AreaFigures(k.code, k.name, k.kecamatan_name))
-            kec_area = kec.setdefault(k.kecamatan_code, AreaFigures(k.kecamatan_code, k.kecamatan_name))
-        area.add(c.state, c.return_reason, c.n)
-        kec_area.add(c.state, c.return_reason, c.n)
-        if category(c.state, c.return_reason) == "RETURNED":
+        kel_code, kec_code = (k.code, k.kecamatan_code) if k is not None else (UNPLACED, UNPLACED)
+        area = kel.get(kel_code)
+        if area is None:
+            area = kel[kel_code] = (AreaFigures(k.code, k.name, k.kecamatan_name) if k is not None
+                                    else AreaFigures(UNPLACED, "Belum dikenali", "Belum dikenali"))
+        kec_area = kec.get(kec_code)
+        if kec_area is None:
+            kec_area = kec[kec_code] = (AreaFigures(k.kecamatan_code, k.kecamatan_name) if k is not None
+                                        else AreaFigures(UNPLACED, "Belum dikenali"))
+        area.add(c.state, c.return_reason, c.n, kind)
+        kec_area.add(c.state, c.return_reason, c.n, kind)
+        if kind == "RETURNED":
             reasons[c.return_reason or "-"] += c.n
     by_name = sorted(kel.values(), key=lambda a: (a.code == UNPLACED, a.kecamatan, a.name))
     daily = _daily(session, office, runs, filters)
@@ -208,21 +213,19 @@ def _funnel(total: AreaFigures, reasons: dict[str, int]) -> list[dict[str, Any]]
 
 
 DAILY = {"delivered": (S.DELIVERED,), "returned": (S.RETURNING, S.RETURNED), "handed": (S.HANDED_TO_HOLDER,)}
+_DAILY_OF = {state.value: key for key, states in DAILY.items() for state in states}
 
 
 def _daily(session: Session, office: Office, runs: list[int] | None, filters: Filters) -> dict[str, Any]:
     """Cards delivered, brought back by the courier and handed over at the kelurahan, per day (WIB)."""
     targets = [s for states in DAILY.values() for s in states]
-    rows = tally.flows(session, office.id, targets, print_run_ids=runs, since=filters.since, until=filters.until)
-    if filters.kelurahan is not None:
-        rows = [f for f in rows if f.kelurahan_code == filters.kelurahan]
+    rows = tally.day_flows(session, office.id, targets, print_run_ids=runs, kelurahan=filters.kelurahan,
+                           since=filters.since, until=filters.until)
     per: dict[str, dict[dt.date, int]] = {k: defaultdict(int) for k in DAILY}
     for f in rows:
         if f.to_state == S.RETURNED.value and f.from_state == S.RETURNING.value:
             continue  # a return counts once, on the day the courier reported it
-        for key, states in DAILY.items():
-            if f.to_state in {s.value for s in states}:
-                per[key][f.day] += f.n
+        per[_DAILY_OF[f.to_state]][f.day] += f.n
     seen = sorted({d for p in per.values() for d in p})
     if not seen:
         return {"days": [], **{k: [] for k in DAILY}}
