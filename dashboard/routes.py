@@ -64,9 +64,10 @@ def home() -> Any:
                            graphics=_graphics(fig, office_map, metric, args), office_map=office_map)
 
 
-@bp.route("/dasbor/kelurahan/<code>")
+@bp.route("/dasbor/kelurahan/<kode_wilayah>")
 @roles_required(*STAFF)
-def kelurahan(code: str) -> Any:
+def kelurahan(kode_wilayah: str) -> Any:
+    code = kode_wilayah
     args = _page_args()
     with unit_of_work() as session:
         office = current_office(session)
@@ -149,7 +150,7 @@ def _graphics(fig: dict[str, Any], office_map: geo.OfficeMap | None, metric: str
                     else f"{charts.fmt_int(value)} kartu")
             kel = regions.kelurahan.get(code)
             areas.append(geo.MapArea(code, kel.name if kel else code, value, text,
-                                     url_for("dashboard.kelurahan", code=code, **kept)))
+                                     url_for("dashboard.kelurahan", kode_wilayah=code, **kept)))
         out["map"] = geo.map_svg(office_map, areas, scale=scale, title=f"Peta: {label.lower()} per kelurahan",
                                  legend_title=label)
     return out
