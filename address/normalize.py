@@ -42,7 +42,8 @@ from rapidfuzz.distance import OSA
 from address.rtrw import normalize_rt_rw, strip_rt_rw
 from app.regions import Kelurahan, office_regions
 
-__all__ = ["BLOCKING", "FLAG_LABELS", "AddressInput", "Flag", "NormalizedAddress", "Normalizer"]
+__all__ = ["BLOCKING", "FLAG_LABELS", "AddressInput", "Flag", "NormalizedAddress", "Normalizer",
+           "is_placeholder_street"]
 
 
 class Flag(StrEnum):
@@ -57,6 +58,9 @@ class Flag(StrEnum):
     FAR_FROM_KELURAHAN = "FAR_FROM_KELURAHAN"  # set by the geocoding step, not here
     KODE_WILAYAH_MISMATCH = "KODE_WILAYAH_MISMATCH"
     NOT_DELIVERABLE = "NOT_DELIVERABLE"  # set by the address pipeline (no street, RT or RW), not here
+    # Set by the address pipeline, not here: the kelurahan is placed, but the street part is empty or only a temporary
+    # entry ("BELUM ADA", "-"), so the postman has nowhere to go.
+    PLACEHOLDER_STREET = "PLACEHOLDER_STREET"
 
 
 FLAG_LABELS: dict[Flag, str] = {
@@ -69,6 +73,7 @@ FLAG_LABELS: dict[Flag, str] = {
     Flag.FAR_FROM_KELURAHAN: "Titik lokasi jauh dari kelurahan",
     Flag.KODE_WILAYAH_MISMATCH: "Kode wilayah tidak cocok dengan nama kelurahan",
     Flag.NOT_DELIVERABLE: "Jalan, RT atau RW tidak ada: kurir tidak dapat mengantar",
+    Flag.PLACEHOLDER_STREET: "Jalan/alamat hanya isian kosong",
 }
 
 # KODE_POS_MISMATCH alone is a warning: kode pos are often wrong in the register while the names are right. When the
@@ -78,8 +83,9 @@ BLOCKING: frozenset[Flag] = frozenset(set(Flag) - {Flag.KODE_POS_MISMATCH})
 
 # Order in which flags are reported: the first one is the reason a clerk sees first.
 _FLAG_ORDER = {f: i for i, f in enumerate((
-    Flag.PLACEHOLDER, Flag.OUTSIDE_OFFICE, Flag.NO_KELURAHAN, Flag.AMBIGUOUS, Flag.KECAMATAN_MISMATCH,
-    Flag.KODE_WILAYAH_MISMATCH, Flag.NOT_DELIVERABLE, Flag.FAR_FROM_KELURAHAN, Flag.KODE_POS_MISMATCH,
+    Flag.PLACEHOLDER_STREET, Flag.PLACEHOLDER, Flag.OUTSIDE_OFFICE, Flag.NO_KELURAHAN, Flag.AMBIGUOUS,
+    Flag.KECAMATAN_MISMATCH, Flag.KODE_WILAYAH_MISMATCH, Flag.NOT_DELIVERABLE, Flag.FAR_FROM_KELURAHAN,
+    Flag.KODE_POS_MISMATCH,
 ))}
 
 
@@ -498,6 +504,19 @@ def _is_placeholder(text: str) -> bool:
         words = words[1:]
     return not words or _PLACEHOLDER.fullmatch(" ".join(words)) is not None or all(
         w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS for w in words)
+
+
+_ZEROS_OR_XS = re.compile(r"[0x]+")
+
+
+def is_placeholder_street(street: str | None) -> bool:
+    """A street part nobody can deliver to: empty, or made only of temporary entries ("BELUM ADA", "TIDAK
+    DIKETAHUI", "BLM ADA", "-", "?", "XXX", "0") after a street keyword and with house words without a number ("JL. -",
+    "NO. 0"), whatever the case and punctuation. Only the first word counts as a keyword: "KP. DUKUH" is a place."""
+    words = _words(street or "")
+    if words and words[0] in STREET_KEYWORDS:
+        words = words[1:]
+    return all(w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS or _ZEROS_OR_XS.fullmatch(w) for w in words)
 
 
 @dataclass(slots=True)

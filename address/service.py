@@ -11,12 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from address.geocode import GeocoderChain, GeoQuery, GeoResult, Precision
-from address.normalize import FLAG_LABELS, AddressInput, Flag, NormalizedAddress, Normalizer
-from app.cards import Actor, Card, CardState, move
+from address.normalize import (
+    BLOCKING,
+    FLAG_LABELS,
+    AddressInput,
+    Flag,
+    NormalizedAddress,
+    Normalizer,
+    is_placeholder_street,
+)
+from app.cards import Actor, Card, CardHistory, CardState, move
 from app.holds import held_back
 from app.models import Office
 from app.regions import office_regions
@@ -48,6 +56,8 @@ class AddressPipeline:
         """Normalize and locate an address. `for_delivery` (a card's address): one the courier cannot deliver to
         (no street, RT or RW) is not clear; `antar address normalize` only cleans and locates (False)."""
         norm = self.normalizer.normalize(inp)
+        if for_delivery:
+            _flag_placeholder_street(norm)
         geo = GeoResult(None, None, Precision.NONE, "none")
         if self.chain is not None and norm.kode_wilayah and norm.status == "CLEAR":
             geo = self.chain.geocode(query_of(norm))
@@ -62,6 +72,17 @@ class AddressPipeline:
             norm.flags.append(Flag.NOT_DELIVERABLE)
             norm.status = "UNCLEAR"
         return Placed(norm, geo)
+
+
+def _flag_placeholder_street(norm: NormalizedAddress) -> None:
+    """A placed kelurahan (or one placed but for a placeholder alamat) with a street part the postman cannot find:
+    empty or only a temporary entry. Such a card waits for a clerk with its own reason, first, even though its
+    kelurahan is clear: a clerk enters a deliverable street or sends it to its kelurahan for collection."""
+    if not norm.kode_wilayah or any(f in BLOCKING for f in norm.flags if f is not Flag.PLACEHOLDER):
+        return
+    if Flag.PLACEHOLDER in norm.flags or is_placeholder_street(norm.street):
+        norm.flags.insert(0, Flag.PLACEHOLDER_STREET)
+        norm.status = "UNCLEAR"
 
 
 def query_of(norm: NormalizedAddress) -> GeoQuery:
@@ -127,8 +148,8 @@ def review_summary(session: Session, office: Office) -> list[dict[str, Any]]:
 def review_cards(session: Session, office: Office, *, flag: str | None = None, kelurahan: str | None = None,
                  limit: int = 50, offset: int = 0) -> tuple[int, list[Card]]:
     query = select(Card).where(Card.office_id == office.id, Card.state == CardState.ADDRESS_UNCLEAR)
-    if flag:
-        query = query.where(Card.address_flags.like(f"{flag}%"))
+    if flag:  # the main reason is the first flag (PLACEHOLDER must not find PLACEHOLDER_STREET)
+        query = query.where(or_(Card.address_flags == flag, Card.address_flags.like(f"{flag};%")))
     if kelurahan:
         query = query.where(Card.address_candidate == kelurahan)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
@@ -143,22 +164,33 @@ def correct_address(
     """A clerk places an unclear address: the kelurahan comes from the official list, the rest is normalized.
 
     The courier requires a street, RT and RW for every item (contract section 2) and refuses a whole manifest for
-    one item without them, so a correction for delivery by post needs all three. An address that cannot be
-    completed goes another way (`collect_at_kelurahan`): the card is sent to its kelurahan for the holder to
-    collect, as the cards of a withdrawn area are (WITHDRAWN, then a handover batch to the kelurahan's officer).
+    one item without them, so a correction for delivery by post needs all three, and a street that is only a
+    temporary entry ("BELUM ADA", "-") is refused naming the street. An address that cannot be completed goes another
+    way (`collect_at_kelurahan`): the card waits for collection at its kelurahan (FOR_COLLECTION: a handover batch to
+    the kelurahan's officer, like a withdrawn area's cards, and a letter to the citizen, address/documents.py). A card
+    already sent that way may still be corrected for delivery when a deliverable address turns up.
     """
     if card.office_id != office.id:
         raise ReviewError("Kartu bukan milik kantor ini.")
-    if card.state is not CardState.ADDRESS_UNCLEAR:
+    if card.state is CardState.FOR_COLLECTION and collect_at_kelurahan:
+        raise ReviewError(f"Kartu {card.nomor_blanko} sudah menunggu diambil di kelurahan.")
+    if card.state not in (CardState.ADDRESS_UNCLEAR, CardState.FOR_COLLECTION):
         raise ReviewError(f"Kartu {card.nomor_blanko} tidak sedang menunggu pemeriksaan alamat.")
     kel = office_regions(office.code).kelurahan.get((kelurahan_code or "").strip())
     if kel is None:
         raise ReviewError(f"Pilih kelurahan/desa dari daftar resmi {office.name}.", ("kelurahan",))
     street = (street or "").strip()
+    if collect_at_kelurahan:  # what the clerk leaves empty stays as registered: the letter names the RT and RW
+        street = street or card.street or ""
+        rt = card.rt if rt is None or str(rt).strip() == "" else rt
+        rw = card.rw if rw is None or str(rw).strip() == "" else rw
     placed = pipeline.place(AddressInput(alamat=street, rt=rt, rw=rw, kelurahan=kel.name,
                                          kecamatan=kel.kecamatan_name, kode_wilayah=kel.code))
     if not collect_at_kelurahan:
         check_deliverable(placed.address, street=street, rt=rt, rw=rw)
+    held = held_back(session, office, kel.code, placed.address.rw)
+    if card.state is CardState.FOR_COLLECTION and held:
+        raise ReviewError(f"Wilayah {kel.label} ditarik: kartu tetap diambil di kelurahan.", ("kelurahan",))
     # The clerk's choice of kelurahan is the decision; the normalizer only cleans the street and RT/RW.
     placed.address.status, placed.address.flags = "CLEAR", []
     placed.address.kode_wilayah, placed.address.kode_pos = kel.code, kel.kode_pos
@@ -168,12 +200,11 @@ def correct_address(
     new = f"{card.street or '-'} RT {card.rt or '-'}/RW {card.rw or '-'}, {kel.label}"
     remark = f" ({note.strip()})" if note.strip() else ""
     if collect_at_kelurahan:
-        move(session, card, CardState.WITHDRAWN, actor,
-             f"{COLLECT_REASON} {kel.label} (alamat tercatat '{old}', ditempatkan '{new}'){remark}")
+        move(session, card, CardState.FOR_COLLECTION, actor,
+             f"{COLLECT_REASON} {kel.label} (alamat tercatat '{old}', ditempatkan '{new}'){remark}"[:500])
         return card
-    why = f"Alamat diperbaiki: '{old}' menjadi '{new}'{remark}"
-    target = CardState.WITHDRAWN if held_back(session, office, kel.code, card.rw) else CardState.READY
-    move(session, card, target, actor, why)
+    why = f"Alamat diperbaiki: '{old}' menjadi '{new}'{remark}"[:500]
+    move(session, card, CardState.WITHDRAWN if held else CardState.READY, actor, why)
     return card
 
 
@@ -185,9 +216,10 @@ def check_deliverable(address: NormalizedAddress, *, street: str, rt: object, rw
     if not street:
         problems.append("Jalan wajib diisi: nama jalan, gang atau perumahan dan nomor rumah")
         fields.append("street")
-    elif not address.street or Flag.PLACEHOLDER in address.flags:
-        problems.append(f"Jalan '{street}' tidak dapat diantar (kosong atau isian sementara): isi nama jalan, gang "
-                        "atau perumahan dan nomor rumah")
+    elif (not address.street or Flag.PLACEHOLDER in address.flags or Flag.PLACEHOLDER_STREET in address.flags
+          or is_placeholder_street(address.street)):
+        problems.append(f"Jalan '{street[:60]}' tidak dapat diantar (kosong atau isian sementara): isi nama jalan, "
+                        "gang atau perumahan dan nomor rumah")
         fields.append("street")
     for label, name, raw, value in (("RT", "rt", rt, address.rt), ("RW", "rw", rw, address.rw)):
         if value is not None:
@@ -198,3 +230,45 @@ def check_deliverable(address: NormalizedAddress, *, street: str, rt: object, rw
         fields.append(name)
     if problems:
         raise ReviewError("; ".join(problems) + "." + _COLLECT_HINT, tuple(fields))
+
+
+# --- cards waiting for collection at their kelurahan ------------------------------------------------------------
+
+
+def collection_summary(session: Session, office: Office) -> list[dict[str, Any]]:
+    """Cards waiting to be collected at their kelurahan (not yet in a handover batch), counted per kelurahan."""
+    regions = office_regions(office.code)
+    rows = session.execute(
+        select(Card.kelurahan_code, func.count())
+        .where(Card.office_id == office.id, Card.state == CardState.FOR_COLLECTION)
+        .group_by(Card.kelurahan_code)).all()
+    out = []
+    for code, n in rows:
+        kel = regions.kelurahan.get(code or "")
+        out.append({"kelurahan_code": code, "kelurahan": kel.label if kel else "-", "count": n})
+    return sorted(out, key=lambda r: (r["kelurahan"], r["kelurahan_code"] or ""))
+
+
+def collection_cards(session: Session, office: Office, kelurahan_code: str) -> list[Card]:
+    """A kelurahan's cards waiting to be collected there, by RW, RT and name (the order letters go out in)."""
+    return list(session.scalars(
+        select(Card).where(Card.office_id == office.id, Card.state == CardState.FOR_COLLECTION,
+                           Card.kelurahan_code == kelurahan_code)
+        .order_by(Card.rw, Card.rt, Card.nama, Card.id)))
+
+
+# While a card sent for collection is still on its way to the holder, its letter can be printed again.
+_COLLECTION_WAY = (CardState.FOR_COLLECTION, CardState.BATCHED, CardState.SENT_TO_KELURAHAN, CardState.AT_KELURAHAN)
+
+
+def awaits_collection(session: Session, card: Card) -> bool:
+    """Whether the card was sent to its kelurahan for collection and has not reached its holder yet."""
+    if card.state is CardState.FOR_COLLECTION:
+        return True
+    if card.state not in _COLLECTION_WAY:
+        return False
+    last = session.scalar(select(CardHistory.to_state).where(
+        CardHistory.card_id == card.id, CardHistory.to_state.in_([CardState.FOR_COLLECTION, CardState.READY,
+                                                                  CardState.WITHDRAWN, CardState.RETURNED]))
+        .order_by(CardHistory.id.desc()).limit(1))
+    return last is CardState.FOR_COLLECTION

@@ -18,7 +18,7 @@ from app.web import json_error
 csrf = CSRFProtect()
 
 # The domains in the order data flows through them (README, "The flow").
-DOMAINS = ("address", "manifests", "delivery", "returns", "dashboard")
+DOMAINS = ("address", "manifests", "delivery", "returns", "dashboard", "notify")
 
 ERROR_TITLES = {
     400: "Permintaan tidak valid", 401: "Harus masuk", 403: "Akses ditolak", 404: "Tidak ditemukan",

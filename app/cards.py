@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, insert, select, update
+from sqlalchemy import Enum, ForeignKey, Index, String, false, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, update_by_id, utcnow
@@ -45,6 +45,9 @@ class CardState(StrEnum):
     HOLDER_DECEASED = "HOLDER_DECEASED"
     READDRESSED = "READDRESSED"
     NOT_COLLECTED = "NOT_COLLECTED"
+    # The last mile as offices practise it (courier contract, section 6; intake: addresses the postman cannot use).
+    AT_POST_OFFICE = "AT_POST_OFFICE"
+    FOR_COLLECTION = "FOR_COLLECTION"
 
 
 STATE_LABELS: dict[CardState, str] = {
@@ -67,13 +70,20 @@ STATE_LABELS: dict[CardState, str] = {
     CardState.HOLDER_DECEASED: "Pemilik meninggal (disimpan untuk dimusnahkan)",
     CardState.READDRESSED: "Pindah alamat: kembali ke kantor untuk dikirim ulang",
     CardState.NOT_COLLECTED: "Tidak diambil: kembali ke kantor",
+    CardState.AT_POST_OFFICE: "Menunggu diambil di kantor pos",
+    CardState.FOR_COLLECTION: "Alamat tak dapat diantar: diambil di kelurahan",
 }
 
 # `None` is the state before intake: the states a card may start in.
 TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
     None: frozenset({CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.DUPLICATE, CardState.WITHDRAWN}),
     # A clerk places the address (or the area turns out to be withdrawn).
-    CardState.ADDRESS_UNCLEAR: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED}),
+    # A clerk places the address, sends the card to its kelurahan for collection (no deliverable address), or the
+    # area turns out to be withdrawn.
+    CardState.ADDRESS_UNCLEAR: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED,
+                                          CardState.FOR_COLLECTION}),
+    # Collected at the kelurahan: in a handover batch like a withdrawn card, or a clerk finds a deliverable address.
+    CardState.FOR_COLLECTION: frozenset({CardState.BATCHED, CardState.READY, CardState.DAMAGED}),
     CardState.READY: frozenset({CardState.DAMAGED, CardState.WITHDRAWN, CardState.ON_MANIFEST}),
     # Staff take a card off a manifest before handover, the area is withdrawn, or the courier accepts it.
     CardState.ON_MANIFEST: frozenset({CardState.READY, CardState.WITHDRAWN, CardState.DAMAGED,
@@ -81,13 +91,19 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
     # The courier's tracking events move the card (delivery/service.py); the courier may try again after
     # saying it would return an item, so RETURNING can go back to IN_TRANSIT.
     CardState.WITH_COURIER: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNING,
-                                       CardState.RETURNED}),
-    CardState.IN_TRANSIT: frozenset({CardState.DELIVERED, CardState.RETURNING, CardState.RETURNED}),
-    CardState.RETURNING: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNED}),
+                                       CardState.RETURNED, CardState.AT_POST_OFFICE}),
+    CardState.IN_TRANSIT: frozenset({CardState.DELIVERED, CardState.RETURNING, CardState.RETURNED,
+                                     CardState.AT_POST_OFFICE}),
+    CardState.RETURNING: frozenset({CardState.IN_TRANSIT, CardState.DELIVERED, CardState.RETURNED,
+                                    CardState.AT_POST_OFFICE}),
+    # Attempts are over, the item waits at a post office: collected at the counter, or returned when `until` passed.
+    CardState.AT_POST_OFFICE: frozenset({CardState.DELIVERED, CardState.RETURNING, CardState.RETURNED,
+                                         CardState.IN_TRANSIT}),
     CardState.DELIVERED: frozenset(),
     # Returned and withdrawn cards go to their kelurahan in a handover batch (returns/service.py).
     CardState.RETURNED: frozenset({CardState.BATCHED}),
-    CardState.BATCHED: frozenset({CardState.SENT_TO_KELURAHAN, CardState.RETURNED, CardState.WITHDRAWN}),
+    CardState.BATCHED: frozenset({CardState.SENT_TO_KELURAHAN, CardState.RETURNED, CardState.WITHDRAWN,
+                                  CardState.FOR_COLLECTION}),
     CardState.SENT_TO_KELURAHAN: frozenset({CardState.AT_KELURAHAN, CardState.MISSING}),
     CardState.AT_KELURAHAN: frozenset({CardState.HANDED_TO_HOLDER, CardState.HOLDER_DECEASED,
                                        CardState.READDRESSED, CardState.NOT_COLLECTED}),
@@ -109,7 +125,8 @@ TRANSITIONS: dict[CardState | None, frozenset[CardState]] = {
 HOLDS_NIK: frozenset[CardState] = frozenset({
     CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.WITHDRAWN, CardState.ON_MANIFEST, CardState.WITH_COURIER,
     CardState.IN_TRANSIT, CardState.RETURNING, CardState.RETURNED, CardState.BATCHED, CardState.SENT_TO_KELURAHAN,
-    CardState.AT_KELURAHAN, CardState.READDRESSED, CardState.NOT_COLLECTED})
+    CardState.AT_KELURAHAN, CardState.READDRESSED, CardState.NOT_COLLECTED, CardState.AT_POST_OFFICE,
+    CardState.FOR_COLLECTION})
 
 
 def _state_column() -> Enum:
@@ -151,6 +168,8 @@ class Card(Base):
     # The family card number as a keyed hash (HMAC-SHA256, key outside the database): the citizen's second factor.
     no_kk_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     no_hp: Mapped[str | None] = mapped_column(String(20))
+    cod_amount: Mapped[int | None]  # layanan COD: the fee the citizen pays the postman, whole rupiah
+    collect_old_card: Mapped[bool] = mapped_column(default=False, server_default=false())
     tanggal_cetak: Mapped[dt.date]
     # The kelurahan/desa the card belongs to (Kemendagri code), once its address is CLEAR.
     kelurahan_code: Mapped[str | None] = mapped_column(String(13))
@@ -164,7 +183,7 @@ class Card(Base):
     lng: Mapped[float | None]
     geo_precision: Mapped[str | None] = mapped_column(String(16))
     # Why the courier brought the card back (a RETURNED reason code of the contract), once it did.
-    return_reason: Mapped[str | None] = mapped_column(String(20))
+    return_reason: Mapped[str | None] = mapped_column(String(30))
     state: Mapped[CardState] = mapped_column(_state_column())
     state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # For a duplicate print: the card that goes out instead.

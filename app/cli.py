@@ -25,12 +25,13 @@ from app.report import reconciliation, write_xlsx
 from app.token_cli import tokens_group
 from app.users import UserError, create_user, find_user, reset_password, unlock
 from courier_sim.cli import courier_sim_command
+from notify_sim.cli import notify_sim_command
 
 console = Console()
 
 
 # Commands that work without the office's database being migrated (they make or need none of it).
-NO_SCHEMA_NEEDED = frozenset({"db", "demo", "courier-sim", "routes", "shell"})
+NO_SCHEMA_NEEDED = frozenset({"db", "demo", "courier-sim", "notify-sim", "routes", "shell"})
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False, load_dotenv=False,
@@ -198,4 +199,5 @@ main.add_command(demo_command)
 main.add_command(purge_command)
 main.add_command(privacy_group)
 main.add_command(courier_sim_command)
+main.add_command(notify_sim_command)
 main.add_command(tokens_group)

@@ -111,6 +111,18 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # A recall the courier did not answer is asked again this many minutes later (a background job).
         "ANTAR_RECALL_RETRY_MINUTES": float(_env("ANTAR_RECALL_RETRY_MINUTES", "30") or 30),
         "ANTAR_COURIER_RETRY_AFTER_MAX": int(_env("ANTAR_COURIER_RETRY_AFTER_MAX", "120") or 120),
+        # Messages to citizens (notify/, citizen-notifications.md): the gateway's URL and token (without a URL
+        # nothing is sent), the secret of its signed delivery reports, whatsapp or sms, and the quiet hours in WIB
+        # ("none" for none). A message is tried at most ANTAR_NOTIFY_MAX_ATTEMPTS times, backing off exponentially
+        # from ANTAR_NOTIFY_BACKOFF seconds up to ANTAR_NOTIFY_BACKOFF_MAX (also the longest Retry-After honoured).
+        "ANTAR_NOTIFY_BASE_URL": _env("ANTAR_NOTIFY_BASE_URL"),
+        "ANTAR_NOTIFY_API_TOKEN": _env("ANTAR_NOTIFY_API_TOKEN"),
+        "ANTAR_NOTIFY_WEBHOOK_SECRET": _env("ANTAR_NOTIFY_WEBHOOK_SECRET"),
+        "ANTAR_NOTIFY_CHANNEL": _env("ANTAR_NOTIFY_CHANNEL", "whatsapp"),
+        "ANTAR_NOTIFY_QUIET_HOURS": _env("ANTAR_NOTIFY_QUIET_HOURS", "21:00-07:00"),
+        "ANTAR_NOTIFY_MAX_ATTEMPTS": int(_env("ANTAR_NOTIFY_MAX_ATTEMPTS", "8") or 8),
+        "ANTAR_NOTIFY_BACKOFF": float(_env("ANTAR_NOTIFY_BACKOFF", "30") or 30),
+        "ANTAR_NOTIFY_BACKOFF_MAX": float(_env("ANTAR_NOTIFY_BACKOFF_MAX", "3600") or 3600),
         # Uploads of a 132,289-row XLSX are about 15 MB; leave generous room.
         "MAX_CONTENT_LENGTH": int(_env("ANTAR_MAX_UPLOAD_MB", "200") or 200) * 1024 * 1024,
         "INTAKE_CHUNK_ROWS": int(_env("ANTAR_INTAKE_CHUNK_ROWS", "5000") or 5000),

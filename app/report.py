@@ -68,6 +68,8 @@ def reconciliation(session: Session, office: Office) -> dict[str, Any]:
         "balanced": printed == int(intake["cards_imported"])
         and all(sum(k["by_state"].values()) == k["total"] for k in kelurahan),
         "returns": _section(session, office, "returns", {"by_reason": [], "by_kecamatan": [], "by_kelurahan": []}),
+        "cod": _section(session, office, "cod", {}),
+        "old_cards": _section(session, office, "old_cards", {}),
     }
 
 

@@ -37,7 +37,7 @@ class _FlowColumns:
     office_id: Mapped[int] = mapped_column(Integer)
     print_run_id: Mapped[int] = mapped_column(Integer)
     kelurahan_code: Mapped[str] = mapped_column(String(13))  # '' for a card not placed yet
-    return_reason: Mapped[str] = mapped_column(String(20))  # the courier's reason code, '' when never returned
+    return_reason: Mapped[str] = mapped_column(String(30))  # the courier's reason code, '' when never returned
     from_state: Mapped[str] = mapped_column(String(24))
     to_state: Mapped[str] = mapped_column(String(24))
     day: Mapped[dt.date] = mapped_column(Date)
@@ -63,7 +63,7 @@ class CardCount(Base):
     office_id: Mapped[int] = mapped_column(Integer)
     print_run_id: Mapped[int] = mapped_column(Integer)
     kelurahan_code: Mapped[str] = mapped_column(String(13))
-    return_reason: Mapped[str] = mapped_column(String(20))
+    return_reason: Mapped[str] = mapped_column(String(30))
     state: Mapped[str] = mapped_column(String(24))
     n: Mapped[int]
 

@@ -47,8 +47,8 @@ def index() -> Any:
 STATE_GROUPS: tuple[tuple[str, tuple[CardState, ...]], ...] = (
     ("Di kantor", (
         CardState.ADDRESS_UNCLEAR, CardState.READY, CardState.DUPLICATE, CardState.DAMAGED, CardState.WITHDRAWN,
-        CardState.ON_MANIFEST)),
-    ("Di kurir", (CardState.WITH_COURIER, CardState.IN_TRANSIT, CardState.RETURNING)),
+        CardState.FOR_COLLECTION, CardState.ON_MANIFEST)),
+    ("Di kurir", (CardState.WITH_COURIER, CardState.IN_TRANSIT, CardState.RETURNING, CardState.AT_POST_OFFICE)),
     ("Terkirim", (CardState.DELIVERED,)),
     ("Kembali / di kelurahan", (
         CardState.RETURNED, CardState.BATCHED, CardState.SENT_TO_KELURAHAN, CardState.AT_KELURAHAN,

@@ -5,6 +5,13 @@ It accepts manifests and recalls (courier-partner-api.md, section 2), plans what
 (section 3) with the untidiness of a real courier: duplicates, late and out-of-order events, retries.
 Failures can be injected so that tests can drive our outbound client through every branch.
 
+Section 6: items may carry `cod` and `collect_old_card`; items wait at the post office for pickup, fees are
+collected or refused, old cards surrendered or not and reported at the office (shares: `courier_sim.plan`), and
+every week each post office remits its fees in a signed `cod.settlement` message with deliberate differences
+(`courier_sim.settlement`). Each day's messages go out in this order: tracking events, settlements, then the
+annotations (`OLD_CARD_RECEIVED`, `COD_REMITTED`), so that an annotation never reaches us before its item's
+delivery (one whose delivery is held back as a late event is held back as long).
+
     with CourierSimulator(webhook_url=url, webhook_secret=secret, start=monday_9am) as sim:
         requests.post(sim.url + "v1/manifests", ...)
         sim.play_all()
@@ -20,7 +27,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -30,8 +37,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from app.courier.tracking import MAX_EVENTS_PER_BATCH, RETURN_REASONS, Status
-from courier_sim.plan import WIB, Planner, TrackedItem, pickup_time, resolve_outcomes
+from app.courier.tracking import ANNOTATIONS, MAX_EVENTS_PER_BATCH, RETURN_REASONS, Status
+from courier_sim.plan import WIB, LastMile, Planner, PostOffice, TrackedItem, pickup_time, resolve_outcomes, tally
+from courier_sim.settlement import DIFFERENCE_KINDS, Settlement, Settler
 from courier_sim.validation import validate_manifest
 from courier_sim.webhook import Message, WebhookSender, generate_secret
 
@@ -77,7 +85,12 @@ class CourierSimulator:
     Inspection: `manifests` (number -> AcceptedManifest), `requests_seen` ((method, path, idempotency_key,
     status) per courier-API request), `events_sent` (every event posted, duplicates included), `results`
     (per-event results from the receiver's 200 bodies), `failed_messages` (messages every retry failed),
-    `day` and `clock` (the simulated clock).
+    `day` and `clock` (the simulated clock), `settlements` (every COD settlement made, with the receiver's
+    answers), `differences` (the deliberate differences put into them).
+
+    Section 6 options: `pickup_share`, `cod_refusal_share`, `old_card_refusal_share`, `old_card_received_share`
+    (see `courier_sim.plan.LastMile`) and `settlement_differences` (kinds of `DIFFERENCE_KINDS`, all by default;
+    None or () for honest settlements).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_token: str = "sim-token",
@@ -85,7 +98,10 @@ class CourierSimulator:
                  outcomes: Mapping[str, Any] | None = None, seed: int = 0, duplicate_share: float = 0.02,
                  late_share: float = 0.03, batch_size: int = 500, start: datetime | None = None,
                  far_share: float = 0.002, retry_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
-                 webhook_timeout: float = 10.0, keep_history: bool = True) -> None:
+                 webhook_timeout: float = 10.0, keep_history: bool = True, pickup_share: float = 0.5,
+                 cod_refusal_share: float = 0.05, old_card_refusal_share: float = 0.04,
+                 old_card_received_share: float = 0.9,
+                 settlement_differences: Sequence[str] | None = DIFFERENCE_KINDS) -> None:
         if not 1 <= batch_size <= MAX_EVENTS_PER_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_EVENTS_PER_BATCH}")
         for name, share in (("duplicate_share", duplicate_share), ("late_share", late_share),
@@ -103,7 +119,9 @@ class CourierSimulator:
         self.clock = self.start_time
         self.day = 0
 
-        self._planner = Planner(random.Random(seed), resolve_outcomes(outcomes), far_share=far_share)
+        self.last_mile = LastMile(pickup_share, cod_refusal_share, old_card_refusal_share, old_card_received_share)
+        self._planner = Planner(random.Random(seed), resolve_outcomes(outcomes), far_share=far_share,
+                                last_mile=self.last_mile)
         self._wire_rng = random.Random(f"wire:{seed}")  # duplicates, late events, shuffling
         self._sender = (WebhookSender(webhook_url, self.webhook_secret, retry_delays=retry_delays,
                                       timeout=webhook_timeout) if webhook_url else None)
@@ -114,6 +132,10 @@ class CourierSimulator:
         self._manifest_of: dict[str, str] = {}
         self._pending: dict[str, TrackedItem] = {}  # items whose plan is not fully played
         self._offices: dict[str, tuple[float, float]] = {}
+        self._post_offices: dict[str, PostOffice] = {}
+        # Its own generator: the settlements' differences never shift the items' plans.
+        self._settler = Settler(random.Random(f"settle:{seed}"), self._items, settlement_differences)
+        self._resends: list[tuple[int, Settlement]] = []  # (day, settlement): a settlement sent again
         self._held: list[tuple[int, dict[str, Any]]] = []  # (release day, event): late events
         self._echoes: list[tuple[int, dict[str, Any]]] = []  # (release day, event): duplicates
         self._failures: deque[_Failure] = deque()
@@ -123,6 +145,7 @@ class CourierSimulator:
         self.failed_messages: list[Message] = []
         self.messages_sent = 0
         self.events_posted = 0
+        self.settlement_messages = 0
 
         self._urls = Map([
             Rule("/v1/manifests", methods=["POST"], endpoint="manifests"),
@@ -278,15 +301,19 @@ class CourierSimulator:
         """Take a validated manifest: plan every item. Caller holds the lock."""
         number = body["manifest_number"]
         self._learn_offices(body["items"])
+        post_office = self._post_office(body["destination_post_office"], body["items"][0]["address"])
         for raw in body["items"]:
             address = raw["address"]
             kode_pos = address["kode_pos"]
             home = (address["lat"], address["lng"]) if address.get("lat") is not None else None
+            cod = raw.get("cod")
             item = TrackedItem(
                 tracking_number=raw["tracking_number"], manifest_number=number,
                 recipient_name=raw["recipient_name"], kode_pos=kode_pos, rt=address["rt"], home=home,
                 office=self._offices.get(kode_pos),
-                courier_id=f"PTR-{int(kode_pos) % 100:02d}{self._planner.rng.randint(1, 12):02d}")
+                courier_id=f"PTR-{int(kode_pos) % 100:02d}{self._planner.rng.randint(1, 12):02d}",
+                post_office=post_office, cod_amount=cod["amount"] if cod else None,
+                collect_old_card=raw.get("collect_old_card") is True)
             self._planner.plan(item, self.clock)
             self._items[item.tracking_number] = self._pending[item.tracking_number] = item
             self._manifest_of[item.tracking_number] = number
@@ -296,6 +323,17 @@ class CourierSimulator:
                                     self.clock)
         self.manifests[number] = accepted
         return accepted
+
+    def _post_office(self, destination: Mapping[str, str], address: Mapping[str, Any]) -> PostOffice:
+        """The manifest's post office, with a counter address of its own (the first manifest names it)."""
+        code = destination["code"]
+        office = self._post_offices.get(code)
+        if office is None:
+            town = destination["name"].removeprefix("KPC ").strip() or code
+            office = self._post_offices[code] = PostOffice(
+                code, destination["name"], f"Jl. Raya {town} No. {int(code) % 89 + 1}, {address['kecamatan'].title()}, "
+                                           f"{address['kabupaten_kota'].title()} {code}")
+        return office
 
     def _learn_offices(self, items: list[dict[str, Any]]) -> None:
         """Place each post office (not known yet) at the centre of its items that have coordinates."""
@@ -365,23 +403,27 @@ class CourierSimulator:
                 with self._lock:
                     self.day += 1
                     self.clock += timedelta(days=1)
-                    outbox = self._due_events()
-                    messages = [Message.of(outbox[i:i + self.batch_size])
-                                for i in range(0, len(outbox), self.batch_size)]
-                if outbox:
-                    log.info("day %d (%s): %d events in %d messages", self.day, self.clock.date().isoformat(),
-                             len(outbox), len(messages))
+                    events, settlements, annotations = self._due_messages()
+                    messages = [*self._batches(events), *(Message.settlement(s.data()) for s in settlements),
+                                *self._batches(annotations)]
+                if messages:
+                    log.info("day %d (%s): %d events, %d settlements in %d messages", self.day,
+                             self.clock.date().isoformat(), len(events) + len(annotations), len(settlements),
+                             len(messages))
                 for message in messages:
                     self._post(message)
                     posted.extend(message.events)
         return posted
 
+    def _batches(self, events: list[dict[str, Any]]) -> list[Message]:
+        return [Message.of(events[i:i + self.batch_size]) for i in range(0, len(events), self.batch_size)]
+
     def play_all(self, max_days: int = 1000) -> list[dict[str, Any]]:
-        """Advance until every item is final (DELIVERED or RETURN_RECEIVED) and nothing is held back."""
+        """Advance until every plan is played (annotations too), nothing is held back and every fee is settled."""
         posted: list[dict[str, Any]] = []
         for _ in range(max_days):
             with self._lock:
-                if not (self._pending or self._held or self._echoes):
+                if not (self._pending or self._held or self._echoes or self._settler.waiting or self._resends):
                     return posted
             posted.extend(self.advance(1))
         raise RuntimeError(f"playback not finished after {max_days} simulated days")
@@ -425,8 +467,12 @@ class CourierSimulator:
             self._clock_thread.join(timeout=30)
             self._clock_thread = None
 
-    def _due_events(self) -> list[dict[str, Any]]:
-        """Play every planned event the clock has passed; apply lateness, duplicates, shuffling. Holds the lock."""
+    def _due_messages(self) -> tuple[list[dict[str, Any]], list[Settlement], list[dict[str, Any]]]:
+        """What today sends, in order: tracking events, settlements (new, and any sent again today), annotations.
+
+        Plays every planned event the clock has passed (with lateness, duplicates and shuffling), then remits the
+        weeks that are over (their COD_REMITTED annotations are played at once). Holds the lock.
+        """
         rng = self._wire_rng
         outbox: list[dict[str, Any]] = []
         for queue in (self._held, self._echoes):
@@ -435,21 +481,53 @@ class CourierSimulator:
             queue[:] = waiting
         finished = []
         for tracking_number, item in self._pending.items():
-            while item.played < len(item.events) and item.events[item.played].occurred_at <= self.clock:
-                event = item.to_wire(item.events[item.played])
-                item.played += 1
-                if rng.random() < self.late_share:
-                    self._held.append((self.day + rng.randint(1, 3), event))
-                    continue
-                outbox.append(event)
-                if rng.random() < self.duplicate_share:
-                    self._echoes.append((self.day + rng.randint(1, 2), event))
+            self._play(item, outbox)
             if item.played == len(item.events):
                 finished.append(tracking_number)
         for tracking_number in finished:
             del self._pending[tracking_number]
-        rng.shuffle(outbox)
-        return outbox
+        settlements = self._settler.due(self.clock, self._cod_deliveries_to_come)
+        for settlement in settlements:
+            for booking in settlement.settles:
+                item = booking.item
+                # Every event after `played` lies after the clock, so the annotation goes right there, in order.
+                item.events.insert(item.played, self._planner.remitted(item, settlement.remitted_at,
+                                                                       settlement.settlement_id))
+                self._play(item, outbox)
+            if settlement.resend:
+                self._resends.append((self.day + 1, settlement))
+        again = [s for day, s in self._resends if day <= self.day]
+        self._resends = [(day, s) for day, s in self._resends if day > self.day]
+        events = [e for e in outbox if e["status"] not in ANNOTATIONS]
+        annotations = [e for e in outbox if e["status"] in ANNOTATIONS]
+        rng.shuffle(events)
+        rng.shuffle(annotations)
+        return events, settlements + again, annotations
+
+    def _play(self, item: TrackedItem, outbox: list[dict[str, Any]]) -> None:
+        """Play the item's events the clock has passed into `outbox`, or hold them back (late) or echo them."""
+        rng = self._wire_rng
+        while item.played < len(item.events) and item.events[item.played].occurred_at <= self.clock:
+            planned = item.events[item.played]
+            event = item.to_wire(planned)
+            item.played += 1
+            if planned.status == Status.DELIVERED and planned.cod_collected is not None:
+                self._settler.book(item, planned)
+            if planned.status in ANNOTATIONS and item.held_until_day > self.day:
+                self._held.append((item.held_until_day, event))  # never before its delivery, itself held back
+                continue
+            if rng.random() < self.late_share:
+                release = self.day + rng.randint(1, 3)
+                item.held_until_day = max(item.held_until_day, release)
+                self._held.append((release, event))
+                continue
+            outbox.append(event)
+            if rng.random() < self.duplicate_share:
+                self._echoes.append((self.day + rng.randint(1, 2), event))
+
+    def _cod_deliveries_to_come(self) -> bool:
+        return any(item.cod_amount is not None and any(e.status == Status.DELIVERED for e in item.events[item.played:])
+                   for item in self._pending.values())
 
     def _post(self, message: Message, *, retry: bool = True) -> bool:
         ok = True if self._sender is None else self._sender.send(message, retry=retry)
@@ -457,28 +535,54 @@ class CourierSimulator:
             if ok:
                 self.messages_sent += 1
                 self.events_posted += len(message.events)
+                if message.settlement_id is not None:
+                    self.settlement_messages += 1
+                    self._settlement(message.settlement_id).answers.append((message.answer or {}).get("result"))
                 if self.keep_history:
                     self.events_sent.extend(message.events)
                     self.results.extend(message.results)
             elif retry:
                 self.failed_messages.append(message)
         if self._sender is not None:
-            if ok:
-                tally = Counter(r.get("result") for r in message.results if isinstance(r, dict))
+            if ok and message.settlement_id is not None:
+                log.info("posted %s: settlement %s -> %s %s", message.webhook_id, message.settlement_id,
+                         message.status, message.answer)
+            elif ok:
+                results = Counter(r.get("result") for r in message.results if isinstance(r, dict))
                 log.info("posted %s: %d events -> %s %s", message.webhook_id, len(message.events), message.status,
-                         dict(tally))
+                         dict(results))
             else:
                 log.warning("message %s not delivered after %d attempts: %s", message.webhook_id, message.attempts,
                             message.error)
         return ok
 
+    def _settlement(self, settlement_id: str) -> Settlement:
+        return next(s for s in reversed(self._settler.sent) if s.settlement_id == settlement_id)
+
     # -- inspection ------------------------------------------------------------------------------------------
 
-    def item_state(self, tracking_number: str) -> Status | None:
-        """The status of the item's last played event; None before its first. KeyError for an unknown item."""
+    @property
+    def settlements(self) -> list[Settlement]:
+        return list(self._settler.sent)
+
+    @property
+    def differences(self) -> list[dict[str, Any]]:
+        """The deliberate differences made so far; a `duplicate` carries the receiver's answers to both sends."""
         with self._lock:
-            last = self._items[tracking_number].last_played
-            return last.status if last else None
+            made = []
+            for difference in self._settler.differences:
+                difference = dict(difference)
+                if difference["kind"] == "duplicate":
+                    difference["answers"] = list(self._settlement(difference["settlement_id"]).answers)
+                made.append(difference)
+            return made
+
+    def item_state(self, tracking_number: str) -> Status | None:
+        """The status of the item's last played step (annotations are not steps); None before its first.
+
+        KeyError for an unknown item."""
+        with self._lock:
+            return self._items[tracking_number].state
 
     def plan_of(self, tracking_number: str) -> list[dict[str, Any]]:
         """The item's whole plan in order (played and still to come), as the events will be posted."""
@@ -489,8 +593,7 @@ class CourierSimulator:
     def state(self) -> dict[str, Any]:
         """Counts for `GET /_sim/state` and the CLI."""
         with self._lock:
-            by_status = Counter(str(i.last_played.status) if i.last_played else "NOT_STARTED"
-                                for i in self._items.values())
+            by_status = Counter(str(i.state) if i.state else "NOT_STARTED" for i in self._items.values())
             return {
                 "day": self.day, "clock": self.clock.isoformat(timespec="seconds"),
                 "manifests": len(self.manifests), "items": len(self._items), "items_in_play": len(self._pending),
@@ -498,6 +601,10 @@ class CourierSimulator:
                 "events_posted": self.events_posted, "events_held": len(self._held) + len(self._echoes),
                 "failed_messages": len(self.failed_messages), "pending_failures": len(self._failures),
                 "requests_seen": len(self.requests_seen),
+                **tally(self._items.values()),
+                "settlements": self._settler.summary(),
+                "differences": self.differences,
+                "options": {**asdict(self.last_mile), "settlement_differences": list(self._settler.kinds)},
             }
 
 

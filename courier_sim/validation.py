@@ -1,4 +1,4 @@
-"""Validation of a manifest body as the courier sees it (courier-partner-api.md, section 2).
+"""Validation of a manifest body as the courier sees it (courier-partner-api.md, sections 2 and 6.1).
 
 Pure functions: they take the parsed JSON and return a list of errors in the contract's shape,
 `{"tracking_number": <number or None>, "message": "..."}`. An empty list means the manifest is acceptable.
@@ -20,11 +20,14 @@ _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 def is_valid(number: str) -> bool:
     """A UPU S10 number as the contract defines it: 2 letters, 8 serial digits, the check digit, 'ID'."""
     m = _S10.fullmatch(number or "")
-    if m is None:
-        return False
-    total = sum(int(digit) * weight for digit, weight in zip(m.group(2), _S10_WEIGHTS, strict=True))
+    return m is not None and int(m.group(3)) == check_digit(m.group(2))
+
+
+def check_digit(serial: str) -> int:
+    """The S10 check digit of eight serial digits (contract section 1)."""
+    total = sum(int(digit) * weight for digit, weight in zip(serial, _S10_WEIGHTS, strict=True))
     check = 11 - total % 11
-    return int(m.group(3)) == {10: 0, 11: 5}.get(check, check)
+    return {10: 0, 11: 5}.get(check, check)
 
 
 Error = dict[str, Any]
@@ -36,6 +39,8 @@ _KODE_WILAYAH = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 _KODE_POS = re.compile(r"^\d{5}$")
 _RT_RW = re.compile(r"^\d{1,3}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
+# The largest fee a tracking event can report back (`cod_collected` in app/courier/tracking.py).
+MAX_COD_AMOUNT = 100_000_000
 
 
 def validate_manifest(body: Mapping[str, Any], *, accepted_elsewhere: Mapping[str, str]) -> list[Error]:
@@ -107,11 +112,31 @@ def _item_errors(item: Any, where: str) -> Iterator[str]:
     phone = item.get("phone")
     if phone is not None and not (isinstance(phone, str) and _PHONE.match(phone)):
         yield f"{where}.phone: optional, but when given a phone number such as '081234567890'"
+    yield from _last_mile_errors(item, where)
     address = item.get("address")
     if not isinstance(address, dict):
         yield f"{where}.address: required, an object"
         return
     yield from _address_errors(address, f"{where}.address")
+
+
+def _last_mile_errors(item: Mapping[str, Any], where: str) -> Iterator[str]:
+    """Section 6.1: `cod` {amount, currency} and `collect_old_card`, both optional (null is the same as absent)."""
+    cod = item.get("cod")
+    if cod is not None:
+        if not isinstance(cod, dict):
+            yield f"{where}.cod: optional, but when given an object {{\"amount\": 20000, \"currency\": \"IDR\"}}"
+        else:
+            amount = cod.get("amount")
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+                yield f"{where}.cod.amount: required, a positive whole number of rupiah (not {amount!r:.40})"
+            elif amount > MAX_COD_AMOUNT:
+                yield f"{where}.cod.amount: at most {MAX_COD_AMOUNT} rupiah"
+            if cod.get("currency") != "IDR":
+                yield f"{where}.cod.currency: required, 'IDR' (not {cod.get('currency')!r:.40})"
+    old_card = item.get("collect_old_card")
+    if old_card is not None and not isinstance(old_card, bool):
+        yield f"{where}.collect_old_card: optional, but when given true or false (not {old_card!r:.40})"
 
 
 def _address_errors(address: Mapping[str, Any], where: str) -> Iterator[str]:

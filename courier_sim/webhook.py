@@ -1,4 +1,5 @@
-"""Posting tracking events to our side as Standard Webhooks messages (courier-partner-api.md, section 3)."""
+"""Posting webhook messages to our side, signed as Standard Webhooks (courier-partner-api.md, sections 3 and 6.3):
+tracking events and COD settlements."""
 
 from __future__ import annotations
 
@@ -31,12 +32,24 @@ class Message:
     attempts: int = 0
     status: int | None = None  # last HTTP status; None when the connection failed
     error: str | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)  # tracking.events: one per event
+    type: str = "tracking.events"
+    settlement_id: str | None = None  # cod.settlement: the settlement it carries
+    answer: dict[str, Any] | None = None  # the receiver's 200 body
 
     @classmethod
     def of(cls, events: list[dict[str, Any]]) -> Message:
-        payload = {"type": "tracking.events", "data": {"events": events}}
-        return cls(f"msg_{uuid.uuid4().hex}", events, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        return cls(f"msg_{uuid.uuid4().hex}", events, _body("tracking.events", {"events": events}))
+
+    @classmethod
+    def settlement(cls, data: dict[str, Any]) -> Message:
+        """A `cod.settlement` message; sending the same settlement again makes a new message (a new webhook-id)."""
+        return cls(f"msg_{uuid.uuid4().hex}", [], _body("cod.settlement", data), type="cod.settlement",
+                   settlement_id=data["settlement_id"])
+
+
+def _body(kind: str, data: dict[str, Any]) -> str:
+    return json.dumps({"type": kind, "data": data}, ensure_ascii=False, separators=(",", ":"))
 
 
 class WebhookSender:
@@ -83,9 +96,11 @@ class WebhookSender:
             return False
         message.error = None
         try:
-            results = response.json().get("results", [])
-        except (ValueError, AttributeError):
-            results = []
+            answer = response.json()
+        except ValueError:
+            answer = None
+        message.answer = answer if isinstance(answer, dict) else None
+        results = (message.answer or {}).get("results", [])
         message.results = results if isinstance(results, list) else []
         return True
 

@@ -25,7 +25,7 @@ from app.regions import office_regions
 from manifests.intake.models import PrintRun
 
 S = CardState
-AT_COURIER = frozenset({S.WITH_COURIER, S.IN_TRANSIT})
+AT_COURIER = frozenset({S.WITH_COURIER, S.IN_TRANSIT, S.AT_POST_OFFICE})
 BACK_AT_OFFICE = frozenset({S.RETURNING, S.RETURNED})
 # The kelurahan's part: cards the courier brought back (a return reason) or that never went out (withdrawn).
 KELURAHAN_STEPS = frozenset({S.BATCHED, S.SENT_TO_KELURAHAN, S.AT_KELURAHAN, S.MISSING, S.HANDED_TO_HOLDER,
@@ -47,13 +47,15 @@ def category(state: CardState, return_reason: str) -> str:
         return "AT_COURIER"
     if state in BACK_AT_OFFICE or (state in KELURAHAN_STEPS and return_reason):
         return "RETURNED"
-    return "WITHDRAWN"  # WITHDRAWN itself, and the kelurahan steps of a withdrawn card
+    return "WITHDRAWN"  # WITHDRAWN, FOR_COLLECTION, and the kelurahan steps of such a card
 
 
 CATEGORY_LABELS = {
     "DAMAGED": "Rusak (cetak ulang)", "DUPLICATE": "Cetak ganda (disisihkan)",
-    "WITHDRAWN": "Ditarik ke kelurahan (tidak dikirim)", "ADDRESS_UNCLEAR": "Alamat belum jelas",
-    "WAITING": "Menunggu dikirim (siap / dalam manifest)", "AT_COURIER": "Masih di kurir",
+    "WITHDRAWN": "Ke kelurahan tanpa dikirim (ditarik / alamat tak dapat diantar)",
+    "ADDRESS_UNCLEAR": "Alamat belum jelas",
+    "WAITING": "Menunggu dikirim (siap / dalam manifest)",
+    "AT_COURIER": "Masih di kurir (termasuk di kantor pos)",
     "DELIVERED": "Terkirim ke pemilik", "RETURNED": "Dikembalikan kurir",
 }
 SENT = ("AT_COURIER", "DELIVERED", "RETURNED")

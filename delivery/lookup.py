@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from app.cards import STATE_LABELS, Card, CardHistory, CardState
-from app.courier.tracking import RANK, REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
+from app.courier.tracking import ANNOTATIONS, RANK, REASON_LABELS, RELATIONSHIP_LABELS, STATUS_LABELS, Status
 from app.dates import as_local, tanggal
 from app.models import Office
 from app.pseudonym import kk_hash
@@ -215,6 +215,28 @@ class ItemView:
     flagged: str | None
     last_event_at: dt.datetime | None
     last_received_at: dt.datetime | None
+    # Section 6: what the item carried (the fee, the old card to take) and what the courier reported.
+    cod_amount: int | None
+    collect_old_card: bool
+    cod_collected: int | None
+    old_card_collected: bool | None
+    pickup: PickupView | None
+
+
+@dataclass(frozen=True, slots=True)
+class PickupView:
+    """Where and until when an item waits at a post office for the citizen (AVAILABLE_FOR_PICKUP)."""
+
+    post_office: str | None
+    name: str | None
+    address: str | None
+    until: dt.date | None
+
+
+def _pickup(post_office: str | None, name: str | None, address: str | None, until: dt.date | None) -> PickupView | None:
+    if post_office is None and name is None and until is None:
+        return None
+    return PickupView(post_office, name, address, until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +263,11 @@ class EventView:
     result: str
     far_km: float | None
     flag: str | None
+    pickup: PickupView | None
+    cod_collected: int | None
+    old_card_collected: bool | None
+    received_by: str | None
+    settlement_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +319,8 @@ def _item_view(it: ManifestItem, m: Manifest) -> ItemView:
         it.active, it.tracking_status, status_label(it.tracking_status), it.final, it.attempts, it.return_reason,
         reason_label(it.return_reason), it.delivered_at, it.recipient_name, it.recipient_relationship,
         relationship_label(it.recipient_relationship), it.delivered_far_km, it.flagged, it.last_event_at,
-        it.last_received_at)
+        it.last_received_at, it.cod_amount, it.collect_old_card, it.cod_collected, it.old_card_collected,
+        _pickup(it.pickup_post_office, it.pickup_name, it.pickup_address, it.pickup_until))
 
 
 def _event_view(e: TrackingEvent) -> EventView:
@@ -300,7 +328,9 @@ def _event_view(e: TrackingEvent) -> EventView:
         e.event_id, e.tracking_number, e.status, status_label(e.status), e.reason_code, reason_label(e.reason_code),
         e.occurred_at, e.occurred_offset, courier_time(e.occurred_at, e.occurred_offset), e.received_at, e.attempt,
         e.post_office, e.lat, e.lng, e.courier_id, e.recipient_name, relationship_label(e.recipient_relationship),
-        e.photo_url, e.signature_url, e.result, e.far_km, e.flag)
+        e.photo_url, e.signature_url, e.result, e.far_km, e.flag,
+        _pickup(e.pickup_post_office, e.pickup_name, e.pickup_address, e.pickup_until), e.cod_collected,
+        e.old_card_collected, e.received_by, e.settlement_id)
 
 
 def timeline(session: Session, office: Office, tracking_number: str) -> Timeline | None:
@@ -352,6 +382,9 @@ class ProblemItem:
     delivered_at: dt.datetime | None
     delivered_far_km: float | None
     flagged: str | None
+    pickup_post_office: str | None
+    pickup_name: str | None
+    pickup_until: dt.date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,19 +425,32 @@ class Problems:
     far: ProblemList[ProblemItem]
     rejected: ProblemList[RejectedView]
     held: ProblemList[HeldView]
+    pickup_overdue: ProblemList[ProblemItem]
 
 
 # The problem lists, by the names the API uses.
-PROBLEM_KINDS = ("silent", "failing", "far", "rejected", "held")
+PROBLEM_KINDS = ("silent", "failing", "far", "rejected", "held", "pickup_overdue")
+ITEM_PROBLEMS = ("silent", "failing", "far", "pickup_overdue")
 
 
 def _item_problem(office: Office, kind: str, *, now: dt.datetime, silent_days: int,
                   max_attempts: int) -> tuple[Any, tuple[Any, ...]]:
     """The condition and order of one list of problem items: silent for `silent_days`, `max_attempts` failed
-    attempts and still open, delivered far away."""
+    attempts and still open, delivered but flagged (far away, outside the kelurahan, the fee or the old card not as
+    asked), waiting at a post office past the day the courier gave (`pickup_until`, before today in WIB).
+
+    An item waiting at a post office is neither silent nor failing: its attempts are over and the courier said until
+    when it waits; once that day has passed without a return it is in its own list."""
     since = func.coalesce(ManifestItem.last_event_at, Manifest.handed_over_at)
+    at_post_office = ManifestItem.tracking_status == Status.AVAILABLE_FOR_PICKUP
     open_items = and_(Manifest.office_id == office.id, ManifestItem.active, ManifestItem.final.is_(False),
-                      ManifestItem.tracking_number.is_not(None))
+                      ManifestItem.tracking_number.is_not(None),
+                      ManifestItem.tracking_status.is_distinct_from(Status.AVAILABLE_FOR_PICKUP))
+    if kind == "pickup_overdue":
+        today = as_local(now).date()
+        return (and_(Manifest.office_id == office.id, ManifestItem.active, at_post_office,
+                     ManifestItem.pickup_until < today),
+                (ManifestItem.pickup_until, ManifestItem.id))
     if kind == "silent":
         cutoff = now - dt.timedelta(days=silent_days)
         return (and_(open_items, Manifest.status == ManifestStatus.HANDED_OVER, since < cutoff),
@@ -422,7 +468,8 @@ def _item_problem_query(condition: Any, order: tuple[Any, ...]) -> Any:
     return (select(ManifestItem.tracking_number, Card.nama, Card.kelurahan_code, Card.kelurahan_raw, Manifest.number,
                    ManifestItem.tracking_status, ManifestItem.attempts, ManifestItem.last_event_at,
                    since.label("since"), ManifestItem.delivered_at, ManifestItem.delivered_far_km,
-                   ManifestItem.flagged)
+                   ManifestItem.flagged, ManifestItem.pickup_post_office, ManifestItem.pickup_name,
+                   ManifestItem.pickup_until)
             .join(Manifest, Manifest.id == ManifestItem.manifest_id).join(Card, Card.id == ManifestItem.card_id)
             .where(condition).order_by(*order))
 
@@ -432,13 +479,14 @@ def _problem_items(rows: Any, office: Office) -> list[ProblemItem]:
     return [ProblemItem(
         r.tracking_number, r.nama, kelurahan(r.kelurahan_code, r.kelurahan_raw), r.number, r.tracking_status,
         status_label(r.tracking_status), r.attempts, r.last_event_at, r.since, r.delivered_at,
-        r.delivered_far_km, r.flagged) for r in rows]
+        r.delivered_far_km, r.flagged, r.pickup_post_office, r.pickup_name, r.pickup_until) for r in rows]
 
 
 def problems(session: Session, office: Office, *, now: dt.datetime, silent_days: int, max_attempts: int,
              limit: int = PROBLEM_LIMIT) -> Problems:
     """Items that need a look: silent for `silent_days`, `max_attempts` failed attempts and still open,
-    delivered far away, and events we could not apply; each list's count and its first `limit` rows."""
+    delivered but flagged, waiting at a post office past their day, and events we could not apply or hold; each
+    list's count and its first `limit` rows."""
 
     def listing(kind: str) -> ProblemList[ProblemItem]:
         condition, order = _item_problem(office, kind, now=now, silent_days=silent_days, max_attempts=max_attempts)
@@ -455,6 +503,7 @@ def problems(session: Session, office: Office, *, now: dt.datetime, silent_days:
         far=listing("far"),
         rejected=_rejected(session, office, limit),
         held=_held(session, office, limit),
+        pickup_overdue=listing("pickup_overdue"),
     )
 
 
@@ -523,16 +572,62 @@ def _held(session: Session, office: Office, limit: int) -> ProblemList[HeldView]
     return ProblemList(count or 0, _held_views(session.execute(query.limit(limit)).all()))
 
 
+# --- annotations --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """A courier's annotation of a delivered item (contract section 6.2), as stored: OLD_CARD_RECEIVED (an old card
+    collected on delivery reached the office; `received_by`) or COD_REMITTED (the item's fee was in settlement
+    `settlement_id`). `id` orders them as stored."""
+
+    id: int
+    event_id: str
+    status: str
+    tracking_number: str
+    item_id: int
+    card_id: int
+    occurred_at: dt.datetime
+    received_at: dt.datetime
+    received_by: str | None
+    settlement_id: str | None
+
+
+# The condition of the partial index ix_tracking_event_annotation, word for word, so that SQLite uses it too.
+_ANNOTATION_ROWS = text("tracking_event.status IN ('OLD_CARD_RECEIVED', 'COD_REMITTED')")
+
+
+def annotations(session: Session, office: Office, status: str, *, after_id: int = 0) -> list[Annotation]:
+    """The office's annotations of one kind (`Status.OLD_CARD_RECEIVED` or `Status.COD_REMITTED`) in the order they
+    were stored; with `after_id`, only those stored after that one (to catch up incrementally). Only applied ones:
+    an annotation for an item that was not delivered was rejected, a repeated one is stored once."""
+    if status not in ANNOTATIONS:
+        raise ValueError(f"{status!r} is not an annotation ({', '.join(sorted(ANNOTATIONS))})")
+    rows = session.execute(
+        select(TrackingEvent.id, TrackingEvent.event_id, TrackingEvent.status, TrackingEvent.tracking_number,
+               TrackingEvent.item_id, ManifestItem.card_id, TrackingEvent.occurred_at, TrackingEvent.received_at,
+               TrackingEvent.received_by, TrackingEvent.settlement_id)
+        .join(ManifestItem, ManifestItem.id == TrackingEvent.item_id)
+        .join(Manifest, Manifest.id == ManifestItem.manifest_id)
+        .where(_ANNOTATION_ROWS, TrackingEvent.status == status, TrackingEvent.id > after_id,
+               TrackingEvent.result == "applied", Manifest.office_id == office.id)
+        .order_by(TrackingEvent.id)).all()
+    return [Annotation(*r) for r in rows]
+
+
 # --- the citizen's status ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class PublicStatus:
-    """What a citizen may learn about their own card: a coarse status, a sentence, a date. Nothing else."""
+    """What a citizen may learn about their own card: a coarse status, a sentence, a date. Nothing else, except for
+    a card waiting at a post office: which post office (a public place) and until when."""
 
     status: str
     message: str
     date: dt.date | None
+    pickup: PickupView | None = None
+    card_id: int | None = None  # for the page's own forms only; the JSON answer never carries it
 
 
 NOT_FOUND = PublicStatus(
@@ -545,7 +640,7 @@ NOT_FOUND = PublicStatus(
 
 
 # Which date a message speaks of: the print date, the handover, the courier's event, or the last change.
-_PRINTED, _HANDED, _DELIVERED, _RETURNING, _RETURNED, _CHANGED = range(6)
+_PRINTED, _HANDED, _DELIVERED, _RETURNING, _RETURNED, _CHANGED, _AT_POST_OFFICE = range(7)
 
 # Every card state, in the words a citizen uses. `{date}` is filled with the date the sentence speaks of.
 PUBLIC_MESSAGES: dict[CardState, tuple[str, str, int]] = {
@@ -598,6 +693,13 @@ PUBLIC_MESSAGES: dict[CardState, tuple[str, str, int]] = {
     CardState.NOT_COLLECTED: (
         "CONTACT_OFFICE", "Kartu e-KTP Anda tidak diambil di kelurahan dan kini disimpan di kantor Disdukcapil "
         "(sejak {date}); silakan ambil di sana.", _CHANGED),
+    # Where and until when are added from the courier's pickup details (`_pickup_sentence`).
+    CardState.AT_POST_OFFICE: (
+        "AT_POST_OFFICE", "Kartu e-KTP Anda tidak dapat diantar ke rumah dan sejak {date} menunggu diambil di kantor "
+        "pos.", _AT_POST_OFFICE),
+    CardState.FOR_COLLECTION: (
+        "VIA_KELURAHAN", "Alamat Anda tidak dapat diantar oleh PT Pos, sehingga kartu e-KTP Anda akan diserahkan "
+        "melalui kelurahan (sejak {date}); silakan hubungi kelurahan.", _CHANGED),
 }
 # States added later (kelurahan handling of returned cards) fall back to this until they get their own words.
 GENERIC_MESSAGE = ("PROCESSING", "Kartu e-KTP Anda sedang diproses (diperbarui pada {date}). Untuk keterangan "
@@ -615,6 +717,22 @@ class CardFacts:
     tracking_status: str | None = None
     status_at: dt.datetime | None = None
     delivered_at: dt.datetime | None = None
+    pickup: PickupView | None = None
+    cod_amount: int | None = None
+
+
+def _pickup_sentence(pickup: PickupView, cod_amount: int | None) -> str:
+    """Where the citizen collects the card and until when: the post office's name, address and code (all public),
+    and what to bring."""
+    place = pickup.name or "kantor pos"
+    details = "; ".join(x for x in (pickup.address, pickup.post_office and f"kode kantor pos {pickup.post_office}")
+                        if x)
+    text = f" Silakan ambil di {place}" + (f" ({details})" if details else "")
+    text += f" paling lambat {tanggal(pickup.until)}." if pickup.until else "."
+    text += " Bawa Kartu Keluarga (KK) dan KTP lama Anda bila ada."
+    if cod_amount:
+        text += f" Siapkan biaya antar Rp {cod_amount:,}.".replace(",", ".")
+    return text
 
 
 def public_message(facts: CardFacts) -> PublicStatus:
@@ -633,9 +751,14 @@ def public_message(facts: CardFacts) -> PublicStatus:
         day = as_local(facts.status_at).date()
     elif source == _RETURNED and facts.tracking_status == Status.RETURN_RECEIVED and facts.status_at:
         day = as_local(facts.status_at).date()
+    elif source == _AT_POST_OFFICE and facts.tracking_status == Status.AVAILABLE_FOR_PICKUP and facts.status_at:
+        day = as_local(facts.status_at).date()
     else:
         day = changed
-    return PublicStatus(code, text.format(date=tanggal(day)), day)
+    message = text.format(date=tanggal(day))
+    if source == _AT_POST_OFFICE and facts.pickup is not None:
+        return PublicStatus(code, message + _pickup_sentence(facts.pickup, facts.cod_amount), day, facts.pickup)
+    return PublicStatus(code, message, day)
 
 
 # Stands in for an absent second factor: no keyed hash (64 hex digits) and no S10 number is ever "-".
@@ -656,7 +779,9 @@ def _public_status_query() -> Any:
                      or_(proof.no_kk_hash == bindparam("kk"), and_(proof.no_kk_hash.is_(None), sent_as)))
               .exists())
     return (select(Card.id, Card.state, Card.tanggal_cetak, Card.state_changed_at, Manifest.handed_over_at,
-                   ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.delivered_at)
+                   ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.delivered_at,
+                   ManifestItem.pickup_post_office, ManifestItem.pickup_name, ManifestItem.pickup_address,
+                   ManifestItem.pickup_until, ManifestItem.cod_amount)
             .select_from(Card)
             .outerjoin(ManifestItem, and_(ManifestItem.card_id == Card.id, ManifestItem.active))
             .outerjoin(Manifest, Manifest.id == ManifestItem.manifest_id)
@@ -697,6 +822,9 @@ def public_status(session: Session, nik: str, *, no_kk: str | None = None, track
         return NOT_FOUND
     # The newest print stands for the person; a duplicate print only when there is nothing else.
     newest = max(rows, key=lambda r: (r.state != CardState.DUPLICATE, r.tanggal_cetak, r.id))
-    return public_message(CardFacts(str(newest.state), newest.tanggal_cetak, newest.state_changed_at,
-                                    newest.handed_over_at, newest.tracking_status, newest.status_at,
-                                    newest.delivered_at))
+    pickup = _pickup(newest.pickup_post_office, newest.pickup_name, newest.pickup_address, newest.pickup_until)
+    answer = public_message(CardFacts(str(newest.state), newest.tanggal_cetak, newest.state_changed_at,
+                                      newest.handed_over_at, newest.tracking_status, newest.status_at,
+                                      newest.delivered_at, pickup, newest.cod_amount))
+    # the card's id for the page's opt-out form (notify/); never in the JSON answer
+    return dataclasses.replace(answer, card_id=newest.id)

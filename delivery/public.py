@@ -1,7 +1,8 @@
 """The citizens' status page: `GET/POST /cek-status` and `POST /api/v1/public/status`, no login.
 
 A citizen gives their NIK and one second factor, and learns only the state of their card and a date
-(`lookup.public_status`). The birth date is part of the NIK, so it cannot be the second factor; it is the family card
+(`lookup.public_status`), and for a card waiting at a post office which one (name, address, code: a public place)
+and until when. The birth date is part of the NIK, so it cannot be the second factor; it is the family card
 number (Nomor KK, kept only as a keyed hash) or, for a card whose data has no Nomor KK, the tracking number (nomor
 resi) of its delivery. Every miss (unknown NIK, wrong number, a number of the other kind) gets the same answer after
 the same work, so the page cannot be used to find out whether a NIK has a card here.
@@ -152,7 +153,14 @@ STATUS_BODY = api.obj({
 }, required=["nik"])
 STATUS_ANSWER = {"type": "object", "required": ["status", "message", "date"],
                  "properties": {"status": {"type": "string"}, "message": {"type": "string"},
-                                "date": {"type": ["string", "null"]}}}
+                                "date": {"type": ["string", "null"]},
+                                "pickup": {"description": "hanya untuk kartu yang menunggu diambil di kantor pos "
+                                                          "(status AT_POST_OFFICE): di mana dan sampai kapan",
+                                           "type": "object", "properties": {
+                                               "post_office": {"type": ["string", "null"]},
+                                               "name": {"type": ["string", "null"]},
+                                               "address": {"type": ["string", "null"]},
+                                               "until": {"type": ["string", "null"], "format": "date"}}}}}
 
 
 @bp.route("/api/v1/public/status", methods=["POST"])
@@ -173,4 +181,6 @@ def status_api(body: dict[str, Any]) -> Any:
         return json_error(400, "no_kk atau nomor_resi: salah satu wajib diisi (nomor_resi untuk kartu tanpa "
                                "Nomor KK).", fields=["no_kk", "nomor_resi"])
     answer = _lookup(nik, no_kk, resi)
-    return jsonify(status=answer.status, message=answer.message, date=answer.date and answer.date.isoformat())
+    extra = {} if answer.pickup is None else {"pickup": lookup.jsonable(answer.pickup)}
+    return jsonify(status=answer.status, message=answer.message, date=answer.date and answer.date.isoformat(),
+                   **extra)

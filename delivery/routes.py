@@ -18,9 +18,11 @@ bp = Blueprint("tracking", __name__, template_folder="templates")
 STAFF = (Role.ADMIN, Role.STAFF)
 # The problems page shows the first rows of each list; each list has its own pages under /masalah/<slug>.
 PROBLEM_PREVIEW = 10
-PROBLEM_SLUGS = {"senyap": "silent", "gagal": "failing", "jauh": "far", "ditolak": "rejected", "ditahan": "held"}
-PROBLEM_TITLES = {"silent": "Tanpa kabar kurir", "failing": "Gagal antar berulang", "far": "Diantar jauh dari alamat",
-                  "rejected": "Kabar kurir yang ditolak", "held": "Kabar kurir yang ditahan"}
+PROBLEM_SLUGS = {"senyap": "silent", "gagal": "failing", "jauh": "far", "ditolak": "rejected", "ditahan": "held",
+                 "ambil-lewat": "pickup_overdue"}
+PROBLEM_TITLES = {"silent": "Tanpa kabar kurir", "failing": "Gagal antar berulang",
+                  "far": "Terkirim, perlu diperiksa", "rejected": "Kabar kurir yang ditolak",
+                  "held": "Kabar kurir yang ditahan", "pickup_overdue": "Lewat batas ambil di kantor pos"}
 
 
 def _error(status: int, message: str) -> Any:
@@ -89,7 +91,7 @@ def problems_page() -> Any:
     return render_template("tracking_problems.html", p=_problems(PROBLEM_PREVIEW))
 
 
-@bp.route("/masalah/<any(senyap, gagal, jauh, ditolak, ditahan):slug>")
+@bp.route('/masalah/<any(senyap, gagal, jauh, ditolak, ditahan, "ambil-lewat"):slug>')
 @roles_required(*STAFF)
 def problem_list_page(slug: str) -> Any:
     kind = PROBLEM_SLUGS[slug]
@@ -121,7 +123,8 @@ def search_api(query: dict[str, Any]) -> Any:
 
 @bp.route("/api/v1/tracking/problems")
 @roles_required(*STAFF)
-@api.operation("Masalah pengiriman: senyap, gagal berulang, jauh dari alamat, ditolak, ditahan", tags=["pelacakan"])
+@api.operation("Masalah pengiriman: senyap, gagal berulang, terkirim perlu diperiksa (jauh dari alamat, biaya COD, "
+               "KTP lama), ditolak, ditahan, lewat batas ambil di kantor pos", tags=["pelacakan"])
 def problems_api() -> Any:
     return jsonify(lookup.jsonable(_problems()))
 

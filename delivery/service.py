@@ -41,9 +41,19 @@ from sqlalchemy.orm import Session
 from address.geocode import Polygons, contains, polygons_of
 from address.models import RegionGeo
 from app.cards import Actor, Card, CardState, Move, apply_moves, set_card_values
-from app.courier.tracking import FINAL, RANK, REASON_LABELS, STATUS_LABELS, Event, Status, semantic_error
-from app.dates import as_local
+from app.courier.tracking import (
+    ANNOTATIONS,
+    FINAL,
+    RANK,
+    REASON_LABELS,
+    STATUS_LABELS,
+    Event,
+    Status,
+    semantic_error,
+)
+from app.dates import as_local, tanggal
 from app.db import update_by_id, utcnow
+from app.filters import thousands
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
 from manifests.models import Manifest, ManifestItem, ManifestStatus
 from manifests.service import close_complete
@@ -59,7 +69,7 @@ CARD_STATE_OF: dict[str, CardState] = {
     Status.ACCEPTED: CardState.IN_TRANSIT, Status.IN_TRANSIT: CardState.IN_TRANSIT,
     Status.OUT_FOR_DELIVERY: CardState.IN_TRANSIT, Status.DELIVERY_FAILED: CardState.IN_TRANSIT,
     Status.DELIVERED: CardState.DELIVERED, Status.RETURNED: CardState.RETURNING,
-    Status.RETURN_RECEIVED: CardState.RETURNED,
+    Status.RETURN_RECEIVED: CardState.RETURNED, Status.AVAILABLE_FOR_PICKUP: CardState.AT_POST_OFFICE,
 }
 
 HELD = "held"
@@ -102,8 +112,14 @@ class _Item:
     manifest_number: str = ""
     manifest_status: str | None = None
     removed: bool = False  # taken off its manifest before the courier had it (a cancel, a withdrawn area)
+    cod_amount: int | None = None  # the fee the postman collects (section 6.1), whole rupiah
+    collect_old_card: bool = False
     changes: dict[str, Any] = field(default_factory=dict)
     decided_by: Event | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.tracking_status == Status.DELIVERED
 
     @property
     def waiting(self) -> bool:
@@ -143,14 +159,18 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
                                              if e.status == Status.DELIVERED and e.tracking_number in items})
     _fold_held(session, list(taken.values()), settings,
                rows=[r for r in stored if r.result == HELD and r.item_id in taken])
-    results: list[dict[str, Any]] = []
+    results: dict[int, dict[str, Any]] = {}
     new_rows: list[dict[str, Any]] = []
     rejected_rows: list[dict[str, Any]] = []
     held: list[_Item] = []
-    for e in events:
+    # Annotations after every status of the batch: whether the item is delivered does not depend on the order of the
+    # events in one message.
+    order = sorted(range(len(events)), key=lambda i: events[i].status in ANNOTATIONS)
+    for i in order:
+        e = events[i]
         known = seen.get(e.event_id)
         if known == (e.tracking_number, e.status, e.occurred_at):
-            results.append({"event_id": e.event_id, "result": "duplicate"})
+            results[i] = {"event_id": e.event_id, "result": "duplicate"}
             continue
         item = items.get(e.tracking_number)
         if known is not None:  # the same event_id for another event: never applied, listed for staff
@@ -161,26 +181,31 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
             problem = (f"occurred_at {e.occurred_at:%Y-%m-%d %H:%M} UTC lebih dari {minutes} menit setelah pesan "
                        "diterima: jam pengirim salah")
         else:
-            problem = "nomor resi tidak dikenal" if item is None else (semantic_error(e) or _never_received(item))
+            problem = "nomor resi tidak dikenal" if item is None else (
+                semantic_error(e) or _never_received(item) or _not_delivered(item, e))
         if problem:
-            results.append({"event_id": e.event_id, "result": "rejected", "message": problem})
+            results[i] = {"event_id": e.event_id, "result": "rejected", "message": problem}
             rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
                                   "tracking_number": e.tracking_number, "received_at": now, "message": problem,
                                   "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
             continue
         seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
+        if e.status in ANNOTATIONS:  # recorded for the old-card register and the settlements; the item stays as it is
+            results[i] = {"event_id": e.event_id, "result": "applied"}
+            new_rows.append(_event_row(e, item.id, message_id, now, "applied", None, None))
+            continue
         if item.waiting:
-            results.append({"event_id": e.event_id, "result": HELD,
-                            "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
-                                       "diterapkan saat penyerahan"})
+            results[i] = {"event_id": e.event_id, "result": HELD,
+                          "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
+                                     "diterapkan saat penyerahan"}
             new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))
             held.append(item)
             continue
         result = _apply(item, e)
-        far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
+        far_km, flag = _delivery_checks(item, e, settings, polygons)
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
-        results.append({"event_id": e.event_id, "result": result})
+        results[i] = {"event_id": e.event_id, "result": result}
         new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
     if new_rows:
         inserted = session.execute(_insert_ignore(session, TrackingEvent.__table__), new_rows).scalars().all()
@@ -191,7 +216,7 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     if held:
         _recheck_held(session, held, settings)
     _write_items(session, [it for it in items.values() if it.changes], now, settings)
-    return results
+    return [results[i] for i in range(len(events))]
 
 
 def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
@@ -199,7 +224,8 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
                     ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.status_rank,
                     ManifestItem.status_event_id, ManifestItem.final, ManifestItem.attempts,
                     ManifestItem.last_event_at, ManifestItem.return_reason, ManifestItem.active,
-                    ManifestItem.removed_at, Manifest.number, Manifest.status.label("manifest_status"),
+                    ManifestItem.removed_at, ManifestItem.cod_amount, ManifestItem.collect_old_card, Manifest.number,
+                    Manifest.status.label("manifest_status"),
                     Card.state, Card.lat, Card.lng, Card.kelurahan_code, Card.state_changed_at)
              .join(Card, Card.id == ManifestItem.card_id)
              .join(Manifest, Manifest.id == ManifestItem.manifest_id)
@@ -213,7 +239,7 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
         items[r.tracking_number] = _Item(r.id, r.manifest_id, r.card_id, r.state, r.lat, r.lng, r.kelurahan_code,
                                          r.state_changed_at, r.tracking_status, key, r.final, r.attempts,
                                          r.last_event_at, r.return_reason, r.active, r.number, r.manifest_status,
-                                         r.removed_at is not None)
+                                         r.removed_at is not None, r.cod_amount, bool(r.collect_old_card))
     return items
 
 
@@ -222,6 +248,14 @@ def _never_received(item: _Item) -> str | None:
     if item.removed or item.manifest_status == ManifestStatus.CANCELLED:
         return (f"kurir tidak pernah menerima item ini: dikeluarkan dari manifest {item.manifest_number} sebelum "
                 "diserahkan ke kurir")
+    return None
+
+
+def _not_delivered(item: _Item, e: Event) -> str | None:
+    """An annotation (section 6.2) speaks of a delivered item: for any other it is rejected."""
+    if e.status in ANNOTATIONS and not item.delivered:
+        now = STATUS_LABELS[Status(item.tracking_status)] if item.tracking_status else "belum ada kabar kurir"
+        return f"{e.status} hanya untuk item yang sudah terkirim (status item: {now})"
     return None
 
 
@@ -251,8 +285,40 @@ def _apply(item: _Item, e: Event) -> str:
         item.changes["return_reason"] = e.reason_code
     if e.status == Status.DELIVERED:
         item.changes.update(delivered_at=e.occurred_at, recipient_name=e.recipient_name,
-                            recipient_relationship=e.relationship)
+                            recipient_relationship=e.relationship, cod_collected=e.cod_collected,
+                            old_card_collected=e.old_card_collected)
+    if e.status == Status.AVAILABLE_FOR_PICKUP:
+        item.changes.update(pickup_post_office=e.pickup_post_office, pickup_name=e.pickup_name,
+                            pickup_address=e.pickup_address, pickup_until=e.pickup_until)
     return "applied"
+
+
+def _delivery_checks(item: _Item, e: Event, settings: Settings,
+                     polygons: Mapping[str, Polygons]) -> tuple[float | None, str | None]:
+    """For a DELIVERED: its distance from the address, and what a reviewer must look at (far away, outside the
+    kelurahan, the fee or the old card not as the manifest asked); (None, None) for any other event."""
+    if e.status != Status.DELIVERED:
+        return None, None
+    far_km, flag = _far_check(item, e, settings, polygons)
+    flags = [f for f in (flag, _last_mile_flag(item, e)) if f]
+    return far_km, ("; ".join(flags)[:200] or None)
+
+
+def _last_mile_flag(item: _Item, e: Event) -> str | None:
+    """A delivery stands as the courier reports it (the card is out of our hands), but a fee not reported, a fee
+    that is not the one asked, or an old card not taken (without it the new one is not to be handed over) is
+    flagged for review."""
+    notes = []
+    if item.cod_amount:
+        if e.cod_collected is None:
+            notes.append(f"COD Rp {thousands(item.cod_amount)}: biaya tertagih tidak dilaporkan")
+        elif e.cod_collected != item.cod_amount:
+            notes.append(f"COD tertagih Rp {thousands(e.cod_collected)}, seharusnya Rp {thousands(item.cod_amount)}")
+    elif e.cod_collected:
+        notes.append(f"Rp {thousands(e.cod_collected)} tertagih untuk kiriman tanpa COD")
+    if item.collect_old_card and e.old_card_collected is not True:
+        notes.append("KTP lama tidak dilaporkan diserahkan")
+    return "; ".join(notes) or None
 
 
 # Parsed kelurahan polygons, by code and load time (a reloaded file has a new time).
@@ -298,7 +364,11 @@ def _event_row(e: Event, item_id: int, message_id: int, now: dt.datetime, result
             "occurred_at": e.occurred_at, "occurred_offset": e.offset, "received_at": now, "attempt": e.attempt,
             "post_office": e.post_office, "lat": e.lat, "lng": e.lng, "recipient_name": e.recipient_name,
             "recipient_relationship": e.relationship, "photo_url": e.photo_url, "signature_url": e.signature_url,
-            "courier_id": e.courier_id, "result": result, "far_km": far_km, "flag": flag}
+            "courier_id": e.courier_id, "result": result, "far_km": far_km, "flag": flag,
+            "pickup_post_office": e.pickup_post_office, "pickup_name": e.pickup_name,
+            "pickup_address": e.pickup_address, "pickup_until": e.pickup_until, "cod_collected": e.cod_collected,
+            "old_card_collected": e.old_card_collected, "received_by": e.received_by,
+            "settlement_id": e.settlement_id}
 
 
 def _insert_ignore(session: Session, table: Any) -> Any:
@@ -365,6 +435,8 @@ def _move_reason(e: Event) -> str:
     if e.reason_code:
         reason += f" ({REASON_LABELS.get(e.reason_code, e.reason_code)})"
     reason += f", {as_local(e.occurred_at):%d-%m-%Y %H:%M} WIB" + (f" di {e.post_office}" if e.post_office else "")
+    if e.status == Status.AVAILABLE_FOR_PICKUP and e.pickup_until:
+        reason += f"; diambil di {e.pickup_name or e.pickup_post_office} sampai {tanggal(e.pickup_until)}"
     return reason + f" [resi {e.tracking_number}, event {e.event_id}]"
 
 
@@ -375,7 +447,10 @@ _HELD_COLUMNS = (TrackingEvent.id, TrackingEvent.item_id, TrackingEvent.message_
                  TrackingEvent.occurred_at, TrackingEvent.occurred_offset, TrackingEvent.received_at,
                  TrackingEvent.attempt, TrackingEvent.post_office, TrackingEvent.lat, TrackingEvent.lng,
                  TrackingEvent.recipient_name, TrackingEvent.recipient_relationship, TrackingEvent.photo_url,
-                 TrackingEvent.signature_url, TrackingEvent.courier_id)
+                 TrackingEvent.signature_url, TrackingEvent.courier_id, TrackingEvent.pickup_post_office,
+                 TrackingEvent.pickup_name, TrackingEvent.pickup_address, TrackingEvent.pickup_until,
+                 TrackingEvent.cod_collected, TrackingEvent.old_card_collected, TrackingEvent.received_by,
+                 TrackingEvent.settlement_id)
 
 
 def _held_rows(session: Session, item_ids: Sequence[int]) -> list[Any]:
@@ -391,7 +466,10 @@ def _event_of(r: Any) -> Event:
                  occurred_at=r.occurred_at, offset=r.occurred_offset, reason_code=r.reason_code, attempt=r.attempt,
                  post_office=r.post_office, lat=r.lat, lng=r.lng, recipient_name=r.recipient_name,
                  relationship=r.recipient_relationship, photo_url=r.photo_url, signature_url=r.signature_url,
-                 courier_id=r.courier_id)
+                 courier_id=r.courier_id, pickup_post_office=r.pickup_post_office, pickup_name=r.pickup_name,
+                 pickup_address=r.pickup_address, pickup_until=r.pickup_until,
+                 pickup_until_text=r.pickup_until and r.pickup_until.isoformat(), cod_collected=r.cod_collected,
+                 old_card_collected=r.old_card_collected, received_by=r.received_by, settlement_id=r.settlement_id)
 
 
 def _fold_held(session: Session, items: Sequence[_Item], settings: Settings, *,
@@ -411,7 +489,7 @@ def _fold_held(session: Session, items: Sequence[_Item], settings: Settings, *,
     for e, row_id, item_id in events:
         item = by_id[item_id]
         result = _apply(item, e)
-        far_km, flag = (_far_check(item, e, settings, polygons) if e.status == Status.DELIVERED else (None, None))
+        far_km, flag = _delivery_checks(item, e, settings, polygons)
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
         updates.append({"id": row_id, "result": result, "far_km": far_km, "flag": flag})
@@ -476,7 +554,21 @@ def _raw_of(r: Any) -> dict[str, Any]:
                           if r.recipient_name or r.recipient_relationship else None),
             "proof": ({"photo_url": r.photo_url, "signature_url": r.signature_url}
                       if r.photo_url or r.signature_url else None),
-            "courier_id": r.courier_id}
+            "courier_id": r.courier_id, **_last_mile_raw(r)}
+
+
+def _last_mile_raw(r: Any) -> dict[str, Any]:
+    """The section 6.2 fields of a stored event, as the courier sent them (only those it sent)."""
+    raw: dict[str, Any] = {}
+    if r.pickup_until is not None or r.pickup_name or r.pickup_post_office:
+        raw["pickup"] = {"post_office": r.pickup_post_office, "name": r.pickup_name, "address": r.pickup_address,
+                         "until": r.pickup_until and r.pickup_until.isoformat()}
+    for name in ("cod_collected", "old_card_collected", "settlement_id"):
+        if getattr(r, name) is not None:
+            raw[name] = getattr(r, name)
+    if r.received_by is not None:
+        raw["old_card"] = {"received_by": r.received_by}
+    return raw
 
 
 def courier_isoformat(at: dt.datetime, offset: str) -> str:

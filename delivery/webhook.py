@@ -3,7 +3,8 @@
 In order: 413 for a body over 1 MiB, 401 unless one of the configured secrets verifies the Standard Webhooks
 signature (the `standardwebhooks` library also refuses timestamps more than five minutes off), 400 for a body
 that is not JSON or not the contract's schema (the message names the field), then the batch is applied and
-committed, and only then the 200 with one result per event goes out.
+committed, and only then the 200 with one result per event goes out. A body of type `cod.settlement` (contract
+6.3) passes the same checks up to the JSON and then goes to `delivery.money_routes.settlement_message`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from app import api, csrf
 from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, SchemaError, parse_body
 from app.db import unit_of_work
 from app.web import json_error
+from delivery.money_routes import settlement_message
 from delivery.service import RetryBatch, Settings, apply_batch
+from delivery.settlements import MESSAGE_TYPE as SETTLEMENT_TYPE
+from delivery.settlements import SETTLEMENT_RESULT, SETTLEMENT_SCHEMA
 
 bp = Blueprint("webhook", __name__)
 
@@ -59,13 +63,20 @@ RESULTS = {"type": "object", "required": ["results"], "properties": {"results": 
     "properties": {"event_id": {"type": ["string", "null"]}, "result": {"type": "string"}}}}}}
 
 
+# Two kinds of message at one endpoint (contract 3 and 6.3), told apart by `type`.
+MESSAGES = {"type": "object", "required": ["type", "data"], "oneOf": [TRACKING_EVENTS_SCHEMA, SETTLEMENT_SCHEMA]}
+
+
 @bp.route("/api/v1/courier/events", methods=["POST"])
 @csrf.exempt
-@api.operation("Event pelacakan dari kurir (kontrak kurir bagian 3), ditandatangani Standard Webhooks",
-               tags=["kurir"], auth="signature", body=TRACKING_EVENTS_SCHEMA, validate_body=False, response=RESULTS,
-               parameters=WEBHOOK_HEADERS, errors=[413],
+@api.operation("Event pelacakan dan setoran COD dari kurir (kontrak kurir bagian 3 dan 6.3), ditandatangani "
+               "Standard Webhooks",
+               tags=["kurir"], auth="signature", body=MESSAGES, validate_body=False,
+               response={"anyOf": [RESULTS, SETTLEMENT_RESULT]}, parameters=WEBHOOK_HEADERS, errors=[409, 413],
                description="Tanda tangan diperiksa lebih dulu (401), lalu ukuran (413), lalu skema (400). Objek "
-                           "event boleh membawa field yang ditambahkan kontrak kemudian (bagian 6).")
+                           "event boleh membawa field yang ditambahkan kontrak kemudian (bagian 6). Setoran COD "
+                           "(type cod.settlement): 200 recorded/duplicate, 409 untuk settlement_id yang sama "
+                           "dengan isi lain.")
 def courier_events() -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte (1 MiB).")
@@ -87,6 +98,8 @@ def courier_events() -> Any:
         return _error(400, f"JSON tidak valid: {exc}")
     except RecursionError:
         return _error(400, "JSON bersarang terlalu dalam; kontrak hanya memakai beberapa tingkat objek.")
+    if isinstance(body, dict) and body.get("type") == SETTLEMENT_TYPE:
+        return settlement_message(body, text, request.headers.get("webhook-id", ""))
     try:
         events = parse_body(body)
     except SchemaError as exc:

@@ -71,6 +71,9 @@ class DocItem:
     phone: str | None
     lat: float | None
     lng: float | None
+    # Courier contract 6.1: the fee the postman collects (whole rupiah) and whether the old e-KTP must be surrendered.
+    cod_amount: int | None = None
+    collect_old_card: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,31 @@ class ManifestDoc:
     created_at: dt.datetime  # timezone-aware (UTC); printed in WIB (UTC+7)
     finalized_at: dt.datetime | None
     items: tuple[DocItem, ...]
+
+
+def rupiah(amount: int) -> str:
+    """20000 -> "Rp 20.000"."""
+    return "Rp " + f"{amount:,}".replace(",", ".")
+
+
+def service_note(item: DocItem) -> str:
+    """What the postman must do besides handing the card over: "COD Rp 20.000 + KTP lama", "" for an ordinary item."""
+    parts = [f"COD {rupiah(item.cod_amount)}"] if item.cod_amount else []
+    if item.collect_old_card:
+        parts.append("KTP lama" if parts else "Tarik KTP lama")
+    return " + ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CodTotals:
+    items: int  # items with a fee
+    amount: int  # their fees, whole rupiah
+    old_cards: int  # items whose old card must be surrendered
+
+
+def cod_totals(items: tuple[DocItem, ...]) -> CodTotals:
+    cod = [item.cod_amount for item in items if item.cod_amount]
+    return CodTotals(len(cod), sum(cod), sum(1 for item in items if item.collect_old_card))
 
 
 def short_address(item: DocItem) -> str:
@@ -227,11 +255,15 @@ def _items_table(chunk: tuple[DocItem, ...]) -> Table:
     text_w = [w - 2 * _CELL_PAD for w in _COL_WIDTHS]
     rows: list[list] = [["No", "Nomor resi", "Nama", "Alamat singkat", "Kelurahan"]]
     for item in chunk:
+        note = service_note(item)
+        # The fee and the old card on the name's last line: the row keeps its fixed height.
+        name = (_fit(item.recipient_name, text_w[2], _MAX_LINES - 1) + "\n" + _fit(note, text_w[2], 1) if note
+                else _fit(item.recipient_name, text_w[2]))
         rows.append(
             [
                 str(item.seq),
                 _ResiBarcode(item.tracking_number),
-                _fit(item.recipient_name, text_w[2]),
+                name,
                 _fit(short_address(item) or "-", text_w[3]),
                 _fit(item.kelurahan, text_w[4], 2) + "\n" + _fit(f"Kec. {item.kecamatan}", text_w[4], 1),
             ]
@@ -276,6 +308,14 @@ def _letterhead(doc: ManifestDoc) -> list[Flowable]:
             _p(status, "value"),
         ],
     ]
+    totals = cod_totals(doc.items)
+    if totals.items or totals.old_cards:
+        info.append([
+            _p("Bayar di tempat", "label"),
+            _p(f"{totals.items} kiriman COD, jumlah {rupiah(totals.amount)}" if totals.items else "-", "value"),
+            _p("KTP lama", "label"),
+            _p(f"{totals.old_cards} kiriman wajib menyerahkan KTP lama" if totals.old_cards else "-", "value"),
+        ])
     info_table = Table(info, colWidths=(80, 185, 50, 195.2))
     info_table.setStyle(
         TableStyle(
@@ -314,22 +354,45 @@ def _totals_table(doc: ManifestDoc) -> Table:
     rows: list[list[str]] = [["No", "Kelurahan", "Kecamatan", "Jumlah"]]
     rows += [[str(i), kel, kec, str(n)] for i, (kel, kec, n) in enumerate(kelurahan_totals(doc.items), start=1)]
     rows.append(["", "JUMLAH TOTAL", "", str(len(doc.items))])
+    totals = cod_totals(doc.items)
+    if totals.items:  # the money the post office owes the office for this manifest (settled later, section 6.3)
+        rows.append(["", f"BIAYA COD ({totals.items} kiriman)", "", rupiah(totals.amount)])
     table = Table(rows, colWidths=(26, 210, 210, 64.2), repeatRows=1)
     table.setStyle(
         TableStyle(
             [
                 ("FONT", (0, 0), (-1, -1), FONT, 8, 10),
                 ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8, 10),
-                ("FONT", (0, -1), (-1, -1), FONT_BOLD, 8, 10),
+                ("FONT", (0, len(rows) - 1 - bool(totals.items)), (-1, -1), FONT_BOLD, 8, 10),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.88, 0.88, 0.88)),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
                 ("SPAN", (1, -1), (2, -1)),
+                *([("SPAN", (1, -2), (2, -2))] if totals.items else []),
                 ("ALIGN", (0, 0), (0, -1), "CENTER"),
                 ("ALIGN", (3, 0), (3, -1), "RIGHT"),
             ]
         )
     )
     return table
+
+
+def _cod_terms(doc: ManifestDoc) -> list[Flowable]:
+    """What the marks on the list ask of the postman, and the money due: after the totals (the first page has no room
+    to spare: its rows are fixed)."""
+    totals = cod_totals(doc.items)
+    terms = []
+    if totals.items:
+        count = f"{totals.items} ({terbilang(totals.items)}) kiriman"
+        terms.append(
+            f"Kiriman bertanda \"COD\" ({count}) dibayar di tempat: pengantar menagih biaya antar yang tertulis pada "
+            f"daftar kepada penerima sebelum kartu diserahkan, seluruhnya {rupiah(totals.amount)} "
+            f"({terbilang(totals.amount)} rupiah), disetorkan PT Pos kepada {doc.office_title}.")
+    if totals.old_cards:
+        count = f"{totals.old_cards} ({terbilang(totals.old_cards)}) kiriman"
+        terms.append(
+            f"Kiriman bertanda \"KTP lama\" ({count}): kartu baru hanya diserahkan setelah penerima menyerahkan KTP-el "
+            f"lamanya kepada pengantar; KTP-el lama dikembalikan kepada {doc.office_title} untuk dimusnahkan.")
+    return [Spacer(1, 6), *(_p(text, "body") for text in terms)] if terms else []
 
 
 def _signatures(doc: ManifestDoc) -> Flowable:
@@ -346,7 +409,7 @@ def handover_pdf(doc: ManifestDoc) -> bytes:
         story.append(_items_table(chunk))
     if not pages:
         story.append(_p("Tidak ada kiriman dalam manifest ini.", "body"))
-    story += [_p("Rekapitulasi per kelurahan", "heading"), _totals_table(doc), _signatures(doc)]
+    story += [_p("Rekapitulasi per kelurahan", "heading"), _totals_table(doc), *_cod_terms(doc), _signatures(doc)]
 
     out = io.BytesIO()
     # No frame padding: the tables are sized to the full width between the margins.
@@ -398,6 +461,8 @@ COLUMNS = (
     "phone",
     "manifest_number",
     "post_office_code",
+    "cod_amount",
+    "collect_old_card",
 )
 
 def _values(doc: ManifestDoc, item: DocItem) -> dict[str, str | int | float | None]:
@@ -419,6 +484,8 @@ def _values(doc: ManifestDoc, item: DocItem) -> dict[str, str | int | float | No
         "phone": item.phone,
         "manifest_number": doc.manifest_number,
         "post_office_code": doc.post_office_code,
+        "cod_amount": item.cod_amount,
+        "collect_old_card": "Y" if item.collect_old_card else "N",
     }
 
 
@@ -445,6 +512,8 @@ _XLSX_WIDTHS = {
     "phone": 17,
     "manifest_number": 24,
     "post_office_code": 10,
+    "cod_amount": 12,
+    "collect_old_card": 10,
 }
 
 
@@ -511,4 +580,13 @@ def _info_rows(doc: ManifestDoc) -> list[tuple[str, str | int]]:
         ("Dibuat", stamp(doc.created_at)),
         ("Difinalisasi", stamp(doc.finalized_at)),
         ("Jumlah kiriman", len(doc.items)),
+        *_cod_info(doc),
     ]
+
+
+def _cod_info(doc: ManifestDoc) -> list[tuple[str, str | int]]:
+    totals = cod_totals(doc.items)
+    if not (totals.items or totals.old_cards):
+        return []
+    return [("Kiriman COD", totals.items), ("Jumlah biaya COD (rupiah)", totals.amount),
+            ("Wajib serahkan KTP lama", totals.old_cards)]

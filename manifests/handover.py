@@ -56,6 +56,7 @@ def courier_payload(session: Session, office: Office, m: Manifest) -> dict[str, 
         kel = regions.kelurahan[card.kelurahan_code]
         items.append(courier_manifest.Item(
             tracking_number=item.tracking_number, recipient_name=card.nama, phone=card.no_hp or None,
+            cod_amount=item.cod_amount, collect_old_card=item.collect_old_card,
             address=courier_manifest.Address(
                 street=card.street or card.alamat, rt=card.rt or "", rw=card.rw or "", kelurahan=kel.name.upper(),
                 kecamatan=kel.kecamatan_name.upper(), kabupaten_kota=regions.name.upper(), provinsi=provinsi,
@@ -82,7 +83,8 @@ def manifest_document(session: Session, office: Office, m: Manifest) -> Manifest
             seq=item.seq, tracking_number=item.tracking_number or "", recipient_name=card.nama,
             street=card.street or card.alamat, rt=card.rt, rw=card.rw, kelurahan=kel.name.upper(),
             kecamatan=kel.kecamatan_name.upper(), kode_pos=card.kode_pos or kel.kode_pos, kode_wilayah=kel.code,
-            phone=card.no_hp, lat=card.lat, lng=card.lng))
+            phone=card.no_hp, lat=card.lat, lng=card.lng, cod_amount=item.cod_amount,
+            collect_old_card=item.collect_old_card))
     return ManifestDoc(
         office_title=office.title, office_code=office.code, kabupaten_kota=regions.name.upper(),
         provinsi=_provinsi(office.code), manifest_number=m.number, post_office_code=m.post_office_code,
@@ -299,7 +301,8 @@ def doc_item(regions: Any, item: ManifestItem, card: Card) -> DocItem:
         seq=item.seq, tracking_number=item.tracking_number or "", recipient_name=card.nama,
         street=card.street or card.alamat, rt=card.rt, rw=card.rw, kelurahan=kel.name.upper(),
         kecamatan=kel.kecamatan_name.upper(), kode_pos=card.kode_pos or kel.kode_pos, kode_wilayah=kel.code,
-        phone=card.no_hp, lat=card.lat, lng=card.lng)
+        phone=card.no_hp, lat=card.lat, lng=card.lng, cod_amount=item.cod_amount,
+        collect_old_card=item.collect_old_card)
 
 
 def item_lines(session: Session, office: Office, m: Manifest, number: int, size: int) -> Page:

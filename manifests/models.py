@@ -123,13 +123,22 @@ class ManifestItem(Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # failed delivery attempts
     last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # latest occurred_at seen
     last_received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    return_reason: Mapped[str | None] = mapped_column(String(20))
+    return_reason: Mapped[str | None] = mapped_column(String(30))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     recipient_name: Mapped[str | None] = mapped_column(String(200))
     recipient_relationship: Mapped[str | None] = mapped_column(String(20))
     # A DELIVERED far from the geocoded address (or outside the kelurahan polygon): kept, flagged for review.
     delivered_far_km: Mapped[float | None]
     flagged: Mapped[str | None] = mapped_column(String(200))
+    # Courier contract section 6: what the item carried (copied from the card at build) and what the courier said.
+    cod_amount: Mapped[int | None]
+    collect_old_card: Mapped[bool] = mapped_column(default=False, server_default=false())
+    cod_collected: Mapped[int | None]
+    old_card_collected: Mapped[bool | None]
+    pickup_post_office: Mapped[str | None] = mapped_column(String(10))
+    pickup_name: Mapped[str | None] = mapped_column(String(200))
+    pickup_address: Mapped[str | None] = mapped_column(String(500))
+    pickup_until: Mapped[dt.date | None]
 
     manifest: Mapped[Manifest] = relationship(back_populates="items")
     card: Mapped[Card] = relationship()

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from address.normalize import is_placeholder_street
 from app import handover_hooks, jobs
 from app.cards import Actor, Card, CardState, TransitionError, cards_by_blanko, move_many
 from app.courier import s10
@@ -102,9 +103,14 @@ _WORD = re.compile(r"[^\W_]")
 
 
 def courier_gaps(c: Any, kelurahan_kode_pos: str | None) -> tuple[str, ...]:
-    """The address parts the courier requires that card `c` lacks ('jalan', 'RT', 'RW', 'kode pos'); none: fine."""
+    """The address parts the courier requires that card `c` lacks ('jalan', 'RT', 'RW', 'kode pos'); none: fine.
+
+    The street is what the courier would get (the card's street, else its alamat); one that is only a temporary entry
+    ("BELUM ADA", "-") is no street: intake sends such a card to the review queue, and however one still became
+    ready, a build leaves it out."""
     gaps = []
-    if not _WORD.search(c.street or c.alamat or ""):
+    street = c.street or c.alamat or ""
+    if not _WORD.search(street) or is_placeholder_street(street):
         gaps.append("jalan")
     for name, value in (("RT", c.rt), ("RW", c.rw)):
         if not (value and _RT_RW.fullmatch(value) and int(value) > 0):
@@ -314,10 +320,29 @@ def build_planned(session: Session, office: Office, actor: Actor, plans: Sequenc
 
 def _insert_items(session: Session, m: Manifest, card_ids: Sequence[int], start_seq: int,
                   numbers: Sequence[str] | None) -> None:
+    """The items, each with what its card asks of the postman (courier contract 6.1): the COD fee and the old card,
+    copied so that the manifest keeps what was handed over whatever happens to the card later."""
+    service = _service_of(session, card_ids)
     rows = [{"manifest_id": m.id, "card_id": cid, "seq": start_seq + i, "active": True,
-             "tracking_number": numbers[i] if numbers else None} for i, cid in enumerate(card_ids)]
+             "tracking_number": numbers[i] if numbers else None,
+             "cod_amount": service.get(cid, (None, False))[0], "collect_old_card": service.get(cid, (None, False))[1]}
+            for i, cid in enumerate(card_ids)]
     if rows:
         session.execute(insert(ManifestItem.__table__), rows)
+
+
+_IN_BATCH = 2000  # SQLite allows 32,766 bound parameters per statement
+
+
+def _service_of(session: Session, card_ids: Sequence[int]) -> dict[int, tuple[int | None, bool]]:
+    """card id -> (cod_amount, collect_old_card) of the cards among `card_ids` that have either (most have none)."""
+    out: dict[int, tuple[int | None, bool]] = {}
+    for i in range(0, len(card_ids), _IN_BATCH):
+        out.update((cid, (amount, bool(old))) for cid, amount, old in session.execute(
+            select(Card.id, Card.cod_amount, Card.collect_old_card).where(
+                Card.id.in_(card_ids[i : i + _IN_BATCH]),
+                or_(Card.cod_amount.is_not(None), Card.collect_old_card.is_(True)))))
+    return out
 
 
 def allocate_numbers(session: Session, office: Office, tracking: TrackingRange, count: int) -> list[str]:

@@ -1,10 +1,11 @@
 """Returned and withdrawn cards to their kelurahan: batches, receipt, dispositions, corrections, re-sending.
 
-Cards that came back from the courier (RETURNED, with the courier's reason) and cards of withdrawn areas
-(WITHDRAWN) are gathered per kelurahan into a handover batch, listed on paper (returns/documents.py) and
-dispatched. The kelurahan's officer counts the batch in (a missing card is reported, never dropped) and
-records for each card one disposition. Every function takes a `Scope`: staff see their office, an officer one
-kelurahan of it; anything outside the scope is "not found". Functions never commit.
+Cards that came back from the courier (RETURNED, with the courier's reason), cards of withdrawn areas
+(WITHDRAWN) and cards whose address the postman cannot find (FOR_COLLECTION) are gathered per kelurahan into a
+handover batch, listed on paper (returns/documents.py) and dispatched. The kelurahan's officer counts the batch in
+(a missing card is reported, never dropped) and records for each card one disposition. Every function takes a
+`Scope`: staff see their office, an officer one kelurahan of it; anything outside the scope is "not found".
+Functions never commit.
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ from returns.models import (
     HandoverItem,
 )
 
-REASON_TEXT: dict[str, str] = {**REASON_LABELS, WITHDRAWN_REASON: "wilayah ditarik (tidak dikirim kurir)"}
+# A card whose address the postman cannot find, sent by a clerk to its kelurahan for collection (address/service.py):
+# in a batch like a withdrawn area's cards, under its own reason.
+COLLECTION_REASON = "FOR_COLLECTION"
+REASON_TEXT: dict[str, str] = {**REASON_LABELS, WITHDRAWN_REASON: "wilayah ditarik (tidak dikirim kurir)",
+                               COLLECTION_REASON: "alamat tidak dapat diantar: diambil di kelurahan"}
 DISPOSITION_STATE: dict[Disposition, CardState] = {
     Disposition.HOLDER: CardState.HANDED_TO_HOLDER, Disposition.FAMILY: CardState.HANDED_TO_HOLDER,
     Disposition.DECEASED: CardState.HOLDER_DECEASED, Disposition.MOVED: CardState.READDRESSED,
     Disposition.NOT_COLLECTED: CardState.NOT_COLLECTED,
 }
-BATCHABLE = (CardState.RETURNED, CardState.WITHDRAWN)
+BATCHABLE = (CardState.RETURNED, CardState.WITHDRAWN, CardState.FOR_COLLECTION)
+# The reason a waiting card is batched under, by its state (RETURNED: the courier's reason).
+_STATE_REASON = {CardState.WITHDRAWN: WITHDRAWN_REASON, CardState.FOR_COLLECTION: COLLECTION_REASON}
 ADDRESS_COLUMNS = ("address_status", "address_flags", "kelurahan_code", "address_candidate", "street", "rt", "rw",
                    "kode_pos", "lat", "lng", "geo_precision")
 
@@ -76,6 +83,16 @@ def reason_text(code: str | None) -> str:
     return REASON_TEXT.get(code or "", code or "-")
 
 
+def _batch_reason(state: CardState, return_reason: str | None) -> str:
+    return _STATE_REASON.get(state) or return_reason or "OTHER"
+
+
+def _state_before_batch(reason: str) -> CardState:
+    """Where a card taken out of a batch (or whose batch is cancelled) waits again: where it came from."""
+    return {WITHDRAWN_REASON: CardState.WITHDRAWN, COLLECTION_REASON: CardState.FOR_COLLECTION}.get(
+        reason, CardState.RETURNED)
+
+
 # --- batches at the office ---------------------------------------------------------------------------------
 
 
@@ -87,7 +104,7 @@ def candidates(session: Session, office: Office) -> dict[str, dict[str, int]]:
         .group_by(Card.kelurahan_code, Card.state, Card.return_reason)).all()
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for kel, state, reason, n in rows:
-        key = WITHDRAWN_REASON if state is CardState.WITHDRAWN else (reason or "OTHER")
+        key = _batch_reason(state, reason)
         out[kel][key] = out[kel].get(key, 0) + n
     return dict(out)
 
@@ -114,7 +131,7 @@ def build_batches(session: Session, office: Office, actor: Actor,
         query = query.where(Card.kelurahan_code.in_(wanted))
     per_kel: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for cid, kel, state, reason in session.execute(query.order_by(Card.kelurahan_code, Card.nama, Card.id)):
-        per_kel[kel].append((cid, WITHDRAWN_REASON if state is CardState.WITHDRAWN else (reason or "OTHER")))
+        per_kel[kel].append((cid, _batch_reason(state, reason)))
     if not per_kel:
         raise ReturnsError("Tidak ada kartu kembali atau ditarik yang menunggu dikirim ke kelurahan.")
     batches = []
@@ -136,7 +153,7 @@ def build_batches(session: Session, office: Office, actor: Actor,
                         for cid, reason in cards)
         session.flush()
         for state in BATCHABLE:
-            ids = [cid for cid, reason in cards if (reason == WITHDRAWN_REASON) == (state is CardState.WITHDRAWN)]
+            ids = [cid for cid, reason in cards if _state_before_batch(reason) is state]
             move_many(session, ids, CardState.BATCHED, actor, f"Masuk berkas serah terima {batch.number}",
                       expect=[state])
         batch.item_count += len(cards)
@@ -184,7 +201,7 @@ def remove_cards(session: Session, scope: Scope, batch_id: int, blankos: Iterabl
     if not wanted or missing:
         raise ReturnsError(f"Kartu tidak ada di berkas {batch.number}: {', '.join(sorted(missing)) or '-'}")
     for it, card in rows:
-        back = CardState.WITHDRAWN if it.reason == WITHDRAWN_REASON else CardState.RETURNED
+        back = _state_before_batch(it.reason)
         move(session, card, back, actor, f"Dikeluarkan dari berkas {batch.number}")
         session.delete(it)
     batch.item_count -= len(rows)
@@ -199,7 +216,7 @@ def cancel_batch(session: Session, scope: Scope, batch_id: int, actor: Actor, re
     if batch.status is not BatchStatus.DRAFT:
         raise ReturnsError(f"Berkas {batch.number} sudah dikirim; tidak dapat dibatalkan.")
     for it, card in batch_items(session, batch):
-        back = CardState.WITHDRAWN if it.reason == WITHDRAWN_REASON else CardState.RETURNED
+        back = _state_before_batch(it.reason)
         move(session, card, back, actor, f"Berkas {batch.number} dibatalkan: {reason.strip()}")
         it.active = False
     LIFECYCLE.set_status(session, batch, BatchStatus.CANCELLED, actor, f"Dibatalkan: {reason.strip()}")

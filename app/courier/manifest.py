@@ -3,6 +3,8 @@ body of `POST /v1/manifests`, built from plain values so that the contract's wir
 else. Which cards go on which manifest is the manifests domain's business (manifests/handover.py).
 
 The NIK is never part of it: the courier gets a name, an address and, when the citizen gave one, a phone number.
+A cash-on-delivery replacement card also carries its fee and whether the old card must be surrendered (section 6.1):
+only then, so that an ordinary item is exactly what section 2 describes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Item:
     recipient_name: str
     address: Address
     phone: str | None = None
+    cod_amount: int | None = None  # whole rupiah the postman collects before handing the card over
+    collect_old_card: bool = False  # the postman takes the old e-KTP first; without it, no new card
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +77,8 @@ def _item(item: Item) -> dict[str, Any]:
                              "address": address}
     if item.phone:
         entry["phone"] = item.phone
+    if item.cod_amount:
+        entry["cod"] = {"amount": item.cod_amount, "currency": "IDR"}
+    if item.cod_amount or item.collect_old_card:
+        entry["collect_old_card"] = bool(item.collect_old_card)
     return entry

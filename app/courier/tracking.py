@@ -1,5 +1,6 @@
-"""Tracking events, the inbound half of the courier contract (courier-partner-api.md, section 3): the statuses,
-reason codes and labels, and the mapping of a webhook body to `Event`s (schema checks that name the field).
+"""Tracking events, the inbound half of the courier contract (courier-partner-api.md, sections 3 and 6.2): the
+statuses, reason codes and labels, and the mapping of a webhook body to `Event`s (schema checks that name the field;
+what the schema cannot say, e.g. a pickup without its `until`, rejects the one event: `semantic_error`).
 
 One vocabulary for both sides: our webhook endpoint validates against it, the courier simulator plays it. What an
 event does to an item and its card is delivery's business (delivery/service.py).
@@ -16,6 +17,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from app.api import describe_errors
+from app.dates import as_local
 
 
 class Status(StrEnum):
@@ -26,6 +28,11 @@ class Status(StrEnum):
     DELIVERY_FAILED = "DELIVERY_FAILED"
     RETURNED = "RETURNED"
     RETURN_RECEIVED = "RETURN_RECEIVED"
+    # Section 6: the item waits at a post office for the citizen (attempts are over).
+    AVAILABLE_FOR_PICKUP = "AVAILABLE_FOR_PICKUP"
+    # Section 6 annotations of a delivered item: they never change its state.
+    OLD_CARD_RECEIVED = "OLD_CARD_RECEIVED"
+    COD_REMITTED = "COD_REMITTED"
 
 
 STATUS_LABELS: dict[Status, str] = {
@@ -36,16 +43,25 @@ STATUS_LABELS: dict[Status, str] = {
     Status.DELIVERY_FAILED: "Gagal antar (dicoba lagi)",
     Status.RETURNED: "Dikembalikan kurir",
     Status.RETURN_RECEIVED: "Kembali di Disdukcapil",
+    Status.AVAILABLE_FOR_PICKUP: "Menunggu diambil di kantor pos",
+    Status.OLD_CARD_RECEIVED: "KTP lama sampai di Disdukcapil",
+    Status.COD_REMITTED: "Biaya antar disetor kurir",
 }
 
 # Final: never undone by an earlier-dated event that arrives late.
 FINAL: frozenset[Status] = frozenset({Status.DELIVERED, Status.RETURN_RECEIVED})
+# Annotations of a delivered item (section 6.2): recorded, never a step of the delivery; an annotation for an item
+# that is not delivered is rejected.
+ANNOTATIONS: frozenset[Status] = frozenset({Status.OLD_CARD_RECEIVED, Status.COD_REMITTED})
 
+# Section 6: the citizen would not surrender the old card, or would not pay the fee (for either status).
+LAST_MILE_REASONS: tuple[str, ...] = ("OLD_CARD_NOT_SURRENDERED", "COD_NOT_PAID")
 # Reason codes a DELIVERY_FAILED may carry (the courier tries again).
-FAILURE_REASONS: tuple[str, ...] = ("NOBODY_HOME", "ADDRESS_NOT_FOUND", "CLOSED_COMPLEX", "REFUSED", "OTHER")
+FAILURE_REASONS: tuple[str, ...] = ("NOBODY_HOME", "ADDRESS_NOT_FOUND", "CLOSED_COMPLEX", "REFUSED", "OTHER",
+                                    *LAST_MILE_REASONS)
 # Reason codes a RETURNED must carry (the courier gives up).
 RETURN_REASONS: tuple[str, ...] = (
-    "DECEASED", "MOVED", "BAD_ADDRESS", "DEMOLISHED_AREA", "REFUSED", "UNCLAIMED", "DAMAGED",
+    "DECEASED", "MOVED", "BAD_ADDRESS", "DEMOLISHED_AREA", "REFUSED", "UNCLAIMED", "DAMAGED", *LAST_MILE_REASONS,
 )
 REASONS_BY_STATUS: dict[Status, tuple[str, ...]] = {
     Status.DELIVERY_FAILED: FAILURE_REASONS,
@@ -64,6 +80,8 @@ REASON_LABELS: dict[str, str] = {
     "ADDRESS_NOT_FOUND": "alamat tidak ditemukan",
     "CLOSED_COMPLEX": "perumahan tertutup",
     "OTHER": "lainnya",
+    "OLD_CARD_NOT_SURRENDERED": "kartu lama tidak diserahkan",
+    "COD_NOT_PAID": "biaya antar tidak dibayar",
 }
 
 RELATIONSHIPS: tuple[str, ...] = ("SELF", "FAMILY", "NEIGHBOUR", "RT_RW_OFFICIAL", "OTHER")
@@ -76,10 +94,13 @@ MAX_EVENTS_PER_BATCH = 500
 MAX_BODY_BYTES = 1024 * 1024
 TIMESTAMP_TOLERANCE_S = 5 * 60
 
-# A status's place in a delivery: breaks ties between events with the same occurred_at.
+# A status's place in a delivery: breaks ties between events with the same occurred_at. Stored with the deciding
+# event (manifest_item.status_rank): a status added between two others renumbers the stored ranks in its migration
+# (0013: AVAILABLE_FOR_PICKUP). Annotations come after everything and never decide a state.
 RANK: dict[str, int] = {Status.ACCEPTED: 1, Status.IN_TRANSIT: 2, Status.OUT_FOR_DELIVERY: 3,
-                        Status.DELIVERY_FAILED: 4, Status.RETURNED: 5, Status.DELIVERED: 6,
-                        Status.RETURN_RECEIVED: 7}
+                        Status.DELIVERY_FAILED: 4, Status.AVAILABLE_FOR_PICKUP: 5, Status.RETURNED: 6,
+                        Status.DELIVERED: 7, Status.RETURN_RECEIVED: 8, Status.OLD_CARD_RECEIVED: 9,
+                        Status.COD_REMITTED: 10}
 
 
 class SchemaError(ValueError):
@@ -107,6 +128,17 @@ class Event:
     photo_url: str | None
     signature_url: str | None
     courier_id: str | None
+    # Section 6.2, each None when the event does not carry it. `pickup_until` is None also when the text is not a
+    # date: `pickup_until_text` keeps what was sent, for the message that rejects the event.
+    pickup_post_office: str | None = None
+    pickup_name: str | None = None
+    pickup_address: str | None = None
+    pickup_until: dt.date | None = None
+    pickup_until_text: str | None = None
+    cod_collected: int | None = None
+    old_card_collected: bool | None = None
+    received_by: str | None = None
+    settlement_id: str | None = None
 
     @property
     def key(self) -> tuple[dt.datetime, int, str]:
@@ -219,8 +251,34 @@ def parse_body(body: Any) -> list[Event]:
             post_office=location.get("post_office"), lat=None if lat is None else float(lat),
             lng=None if lng is None else float(lng), recipient_name=recipient.get("name"),
             relationship=recipient.get("relationship"), photo_url=proof.get("photo_url"),
-            signature_url=proof.get("signature_url"), courier_id=e.get("courier_id")))
+            signature_url=proof.get("signature_url"), courier_id=e.get("courier_id"), **_last_mile(e)))
     return events
+
+
+def _last_mile(e: dict[str, Any]) -> dict[str, Any]:
+    """The section 6.2 fields of one event (schema-checked), as `Event` keywords."""
+    pickup, old_card = e.get("pickup") or {}, e.get("old_card") or {}
+    until_text = pickup.get("until")
+    return {"pickup_post_office": pickup.get("post_office"), "pickup_name": pickup.get("name"),
+            "pickup_address": pickup.get("address"), "pickup_until": parse_date(until_text),
+            "pickup_until_text": until_text, "cod_collected": e.get("cod_collected"),
+            "old_card_collected": e.get("old_card_collected"), "received_by": old_card.get("received_by"),
+            "settlement_id": e.get("settlement_id")}
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """A calendar date written YYYY-MM-DD in a plausible year, else None."""
+    if text is None or len(text) != 10:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
+def _filled(text: str | None) -> bool:
+    return bool(text and text.strip())
 
 
 def semantic_error(e: Event) -> str | None:
@@ -236,4 +294,24 @@ def semantic_error(e: Event) -> str | None:
         return f"reason_code '{e.reason_code}' tidak berlaku untuk {e.status} (pilihan: {', '.join(allowed)})"
     if e.relationship is not None and e.relationship not in RELATIONSHIPS:
         return f"recipient.relationship '{e.relationship}' tidak ada di kontrak"
+    return _last_mile_error(e)
+
+
+def _last_mile_error(e: Event) -> str | None:
+    """What a section 6.2 status lacks: where and until when an item waits, who received an old card, which
+    settlement remitted a fee."""
+    if e.status == Status.AVAILABLE_FOR_PICKUP:
+        if e.pickup_until_text is None:
+            return "pickup.until wajib untuk AVAILABLE_FOR_PICKUP (tanggal YYYY-MM-DD)"
+        if e.pickup_until is None:
+            return f"pickup.until '{e.pickup_until_text[:40]}' bukan tanggal YYYY-MM-DD"
+        if e.pickup_until < as_local(e.occurred_at).date():
+            return f"pickup.until {e.pickup_until.isoformat()} sebelum tanggal kejadian (occurred_at)"
+        for name, value in (("post_office", e.pickup_post_office), ("name", e.pickup_name)):
+            if not _filled(value):
+                return f"pickup.{name} wajib untuk AVAILABLE_FOR_PICKUP"
+    if e.status == Status.OLD_CARD_RECEIVED and not _filled(e.received_by):
+        return "old_card.received_by wajib untuk OLD_CARD_RECEIVED"
+    if e.status == Status.COD_REMITTED and not _filled(e.settlement_id):
+        return "settlement_id wajib untuk COD_REMITTED"
     return None

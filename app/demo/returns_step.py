@@ -192,7 +192,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
     done(t0, f"{placed} alamat ditempatkan; kartunya siap masuk manifest berikutnya"
              + (f" ({collected} tanpa jalan/RT/RW: diambil di kelurahan)" if collected else "")
              + (f"; {area} ditarik (tahap 2): {withdrawn} kartu." if area else "."))
-    return withdrawn + collected  # cards sent to the kelurahan for collection are withdrawn cards too
+    return withdrawn  # cards sent to the kelurahan for collection are FOR_COLLECTION, not withdrawn
 
 
 def _has_ready(session: Session, office: Office) -> bool:

@@ -879,12 +879,15 @@ def _withdrawn_village(office: _Office, code: str | None) -> _Village:
 def generate_print_run(
     path: Path, *, office_code: str = "32.16", cards: int = 10_000, seed: int = 4,
     withdrawn_kelurahan: str | None = None, bad_row_share: float = 0.002, unclear_share: float = 0.008,
-    start_blanko: int = 1, print_date: date | None = None, delimiter: str = ",",
+    start_blanko: int = 1, print_date: date | None = None, delimiter: str = ",", cod_share: float = 0.0,
+    cod_fee: int = 20_000,
 ) -> SyntheticRun:
     """Write a synthetic print run CSV (UTF-8, header row, COLUMNS order) and say what is in it.
 
     Rows are streamed to disk; memory stays bounded by the NIK serial table and the small sets of
-    planned special cards, so a million cards is fine.
+    planned special cards, so a million cards is fine. With `cod_share`, that share of the cards are replacement
+    cards sent cash on delivery (columns layanan, biaya_antar, tarik_ktp_lama), drawn from a random stream of their
+    own so that the rest of the run is the same with or without them.
     """
     office = _load_office(w.normalize_wilayah_code(office_code))
     withdrawn = _withdrawn_village(office, withdrawn_kelurahan)
@@ -897,28 +900,46 @@ def generate_print_run(
     gen = _Generator(rng, office, withdrawn, print_date or DEFAULT_PRINT_DATE)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    damaged = _write_rows(path, gen, plan, cards, bad_n, start_blanko, delimiter)
+    cod = _Cod(random.Random(f"cod-{seed}"), cod_share, cod_fee) if cod_share > 0 else None
+    damaged = _write_rows(path, gen, plan, cards, bad_n, start_blanko, delimiter, cod)
     return SyntheticRun(path=path, cards=cards, bad_rows=bad_n, duplicate_prints=dups_n,
                         damaged_blanko=damaged, withdrawn_kelurahan=withdrawn.code,
                         withdrawn_cards=withdrawn_n, unclear_addresses=unclear_n)
 
 
+@dataclass
+class _Cod:
+    rng: random.Random
+    share: float
+    fee: int
+
+    def columns(self) -> list[str]:
+        if self.rng.random() >= self.share:
+            return ["", "", ""]
+        # most replacement cards must be swapped for the old one; a few (a lost card) need no old card
+        return ["COD", str(self.fee), "Y" if self.rng.random() < 0.9 else "N"]
+
+
+COD_COLUMNS = ("layanan", "biaya_antar", "tarik_ktp_lama")
+
+
 def _write_rows(path: Path, gen: _Generator, plan: _Plan, cards: int, bad: int, start_blanko: int,
-                delimiter: str) -> list[str]:
+                delimiter: str, cod: _Cod | None = None) -> list[str]:
     """Stream every row to path; returns the damaged cards' blanko numbers in file order."""
     originals: dict[int, list[str]] = {}
     damaged: list[str] = []
     card_i = 0
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f, delimiter=delimiter)
-        out.writerow(COLUMNS)
+        out.writerow(COLUMNS + (COD_COLUMNS if cod else ()))
         buffer: list[list[str]] = []
         for pos in range(cards + bad):
             blanko = format_blanko(start_blanko + pos)
             if pos in plan.bad_rows:
-                buffer.append(gen.bad_row(blanko))
+                buffer.append(gen.bad_row(blanko) + (["", "", ""] if cod else []))
             else:
-                buffer.append(_card_row(gen, plan, card_i, blanko, originals))
+                row = _card_row(gen, plan, card_i, blanko, originals)
+                buffer.append(row + cod.columns() if cod else row)
                 if card_i in plan.damaged:
                     damaged.append(blanko)
                 card_i += 1

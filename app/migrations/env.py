@@ -9,7 +9,9 @@ import app.cards  # noqa: F401  (registers the card tables on the metadata)
 import app.models  # noqa: F401
 import app.tally  # noqa: F401
 import delivery.models  # noqa: F401
+import delivery.money_models  # noqa: F401
 import manifests.models  # noqa: F401
+import notify.models  # noqa: F401
 import returns.models  # noqa: F401
 from app.db import Base
 

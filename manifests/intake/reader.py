@@ -60,6 +60,9 @@ class CardRow:
     nomor_blanko: str
     tanggal_cetak: dt.date
     no_hp: str | None
+    # layanan COD: the fee the citizen pays the postman (whole rupiah), and whether the old card must be surrendered.
+    cod_amount: int | None = None
+    collect_old_card: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class Chunk:
 _FIELDS = (
     "nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "rt_rw",
     "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "kode_wilayah", "kode_pos", "no_kk",
-    "nomor_blanko", "tanggal_cetak", "no_hp",
+    "nomor_blanko", "tanggal_cetak", "no_hp", "layanan", "biaya_antar", "tarik_ktp_lama",
 )
 _REQUIRED = (
     "nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "alamat", "kelurahan", "kecamatan",
@@ -134,6 +137,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "nomor_blanko": ("nomorblanko", "noblanko", "blanko"),
     "tanggal_cetak": ("tanggalcetak", "tglcetak"),
     "no_hp": ("nohp", "hp", "telepon", "notelp", "telp", "notelepon", "nomorhp"),
+    "layanan": ("layanan", "jenislayanan"),
+    "biaya_antar": ("biayaantar", "biayakirim"),
+    "tarik_ktp_lama": ("tarikktplama", "tarikktp", "tarikkartulama"),
 }
 _HEADER_TO_FIELD = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _HEADER_NOISE = re.compile(r"[\s_\-./]+")
@@ -680,8 +686,9 @@ def _bounded(field: str, clean: Callable[[str], str | None]) -> Callable[[str], 
 
 _KODE_WILAYAH = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})", re.ASCII)
 _KODE_POS = re.compile(r"\d{5}", re.ASCII)
-_PHONE_NOISE = str.maketrans("", "", " -().\t\u00a0")
-_PHONE = re.compile(r"\+?\d{6,15}", re.ASCII)
+_PHONE_NOISE = str.maketrans("", "", " -().\t\u00a0'")
+# What registers write for "no number": no number, not a wrong one.
+_NO_PHONE = frozenset({"0", "TIDAK ADA", "TDK ADA", "BELUM ADA", "BLM ADA"})
 
 
 def _kode_wilayah(value: str) -> str | None:
@@ -701,15 +708,76 @@ def _kode_pos(value: str) -> str | None:
 
 
 def _no_hp(value: str) -> str | None:
+    """A mobile number as `08...` or `+628...` with 10-15 digits (spec), or None when the cell says there is none.
+
+    What files have always carried still imports: spaces, dashes, dots and brackets, `62...` or `0062...` without the
+    plus (made `+62...`), and a leading 0 that a spreadsheet dropped (`812...`, made `0812...`). Anything else is a
+    number nobody can be reached at, and messages to the citizen go to it: a rejected row naming no_hp."""
     text = value.strip()
     if len(text) > LIMITS["no_hp"]:
         raise _too_long("no_hp", text)
-    text = text.translate(_PHONE_NOISE)
-    if not _PHONE.fullmatch(text):
+    if text.upper() in _EMPTY_MARKERS or " ".join(text.upper().split()) in _NO_PHONE:
         return None
-    if text[0] == "8":  # a mobile number whose leading 0 a spreadsheet dropped (Indonesian mobiles are 08xx)
-        text = "0" + text
-    return text
+    digits = text.translate(_PHONE_NOISE)
+    if digits.startswith("+62"):
+        number = "+62" + digits[3:]
+    elif digits.startswith("0062"):
+        number = "+62" + digits[4:]
+    elif digits.startswith("62"):
+        number = "+62" + digits[2:]
+    elif digits.startswith("8"):  # a mobile number whose leading 0 a spreadsheet dropped (Indonesian mobiles are 08xx)
+        number = "0" + digits
+    else:
+        number = digits
+    national = number[3:] if number.startswith("+62") else number[1:] if number.startswith("08") else ""
+    if not (national[:1] == "8" and national.isascii() and national.isdigit() and 10 <= len(number.lstrip("+")) <= 15):
+        raise _Reject("no_hp", f'Nomor HP "{_shown(text)}" tidak valid: tulis 08... atau +628..., 10 sampai 15 '
+                               "digit (kosongkan bila tidak ada)")
+    return number
+
+
+# layanan / biaya_antar / tarik_ktp_lama: a replacement card sent cash on delivery, the old card surrendered.
+_COD = "COD"
+_COD_MAX = 10_000_000
+_YES = frozenset({"Y", "YA", "YES", "TRUE"})
+_NO = frozenset({"N", "T", "TIDAK", "NO", "FALSE"})
+
+
+def _service(values: tuple[str, str, str]) -> tuple[int | None, bool]:
+    """(cod_amount, collect_old_card) from the cells layanan, biaya_antar and tarik_ktp_lama (all empty: an ordinary
+    delivery). The fee is required with COD and refused without it; the old card is collected by default with COD."""
+    layanan, biaya, tarik = (" ".join(v.split()).upper() for v in values)
+    if layanan in _EMPTY_MARKERS:
+        cod = False
+    elif layanan == _COD:
+        cod = True
+    else:
+        raise _Reject("layanan", f'Layanan "{_shown(layanan)}" tidak dikenal: isi COD (bayar di tempat) atau '
+                                 "kosongkan untuk pengiriman biasa")
+    amount = None
+    if biaya in _EMPTY_MARKERS:
+        if cod:
+            raise _Reject("biaya_antar", "Biaya antar wajib diisi untuk layanan COD: rupiah bulat, mis. 20000")
+    elif not cod:
+        raise _Reject("biaya_antar", f'Biaya antar "{_shown(biaya)}" diisi padahal layanan bukan COD: isi layanan '
+                                     "COD atau kosongkan biaya antar")
+    elif not (biaya.isascii() and biaya.isdigit()):
+        raise _Reject("biaya_antar", f'Biaya antar "{_shown(biaya)}" bukan rupiah bulat: tulis angka saja, tanpa '
+                                     "Rp, titik atau koma, mis. 20000")
+    else:
+        amount = int(biaya)
+        if not 1 <= amount <= _COD_MAX:
+            raise _Reject("biaya_antar", f"Biaya antar {_shown(biaya)} di luar batas: 1 sampai 10000000 rupiah")
+    if tarik in _EMPTY_MARKERS:
+        collect = cod
+    elif tarik in _YES:
+        collect = True
+    elif tarik in _NO:
+        collect = False
+    else:
+        raise _Reject("tarik_ktp_lama", f'Tarik KTP lama "{_shown(tarik)}" tidak dikenali: isi Y (kartu lama '
+                                        "diserahkan saat kartu baru diterima) atau N")
+    return amount, collect
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -745,6 +813,7 @@ class _RowChecker:
         self._provinsi = _Memo(_bounded("provinsi", _optional_text))
         self._kode_wilayah = _Memo(_kode_wilayah)
         self._kode_pos = _Memo(_kode_pos)
+        self._services = _Memo(_service)
 
     def check(self, line: int, row: tuple[Any, ...]) -> CardRow | RejectedRow | None:
         """A card, a rejection, or None: an empty row, or an exact repeat of a card already in this file."""
@@ -776,7 +845,8 @@ class _RowChecker:
 
     def _card(self, line: int, values: tuple[Any, ...]) -> CardRow | None:
         (nik, nama, tempat_lahir, tanggal_lahir, jenis_kelamin, alamat, rt, rw, rt_rw, kelurahan, kecamatan,
-         kabupaten_kota, provinsi, kode_wilayah, kode_pos, no_kk, nomor_blanko, tanggal_cetak, no_hp) = values
+         kabupaten_kota, provinsi, kode_wilayah, kode_pos, no_kk, nomor_blanko, tanggal_cetak, no_hp, layanan,
+         biaya_antar, tarik_ktp_lama) = values
         try:
             printed: dt.date | None = self._print_dates[tanggal_cetak]
         except _Reject:
@@ -811,6 +881,7 @@ class _RowChecker:
             no_kk = _sixteen_digits(no_kk, "no_kk", "Nomor KK")
         else:
             no_kk = None
+        cod_amount, collect_old_card = self._services[(layanan, biaya_antar, tarik_ktp_lama)]
         rt, rw = normalize_rt_rw(rt, rw, alamat)
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
@@ -819,7 +890,7 @@ class _RowChecker:
             line, nik, nama, tempat_lahir, born, gender, alamat, rt, rw,
             self._kelurahan[kelurahan], self._kecamatan[kecamatan], self._kabupaten_kota[kabupaten_kota],
             self._provinsi[provinsi], self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk,
-            nomor_blanko, printed, _no_hp(no_hp),
+            nomor_blanko, printed, _no_hp(no_hp), cod_amount, collect_old_card,
         )
         self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line  # last: a rejected row claims no blanko
         return card

@@ -250,6 +250,7 @@ class _IntakeContext:
             "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos,
             "no_kk": None, "no_kk_hash": kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # never in clear
             "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
+            "cod_amount": r.cod_amount, "collect_old_card": r.collect_old_card,
             "duplicate_of_id": c.duplicate_of,
         }
 

@@ -169,13 +169,13 @@ def test_the_clerk_sends_an_undeliverable_address_to_the_kelurahan_for_collectio
                       follow_redirects=True).get_data(as_text=True)
     assert "dikirim ke kelurahan untuk diambil" in page
     card = _card(app, "BLK0000002")
-    assert card.state is CardState.WITHDRAWN and card.kelurahan_code == JATIMULYA
+    assert card.state is CardState.FOR_COLLECTION and card.kelurahan_code == JATIMULYA
     last = card.history[-1]
     assert last.actor == "staf" and "Alamat tidak dapat diantar: diambil di kelurahan" in last.reason
     assert "kontrakan" in last.reason
     api = staff.post(f"/api/v1/address/review/{_card(app, 'BLK0000003').id}",
                      json={"kelurahan": JATIMULYA, "collect_at_kelurahan": True})
-    assert api.status_code == 200 and api.get_json()["state"] == "WITHDRAWN"
+    assert api.status_code == 200 and api.get_json()["state"] == "FOR_COLLECTION"
     wrong = staff.post(f"/api/v1/address/review/{_card(app, 'BLK0000001').id}",
                        json={"kelurahan": JATIMULYA, "collect_at_kelurahan": "ya"})
     assert wrong.status_code == 400 and wrong.get_json()["error"]["fields"] == ["collect_at_kelurahan"]

@@ -4,6 +4,7 @@ the reconciliation report is the same."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import PG_URL
 from helpers import card_row, cli, make_user, report, write_csv
 from sqlalchemy import select
 
@@ -27,6 +27,9 @@ from manifests import sorting
 
 JATIMULYA = "32.16.06.1001"
 LAMBANGSARI = "32.16.06.2002"
+
+# As tests/conftest.py has it (importing `conftest` by name is ambiguous: every test folder may have one).
+PG_URL = os.environ.get("ANTAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture

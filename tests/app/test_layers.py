@@ -1,14 +1,14 @@
 """The packages import one way, the way the data flows.
 
-    app (the kernel) -> address -> manifests -> delivery -> returns -> dashboard
-     0                  1          2            3           4          5 (reads only)
+    app (the kernel) -> address -> manifests -> delivery -> returns -> dashboard -> notify
+     0                  1          2            3           4          5 (reads)    6 (messages to citizens)
 
 A module may import from its own layer and from lower ones, never from a higher one: the kernel must stay usable
 without any domain, and a domain must not reach forward into a step that only happens after it.
 
-`courier_sim` stands in for the courier partner, an outside system. It may import only the kernel (the contract
-lives in `app.courier`) and itself, and no production package may import it, so that nothing we ship can lean on
-the simulator's behaviour instead of the contract.
+`courier_sim` stands in for the courier partner and `notify_sim` for the message gateway, outside systems. Each may
+import only the kernel (the courier contract lives in `app.courier`) and itself, and no production package may
+import either, so that nothing we ship can lean on a simulator's behaviour instead of the contract.
 
 The composition root is the one place that knows every domain, so it is exempt; it is kept to this explicit,
 short allow-list and nothing else may join it:
@@ -38,10 +38,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-LAYERS: dict[str, int] = {"app": 0, "address": 1, "manifests": 2, "delivery": 3, "returns": 4, "dashboard": 5}
-SIMULATOR = "courier_sim"
-SIMULATOR_MAY_IMPORT = frozenset({"app", SIMULATOR})
-PACKAGES: tuple[str, ...] = (*LAYERS, SIMULATOR)
+LAYERS: dict[str, int] = {"app": 0, "address": 1, "manifests": 2, "delivery": 3, "returns": 4, "dashboard": 5,
+                          "notify": 6}
+SIMULATORS: tuple[str, ...] = ("courier_sim", "notify_sim")
+PACKAGES: tuple[str, ...] = (*LAYERS, *SIMULATORS)
 
 # Alembic's env.py and revisions only run inside Alembic's own context; they are not part of the import graph.
 SKIPPED_DIRS: tuple[str, ...] = ("app/migrations",)
@@ -61,7 +61,7 @@ class Edge:
 
 
 def module_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Every module of the seven packages under `root`, as (path, dotted name), in a stable order."""
+    """Every module of the packages under `root`, as (path, dotted name), in a stable order."""
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root)
@@ -145,7 +145,7 @@ def _imports_in(root: Path, tree: ast.AST, package: str) -> Iterator[tuple[int, 
 
 
 def import_edges(root: Path) -> list[Edge]:
-    """Every import between the seven packages found in the source under `root`."""
+    """Every import between the packages found in the source under `root`."""
     edges: set[Edge] = set()
     for path, module in module_files(root):
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -174,10 +174,10 @@ def _broken_rule(edge: Edge) -> str | None:
     if edge.imported != "app" and in_composition_root(edge.imported):
         return "only the composition root may import it"
     source, target = edge.importer.partition(".")[0], edge.imported.partition(".")[0]
-    if source == SIMULATOR:
-        return None if target in SIMULATOR_MAY_IMPORT else f"{SIMULATOR} may import only app and itself"
-    if target == SIMULATOR:
-        return f"no production package may import {SIMULATOR}"
+    if source in SIMULATORS:
+        return None if target in ("app", source) else f"{source} may import only app and itself"
+    if target in SIMULATORS:
+        return f"no production package may import {target}"
     if LAYERS[target] > LAYERS[source]:
         return f"{source} may not depend on {target}"
     return None
@@ -292,7 +292,8 @@ def test_the_check_catches_an_edge_against_the_flow(tmp_path: Path) -> None:
 # project imported before it, which is what "imports on its own" means, at a fraction of an interpreter's start-up.
 _FORK_SERVER = textwrap.dedent("""
     import json, os, sys, traceback
-    PROJECT = ("app", "address", "manifests", "delivery", "returns", "courier_sim")
+    PROJECT = ("app", "address", "manifests", "delivery", "returns", "dashboard", "notify", "courier_sim",
+               "notify_sim")
     for lib in ("flask", "flask_login", "flask_wtf", "flask_limiter", "sqlalchemy", "alembic", "pandas", "openpyxl",
                 "geopy", "rapidfuzz", "reportlab", "requests", "urllib3", "rich", "click", "standardwebhooks",
                 "gunicorn", "dotenv", "redis", "rq", "lokal"):

@@ -106,5 +106,5 @@ def test_each_problem_list_has_its_own_pages(webhook_app, staff, many_rejected, 
     api = staff.get("/api/v1/tracking/problems").get_json()
     assert api["rejected"]["count"] == 60 and len(api["rejected"]["rows"]) == 60
     assert api["silent"]["count"] == 5 and set(api) == {"silent_days", "max_attempts", "silent", "failing", "far",
-                                                        "rejected", "held"}
+                                                        "rejected", "held", "pickup_overdue"}
     assert api["held"]["count"] == 0  # events for items not yet handed over (none here)

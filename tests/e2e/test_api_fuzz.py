@@ -38,7 +38,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
     env = base_env(tmp_path / "instance", ANTAR_PUBLIC_RATE_LIMIT="1000 per minute",
                    ANTAR_LOGIN_RATE_LIMIT="1000 per minute", ANTAR_COURIER_BASE_URL=f"http://127.0.0.1:{sim_port}/",
                    ANTAR_COURIER_API_TOKEN="sim-token", ANTAR_COURIER_WEBHOOK_SECRETS=secret,
-                   ANTAR_COURIER_RETRIES="0")
+                   ANTAR_COURIER_RETRIES="0", ANTAR_NOTIFY_WEBHOOK_SECRET=secret)
     antar(env, "db", "upgrade")
     antar(env, "users", "create", "staf", "--role", "staff")
     antar(env, "users", "create", "petugas", "--role", "officer", "--kelurahan", "32.16.06.1001")

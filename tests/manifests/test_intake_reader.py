@@ -536,7 +536,7 @@ def test_csv_that_is_not_text(tmp_path, content, message):
 AT_LIMIT = {
     "nama": "A" * 100, "tempat_lahir": "B" * 60, "alamat": "KP. " + "C" * 246, "kelurahan": "D" * 60,
     "kecamatan": "E" * 60, "kabupaten_kota": "F" * 60, "provinsi": "G" * 60, "nomor_blanko": "H" * 30,
-    "no_hp": "0812 3456 7890 12345", "kode_wilayah": "32.16.06.1001-000000", "kode_pos": "1" * 20,
+    "no_hp": "+62 (812) 3456-78901", "kode_wilayah": "32.16.06.1001-000000", "kode_pos": "1" * 20,
 }
 
 

@@ -46,6 +46,8 @@ NOT_SESSION_SCOPED = {
     "health.readyz": "database and Redis reachable: no data at all",
     "auth.change_password": "the user's own password: no one else's data",
     "api.openapi_json": "the API's description: public, no data",
+    "notify_webhook.reports": "the message gateway's signed delivery reports, no session",
+    "notify_public.opt_out_page": "citizens' opt-out from messages: a signed card token, no login",
 }
 # The officer's own list pages: 200, with his kelurahan's cards and none of another's.
 OWN_LIST_PAGES = {"main.index", "kelurahan.home", "kelurahan.reminders", "kelurahan.cards_csv",
@@ -141,7 +143,8 @@ def parameter_values(rule: Rule, b: Kelurahan) -> list[dict[str, object]]:
         "batch_id": b.batch_ids, "item_id": b.item_ids, "card_id": b.card_ids, "manifest_id": b.manifest_ids,
         "run_id": b.run_ids, "nomor_blanko": b.blankos, "blanko": b.blankos,
         "tracking_number": b.tracking_numbers, "kelurahan_code": [b.code], "kode_wilayah": [b.code],
-        "user_id": b.user_ids, "job_id": [1],  # jobs are staff-only: an officer is refused whatever the id
+        # jobs and old-card destructions are staff-only: an officer is refused whatever the id
+        "user_id": b.user_ids, "job_id": [1], "destruction_id": [1],
     }
     choices = []
     for name in sorted(rule.arguments):

@@ -1,0 +1,165 @@
+"""Sending through the gateway simulator over real HTTP: quiet hours, retries with backoff honouring Retry-After,
+credentials that are not retried, WhatsApp falling back to SMS, and the job that sends from the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from job_helpers import finished, job_id_of
+from notify_testing import WIB, attempts, intl, messages, one_pass, rows_with_phones
+from tracking import event, handed_over, post_events
+
+from app.db import simulated_clock, utcnow
+
+
+def _on_the_road(app, client, runner, tmp_path, count: int = 1, *, at: dt.datetime | None = None) -> list[str]:
+    numbers = handed_over(app, runner, tmp_path, rows_with_phones(range(1, count + 1)))
+    at = at or utcnow()
+    post_events(client, [event(n, "OUT_FOR_DELIVERY", at - dt.timedelta(minutes=5), f"o-{n}") for n in numbers])
+    return numbers
+
+
+def test_quiet_hours_hold_a_message_until_seven_in_the_morning(notify_app, client, runner, tmp_path, gateway):
+    notify_app.config["ANTAR_NOTIFY_QUIET_HOURS"] = "21:00-07:00"
+    tomorrow = (dt.datetime.now(WIB) + dt.timedelta(days=1)).date()
+    evening = dt.datetime.combine(tomorrow, dt.time(22, 0), tzinfo=WIB)
+    with simulated_clock(evening - dt.timedelta(hours=3)):
+        numbers = handed_over(notify_app, runner, tmp_path, rows_with_phones(range(1, 2)))
+    with simulated_clock(evening):
+        post_events(client, [event(numbers[0], "DELIVERY_FAILED", evening - dt.timedelta(minutes=10), "late",
+                                   reason_code="NOBODY_HOME")])
+        result = one_pass(notify_app)
+    assert result["made"] == {"queued": 1} and result["sent"] == {}
+    (m,) = messages(notify_app)
+    seven = dt.datetime.combine(tomorrow + dt.timedelta(days=1), dt.time(7, 0), tzinfo=WIB)
+    assert m["status"] == "queued" and m["send_after"] == seven and m["next_attempt_at"] == seven
+    assert result["next_at"] == seven
+    with simulated_clock(seven - dt.timedelta(minutes=2)):
+        assert one_pass(notify_app)["sent"] == {}
+    assert gateway.requests_seen == []
+    with simulated_clock(seven + dt.timedelta(minutes=1)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+    (m,) = messages(notify_app)
+    assert m["status"] == "sent" and seven <= m["sent_at"] < seven + dt.timedelta(minutes=5)
+    assert len(gateway.messages) == 1
+
+
+def test_a_retry_that_would_fall_in_quiet_hours_waits_for_the_morning(notify_app, client, runner, tmp_path, gateway):
+    notify_app.config.update(ANTAR_NOTIFY_QUIET_HOURS="21:00-07:00", ANTAR_NOTIFY_BACKOFF=60.0)
+    tomorrow = (dt.datetime.now(WIB) + dt.timedelta(days=1)).date()
+    late = dt.datetime.combine(tomorrow, dt.time(20, 59, 50), tzinfo=WIB)
+    with simulated_clock(late - dt.timedelta(hours=2)):
+        numbers = handed_over(notify_app, runner, tmp_path, rows_with_phones(range(1, 2)))
+    gateway.fail_next("503")
+    with simulated_clock(late):
+        post_events(client, [event(numbers[0], "DELIVERY_FAILED", late - dt.timedelta(minutes=1), "f")])
+        one_pass(notify_app)
+    (m,) = messages(notify_app)
+    seven = dt.datetime.combine(tomorrow + dt.timedelta(days=1), dt.time(7, 0), tzinfo=WIB)
+    assert m["status"] == "queued" and m["attempts"] == 1 and m["next_attempt_at"] == seven
+
+
+def test_a_503_is_retried_later_and_then_sent_once(notify_app, client, runner, tmp_path, gateway):
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.fail_next("503")
+    before = utcnow()
+    assert one_pass(notify_app)["sent"] == {"queued": 1}
+    (m,) = messages(notify_app)
+    assert m["status"] == "queued" and m["attempts"] == 1
+    # Backoff 1 s (the test setting) with jitter: between half of it and all of it.
+    assert before + dt.timedelta(seconds=0.5) <= m["next_attempt_at"] <= utcnow() + dt.timedelta(seconds=1)
+    assert "503" in m["error"]
+    with simulated_clock(utcnow() + dt.timedelta(seconds=5)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+    (m,) = messages(notify_app)
+    assert m["status"] == "sent" and m["attempts"] == 2 and m["error"] is None and m["gateway_id"].startswith("gw-")
+    tried = attempts(notify_app, m["id"])
+    assert [(a["number"], a["outcome"], a["http_status"]) for a in tried] == [(1, "retry", 503), (2, "accepted", 202)]
+    # Both requests carried the same idempotency key: the citizen gets one message.
+    assert [key for key, *_ in gateway.requests_seen] == [f"antar-notify-{m['id']}"] * 2
+    assert len(gateway.messages) == 1
+
+
+def test_429_waits_at_least_retry_after_and_attempts_are_bounded(notify_app, client, runner, tmp_path, gateway):
+    notify_app.config["ANTAR_NOTIFY_MAX_ATTEMPTS"] = 3
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.fail_next("429", retry_after=40)
+    one_pass(notify_app)
+    (m,) = messages(notify_app)
+    assert m["next_attempt_at"] >= utcnow() + dt.timedelta(seconds=38)
+    gateway.fail_next("500", count=5)
+    for minutes in (2, 4):
+        with simulated_clock(utcnow() + dt.timedelta(minutes=minutes)):
+            one_pass(notify_app)
+    (m,) = messages(notify_app)
+    assert m["status"] == "failed" and m["failure"] == "gave_up" and m["attempts"] == 3
+    assert "3 percobaan" in m["error"]
+    with simulated_clock(utcnow() + dt.timedelta(hours=3)):
+        one_pass(notify_app)
+    assert len(gateway.requests_seen) == 3  # bounded: nothing after the last attempt
+
+
+def test_401_is_not_retried_and_stops_sending_until_the_token_changes(notify_app, client, staff, runner, tmp_path,
+                                                                       gateway):
+    _on_the_road(notify_app, client, runner, tmp_path, count=2)
+    notify_app.config["ANTAR_NOTIFY_API_TOKEN"] = "salah"
+    result = one_pass(notify_app)
+    assert result["sent"] == {"failed": 1, "blocked": 1}
+    first, second = messages(notify_app)
+    assert (first["status"], first["failure"], first["attempts"]) == ("failed", "credentials", 1)
+    assert "ANTAR_NOTIFY_API_TOKEN" in first["error"]
+    assert second["status"] == "queued" and second["attempts"] == 0
+    with simulated_clock(utcnow() + dt.timedelta(hours=2)):
+        assert one_pass(notify_app)["sent"] == {"blocked": 1}
+    assert [status for *_, status in gateway.requests_seen] == [401]
+    page = staff.get("/pesan").get_data(as_text=True)
+    assert "menolak kredensial" in page
+    # The administrator fixes the token: sending resumes; staff queue the failed one again.
+    notify_app.config["ANTAR_NOTIFY_API_TOKEN"] = "gw-token"
+    assert one_pass(notify_app)["sent"] == {"sent": 1}
+    r = staff.post("/pesan/ulang")
+    assert r.status_code == 302
+    assert one_pass(notify_app)["sent"] == {"sent": 1}
+    assert [m["status"] for m in messages(notify_app)] == ["sent", "sent"]
+
+
+def test_a_number_without_whatsapp_gets_an_sms(notify_app, client, runner, tmp_path, gateway):
+    gateway.numbers["no_whatsapp"].add(intl(1))
+    _on_the_road(notify_app, client, runner, tmp_path, count=2)
+    assert one_pass(notify_app)["sent"] == {"sent": 2, "sms_fallback": 1}
+    first, second = messages(notify_app)
+    assert (first["status"], first["channel"]) == ("sent", "sms")
+    assert (second["status"], second["channel"]) == ("sent", "whatsapp")
+    assert [(a["channel"], a["outcome"], a["http_status"]) for a in attempts(notify_app, first["id"])] == [
+        ("whatsapp", "no_whatsapp", 422), ("sms", "accepted", 202)]
+    assert {(m.body["to"], m.body["channel"]) for m in gateway.messages} == {(intl(1), "sms"), (intl(2), "whatsapp")}
+
+
+def test_a_message_the_gateway_calls_wrong_fails_without_retry(notify_app, client, runner, tmp_path, gateway):
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.api_token = "gw-token"
+    notify_app.config["ANTAR_NOTIFY_BASE_URL"] = gateway.url
+    from notify.gateway import GatewayClient
+
+    answer = GatewayClient(gateway.url, "gw-token").send(99, "+62812", "whatsapp", "x", "RB1")
+    assert answer.outcome == "rejected" and "to" in answer.error
+    one_pass(notify_app)
+    assert [m["status"] for m in messages(notify_app)] == ["sent"]
+
+
+def test_the_send_job_runs_from_the_page(notify_app, client, staff, runner, tmp_path, gateway):
+    _on_the_road(notify_app, client, runner, tmp_path, count=2)
+    job = finished(staff, job_id_of(staff.post("/pesan/kirim")))
+    assert job["status"] == "DONE", job
+    assert "2 terkirim ke gateway" in job["result"]["summary"]
+    assert [m["status"] for m in messages(notify_app)] == ["sent", "sent"]
+
+
+def test_without_a_gateway_nothing_is_sent_and_the_page_says_so(notify_app, client, staff, runner, tmp_path):
+    _on_the_road(notify_app, client, runner, tmp_path)
+    result = one_pass(notify_app)
+    assert result["made"] == {"queued": 1} and result["sent"] == {"not_configured": 1}
+    assert "ANTAR_NOTIFY_BASE_URL" in staff.get("/pesan").get_data(as_text=True)
+    r = staff.post("/pesan/kirim")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/pesan")
+    assert staff.get("/api/v1/notify/messages").json["gateway"]["configured"] is False
