@@ -52,7 +52,7 @@ def category(state: CardState, return_reason: str) -> str:
 
 CATEGORY_LABELS = {
     "DAMAGED": "Rusak (cetak ulang)", "DUPLICATE": "Cetak ganda (disisihkan)",
-    "WITHDRAWN": "Ke kelurahan tanpa dikirim (ditarik / alamat tak dapat diantar)",
+    "WITHDRAWN": "Ke kelurahan, tidak dikirim",
     "ADDRESS_UNCLEAR": "Alamat belum jelas",
     "WAITING": "Menunggu dikirim (siap / dalam manifest)",
     "AT_COURIER": "Masih di kurir (termasuk di kantor pos)",
