@@ -398,33 +398,48 @@ class CourierSimulator:
         Returns the events posted (or attempted) during this call, duplicates and released late events included.
         """
         posted: list[dict[str, Any]] = []
+        for _ in range(days):
+            posted.extend(self.advance_by(timedelta(days=1)))
+        return posted
+
+    def advance_by(self, step: timedelta) -> list[dict[str, Any]]:
+        """Move the clock `step` forward (a few hours, say: the courier reporting through the day) and post what
+        falls due. `day` counts whole days since the start: events held back for a day or more come out when it
+        moves on."""
+        if step <= timedelta(0):
+            raise ValueError("step must be positive")
+        posted: list[dict[str, Any]] = []
         with self._advance_lock:
-            for _ in range(days):
-                with self._lock:
-                    self.day += 1
-                    self.clock += timedelta(days=1)
-                    events, settlements, annotations = self._due_messages()
-                    messages = [*self._batches(events), *(Message.settlement(s.data()) for s in settlements),
-                                *self._batches(annotations)]
-                if messages:
-                    log.info("day %d (%s): %d events, %d settlements in %d messages", self.day,
-                             self.clock.date().isoformat(), len(events) + len(annotations), len(settlements),
-                             len(messages))
-                for message in messages:
-                    self._post(message)
-                    posted.extend(message.events)
+            with self._lock:
+                self.clock += step
+                self.day = (self.clock - self.start_time) // timedelta(days=1)
+                events, settlements, annotations = self._due_messages()
+                messages = [*self._batches(events), *(Message.settlement(s.data()) for s in settlements),
+                            *self._batches(annotations)]
+            if messages:
+                log.info("day %d (%s): %d events, %d settlements in %d messages", self.day,
+                         self.clock.isoformat(timespec="minutes"), len(events) + len(annotations), len(settlements),
+                         len(messages))
+            for message in messages:
+                self._post(message)
+                posted.extend(message.events)
         return posted
 
     def _batches(self, events: list[dict[str, Any]]) -> list[Message]:
         return [Message.of(events[i:i + self.batch_size]) for i in range(0, len(events), self.batch_size)]
 
+    @property
+    def finished(self) -> bool:
+        """Every plan is played (annotations too), nothing is held back and every fee is settled."""
+        with self._lock:
+            return not (self._pending or self._held or self._echoes or self._settler.waiting or self._resends)
+
     def play_all(self, max_days: int = 1000) -> list[dict[str, Any]]:
-        """Advance until every plan is played (annotations too), nothing is held back and every fee is settled."""
+        """Advance until `finished`."""
         posted: list[dict[str, Any]] = []
         for _ in range(max_days):
-            with self._lock:
-                if not (self._pending or self._held or self._echoes or self._settler.waiting or self._resends):
-                    return posted
+            if self.finished:
+                return posted
             posted.extend(self.advance(1))
         raise RuntimeError(f"playback not finished after {max_days} simulated days")
 

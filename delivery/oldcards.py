@@ -75,6 +75,8 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.RECEIVED: "Diterima di kantor, menunggu dimusnahkan",
     Stage.DESTROYED: "Dimusnahkan",
 }
+STAGE_SHORT: dict[Stage, str] = {Stage.IN_TRANSIT: "Di jalan", Stage.RECEIVED: "Di kantor",
+                                 Stage.DESTROYED: "Dimusnahkan"}
 
 
 # Characters no text of a person has (PostgreSQL refuses NUL outright): a field carrying one is refused, named.
@@ -328,6 +330,10 @@ class RegisterRow:
     @property
     def stage_label(self) -> str:
         return STAGE_LABELS[self.stage]
+
+    @property
+    def stage_short(self) -> str:
+        return STAGE_SHORT[self.stage]
 
 
 def _register_query(office: Office) -> Any:

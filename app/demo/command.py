@@ -23,7 +23,8 @@ from app.cards import Actor, Card, CardHistory, CardState
 from app.cli_util import print_report
 from app.courier.tracking import REASON_LABELS
 from app.db import unit_of_work
-from app.demo.courier_world import courier_world
+from app.demo import last_mile
+from app.demo.courier_world import courier_world, served_app
 from app.demo.returns_step import run_returns
 from app.demo.synthetic import generate_print_run
 from app.filters import thousands
@@ -41,6 +42,7 @@ from manifests.service import TrackingRange
 
 console = Console()
 DEMO_PASSWORD = "antar-demo"
+COD_SHARE, COD_FEE = 0.03, 20_000
 
 
 def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
@@ -114,10 +116,13 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
     path = work / f"cetakan-{code}-{cards}-{seed}.csv"
     # Seed 004: of the 131,651 cards left after sorting, 130,402 were entered for delivery; the other
     # 1,249 are the share held back, which the demo plays as addresses no clerk could place.
-    run = generate_print_run(path, office_code=code, cards=cards, seed=seed, unclear_share=1249 / 132289)
+    # 3% replacement cards (changed data, a damaged card) go cash on delivery, Rp 20,000, the old card surrendered.
+    run = generate_print_run(path, office_code=code, cards=cards, seed=seed, unclear_share=1249 / 132289,
+                             cod_share=COD_SHARE, cod_fee=COD_FEE)
     _done(t0, f"{path}: {thousands(run.cards)} kartu + {run.bad_rows} baris rusak; "
               f"direncanakan {run.duplicate_prints} cetak "
-              f"ganda, {len(run.damaged_blanko)} rusak, {run.withdrawn_cards} di wilayah yang ditarik.")
+              f"ganda, {len(run.damaged_blanko)} rusak, {run.withdrawn_cards} di wilayah yang ditarik; "
+              f"{thousands(run.cod_cards)} kartu pengganti dikirim COD (Rp {thousands(COD_FEE)}).")
 
     # The office's work before the courier's (intake, sorting, manifests, handover) happens on the demo's clock two
     # days before the courier's first simulated day, so that every card's changes lie in order in time.
@@ -151,20 +156,27 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         on_manifests = sum(m.item_count for m in made)
     # Our webhook endpoint, served over real HTTP on loopback; the simulator posts signed events to it. Its
     # clock starts 60 days back so that the simulated weeks of delivery lie in the past.
+    # The message gateway (simulated) and our application serving its delivery reports, until the demo's end.
+    messaging = ExitStack()
+    gateway = messaging.enter_context(last_mile.message_gateway(messaging.enter_context(served_app()), seed))
     with courier_world(seed, start) as world:
         sim = world.sim
         sim.fail_next("503", 1)  # the courier hiccups once: the client retries, still one manifest there
         answers = [handover.hand_over(code, mid, Actor("demo:staf"), world.client) for mid in manifest_ids]
         at_courier = len(sim.manifests)
         handed = sum(1 for a in answers if a.answer.ok)
+        message_days = last_mile.MessageDays()
+        last_mile.office_pass(message_days)  # COD cards handed over: their holders are told the fee and the old card
         office_clock.close()  # the courier's events arrive now, as the simulator posts them
         _done(t0, f"{len(made)} manifest ({thousands(on_manifests)} kartu) dibuat dan dikunci; {handed} "
                   f"diserahkan, {at_courier} tercatat di kurir (percobaan pertama dijawab 503, diulang otomatis).")
 
-        t0 = _step("6. Pengantaran: event pelacakan PT Pos lewat webhook bertanda tangan")
-        sim.play_all()
+        t0 = _step("6. Pengantaran: event pelacakan PT Pos lewat webhook bertanda tangan; pesan ke warga")
+        last_mile.play_days(sim, message_days)
         lost = len(sim.failed_messages)
         posted, messages = sim.events_posted, sim.messages_sent
+        sim_state = sim.state()
+        settlement_check = last_mile.check_settlements(code, sim)
     with unit_of_work() as session:
         office = ensure_office(session, code)
         results = dict(session.execute(select(TrackingEvent.result, func.count()).group_by(TrackingEvent.result)).all())
@@ -182,13 +194,43 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
         console.print("  Dikembalikan: " + ", ".join(
             f"{REASON_LABELS.get(r, r)} {thousands(n)}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])))
 
+    t0 = _step("6b. Jemput di kantor pos, COD dan KTP lama")
+    with unit_of_work() as session:
+        office = ensure_office(session, code)
+        at_post_office = session.scalar(select(func.count()).select_from(CardHistory).where(
+            CardHistory.to_state == CardState.AT_POST_OFFICE)) or 0
+    pickups, cod, old = sim_state["pickups"], sim_state["cod"], sim_state["old_cards"]
+    console.print(f"  Disimpan di kantor pos untuk diambil: {thousands(at_post_office)} kartu "
+                  f"(kurir: {thousands(pickups['collected'])} diambil warga, {thousands(pickups['unclaimed'])} tidak "
+                  f"diambil dan kembali, {thousands(pickups['waiting'])} masih menunggu).")
+    console.print(f"  COD: {thousands(cod['items'])} kiriman; {thousands(cod['paid'])} dibayar "
+                  f"(Rp {thousands(cod['collected'])}), {thousands(cod['refused'])} ditolak bayar dan kembali "
+                  f"({thousands(cod['failed_attempts'])} percobaan gagal karena belum bayar).")
+    console.print(f"  KTP lama: {thousands(old['items'])} wajib ditarik; {thousands(old['surrendered'])} diserahkan, "
+                  f"{thousands(old['not_surrendered'])} tidak diserahkan (kartu baru kembali).")
+    old_done = last_mile.old_cards_step(code, work)
+    _done(t0, f"KTP lama: {thousands(old_done.registered)} tercatat, {thousands(old_done.by_courier)} diterima "
+              f"menurut kurir, {thousands(old_done.by_hand)} dicatat petugas, {old_done.in_transit} masih di jalan; "
+              f"{thousands(old_done.destroyed)} dimusnahkan"
+              + (f" (berita acara {old_done.document})" if old_done.document else "")
+              + f", {old_done.waiting} menunggu pemusnahan berikutnya.")
+    last_mile.print_settlements(settlement_check)
+
     late_withdrawn = run_returns(code, seed, _step, _done, courier_world,
-                resend_start=_today_morning() - dt.timedelta(days=8))
+                                 resend_start=_today_morning() - dt.timedelta(days=8),
+                                 after_receipts=lambda: last_mile.office_pass(message_days))
+
+    t0 = _step("11. Pesan ke warga (WhatsApp/SMS lewat gateway)")
+    last_mile.final_pass(message_days)
+    last_mile.message_summary(message_days, gateway)
+    messaging.close()
+    _done(t0, "Setiap pesan dan hasilnya tercatat di /pesan.")
 
     _step("Laporan rekonsiliasi")
     with unit_of_work() as session:
         data = reconciliation(session, ensure_office(session, code))
     print_report(data)
+    last_mile.print_money(data)
     with unit_of_work() as session:
         ever_withdrawn = session.scalar(select(func.count(func.distinct(CardHistory.card_id))).where(
             CardHistory.to_state == CardState.WITHDRAWN))
@@ -205,4 +247,6 @@ def run_demo(cards: int, seed: int, work: Path, geo_file: str | None = None) -> 
                   + ("" if len(filled) == len(data["by_state"]) else " (yang kosong: " + ", ".join(
                       data["state_labels"][s] for s in data["by_state"] if s not in filled) + ")"))
     console.print(f"Jalankan `antar serve` dengan DATABASE_URL={db.engine().url} untuk melihat halamannya.")
-    return data["balanced"] and all(got == want for got, want in expected.values())
+    money_ok = all(data[k].get("balanced", True) for k in ("cod", "old_cards"))
+    return (data["balanced"] and money_ok and settlement_check.exact
+            and all(got == want for got, want in expected.values()))

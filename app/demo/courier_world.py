@@ -30,6 +30,20 @@ class _QuietHandler(WSGIRequestHandler):
 class CourierWorld:
     sim: CourierSimulator
     client: CourierClient
+    app_url: str  # our application, served on loopback (its webhooks: the courier's and the message gateway's)
+
+
+@contextmanager
+def served_app() -> Iterator[str]:
+    """Serve the current app over real HTTP on loopback; yields its base URL."""
+    app = current_app._get_current_object()
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
@@ -38,15 +52,8 @@ def courier_world(seed: int, start: dt.datetime, **sim_options: Any) -> Iterator
     app = current_app._get_current_object()
     app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = DEMO_WEBHOOK_SECRET
     app.extensions.pop("antar.webhook_verifiers", None)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    events_url = f"http://127.0.0.1:{server.server_port}/api/v1/courier/events"
-    try:
-        with CourierSimulator(api_token=DEMO_COURIER_TOKEN, seed=seed, webhook_url=events_url,
-                              webhook_secret=DEMO_WEBHOOK_SECRET, start=start, keep_history=False,
-                              **sim_options) as sim:
-            app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
-            yield CourierWorld(sim, CourierClient.from_config(app.config))
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served_app() as app_url, CourierSimulator(
+            api_token=DEMO_COURIER_TOKEN, seed=seed, webhook_url=f"{app_url}/api/v1/courier/events",
+            webhook_secret=DEMO_WEBHOOK_SECRET, start=start, keep_history=False, **sim_options) as sim:
+        app.config.update(ANTAR_COURIER_BASE_URL=sim.url, ANTAR_COURIER_API_TOKEN=DEMO_COURIER_TOKEN)
+        yield CourierWorld(sim, CourierClient.from_config(app.config), app_url)

@@ -63,7 +63,8 @@ PLAYBOOK: dict[str, dict[str, float]] = {
 
 
 def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callable[[float, str], None],
-                courier_world: Callable, *, resend_start: dt.datetime) -> int:
+                courier_world: Callable, *, resend_start: dt.datetime,
+                after_receipts: Callable[[], object] | None = None) -> int:
     """Run steps 7-10; returns how many more cards step 10 withdrew (the late withdrawal, and the unclear addresses
     sent to their kelurahan for collection)."""
     rng = random.Random(f"returns:{seed}")
@@ -91,7 +92,8 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
     t0 = step("8. Di kelurahan: petugas menghitung berkas dan mencatat nasib setiap kartu")
     counts: Counter[str] = Counter()
     missing_reported = False
-    for bid in ids:
+    counted: list[tuple[int, list[str]]] = []
+    for bid in ids:  # every batch that arrived is counted in first ...
         if bid in packing or bid in on_the_way:
             continue
         with unit_of_work() as session:
@@ -105,6 +107,16 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
                 missing, missing_reported = [rows[-1][1].nomor_blanko], True
             service.confirm_receipt(session, scope, bid, len(rows) - len(missing), missing, officer)
             counts["hilang"] += len(missing)
+        counted.append((bid, missing))
+    if after_receipts:
+        after_receipts()  # the citizens are told their card waits at the kelurahan
+    for bid, missing in counted:  # ... then the citizens come, or not
+        with unit_of_work() as session:
+            office = session.scalar(select(Office).where(Office.code == code))
+            batch = service.get_batch(session, Scope(office), bid)
+            scope = Scope(office, batch.kelurahan_code)
+            officer = _officer(session, office, batch.kelurahan_code)
+            rows = service.batch_items(session, batch)
             received_on = as_local(batch.received_at).date()
             pipeline = AddressPipeline.for_office(session, code, current_app.config)
             for item, card in rows:
@@ -152,7 +164,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
         with courier_world(seed + 1, resend_start) as world:
             for mid in going[:-1] or going:
                 handover.hand_over(code, mid, STAFF, world.client)
-            world.sim.advance(4)
+            world.sim.advance(6)
             if len(going) > 1:
                 handover.hand_over(code, going[-1], STAFF, world.client)
     done(t0, f"{len(moved)} kartu pemilik pindah; {len(back)} sudah kembali di kantor dan masuk {len(ready)} "

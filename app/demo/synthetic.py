@@ -71,6 +71,7 @@ class SyntheticRun:
     withdrawn_kelurahan: str  # kelurahan code whose cards are withdrawn, e.g. '32.16.06.1001'
     withdrawn_cards: int  # cards written with that kelurahan
     unclear_addresses: int  # cards with an address no clerk could place
+    cod_cards: int = 0  # cards marked cash on delivery (layanan COD)
 
     @property
     def rows(self) -> int:
@@ -904,7 +905,7 @@ def generate_print_run(
     damaged = _write_rows(path, gen, plan, cards, bad_n, start_blanko, delimiter, cod)
     return SyntheticRun(path=path, cards=cards, bad_rows=bad_n, duplicate_prints=dups_n,
                         damaged_blanko=damaged, withdrawn_kelurahan=withdrawn.code,
-                        withdrawn_cards=withdrawn_n, unclear_addresses=unclear_n)
+                        withdrawn_cards=withdrawn_n, unclear_addresses=unclear_n, cod_cards=cod.made if cod else 0)
 
 
 @dataclass
@@ -912,10 +913,12 @@ class _Cod:
     rng: random.Random
     share: float
     fee: int
+    made: int = 0
 
     def columns(self) -> list[str]:
         if self.rng.random() >= self.share:
             return ["", "", ""]
+        self.made += 1
         # most replacement cards must be swapped for the old one; a few (a lost card) need no old card
         return ["COD", str(self.fee), "Y" if self.rng.random() < 0.9 else "N"]
 

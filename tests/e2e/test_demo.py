@@ -29,9 +29,41 @@ def test_demo_runs_end_to_end_and_balances(tmp_path: Path) -> None:
     assert re.search(r"\d+ berkas \([\d.]+ kartu\) untuk \d+ kelurahan", out)
     assert "Dicatat petugas: " in out and "hilang 1" in out
     assert re.search(r"\d+ kartu pemilik pindah; \d+ sudah kembali di kantor dan masuk \d+\s+manifest baru", out)
+    # the last mile: pick-ups at the post office, COD paid or refused, old cards destroyed with a Berita Acara,
+    # every deliberate difference of the courier's settlements found and nothing else, messages through the gateway
+    flat = " ".join(out.split())
+    assert re.search(r"Disimpan di kantor pos untuk diambil: [1-9][\d.]* kartu", flat)
+    assert re.search(r"COD: [1-9][\d.]* kiriman; [1-9][\d.]* dibayar", flat)
+    assert re.search(r"[1-9][\d.]* dimusnahkan \(berita acara", flat)
+    assert "setiap selisih yang sengaja dibuat kurir ditemukan, tidak ada yang lain" in flat
+    assert "jawaban kita ['recorded', 'duplicate']" in flat
+    assert "TIDAK SESUAI" not in flat
     db_file = tmp_path / "demo" / "antar-demo.sqlite"
     assert db_file.exists()
+    assert list((tmp_path / "demo").glob("berita-acara-pemusnahan-*.pdf"))
+    _last_mile_recorded(db_file)
     _dashboard_equals_reconciliation(antar, env, db_file)
+
+
+def _last_mile_recorded(db_file: Path) -> None:
+    """Messages went through the gateway simulator with its reports back, none carries a NIK, at most one per card and
+    kind, none was sent in the quiet hours; the new states have cards."""
+    import sqlite3
+
+    db = sqlite3.connect(db_file)
+    statuses = dict(db.execute("select status, count(*) from notify_message group by status").fetchall())
+    assert statuses.get("delivered", 0) + statuses.get("read", 0) > 100, statuses
+    assert db.execute("select count(*) from (select card_id, kind from notify_message group by card_id, kind "
+                      "having count(*) > 1)").fetchone()[0] == 0
+    assert db.execute("select count(*) from notify_message m join card c on c.id = m.card_id "
+                      "where instr(m.text, c.nik) > 0").fetchone()[0] == 0
+    sent_hours = [int(h) for (h,) in db.execute(
+        "select strftime('%H', sent_at, '+7 hours') from notify_message where sent_at is not null")]
+    assert sent_hours and not [h for h in sent_hours if h >= 21 or h < 7]
+    kinds = {k for (k,) in db.execute("select distinct kind from notify_message where status in ('delivered', 'read')")}
+    assert {"out_for_delivery", "delivery_failed", "at_post_office", "cod_coming"} <= kinds, kinds
+    ever = {s for (s,) in db.execute("select distinct to_state from card_history")}
+    assert {"AT_POST_OFFICE", "FOR_COLLECTION"} <= ever
 
 
 def _dashboard_equals_reconciliation(antar: Path, env: dict, db_file: Path) -> None:
