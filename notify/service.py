@@ -50,6 +50,8 @@ log = logging.getLogger("antar.notify")
 CHANNELS = ("whatsapp", "sms")
 REPLAY_IDS = 5000
 SCAN_BATCH = 20_000
+SEND_BATCH = 500  # messages claimed per round of sending
+MAX_ROUNDS = 200  # rounds of scanning, and of sending, in one pass
 LEASE = dt.timedelta(minutes=2)
 # News that is only worth telling while it is true today: not sent when we learn of it (or could send it) later.
 TIMELY: frozenset[Kind] = frozenset({Kind.OUT_FOR_DELIVERY, Kind.COD_COMING, Kind.DELIVERY_FAILED})
@@ -155,13 +157,21 @@ class Candidate:
 
 
 def scan(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> Counter[str]:
-    """Make the messages for what happened since the last scan; returns counts by status. Does not commit."""
+    """Make the messages for what happened since the last scan (at most SCAN_BATCH events and history rows each);
+    returns counts by status. Does not commit."""
+    return scan_round(session, settings, now=now)[0]
+
+
+def scan_round(session: Session, settings: Settings, *,
+               now: dt.datetime | None = None) -> tuple[Counter[str], bool]:
+    """`scan`, and whether there is more to read (a full batch was read)."""
     now = now or utcnow()
-    candidates = _from_tracking(session, now) + _from_history(session, now)
-    return create_messages(session, candidates, settings, now=now)
+    tracking, more_tracking = _from_tracking(session, now)
+    history, more_history = _from_history(session, now)
+    return create_messages(session, tracking + history, settings, now=now), more_tracking or more_history
 
 
-def _from_tracking(session: Session, now: dt.datetime) -> list[Candidate]:
+def _from_tracking(session: Session, now: dt.datetime) -> tuple[list[Candidate], bool]:
     mark = _cursor_value(session, "tracking_event")
     top = session.scalar(select(func.max(TrackingEvent.id))) or 0
     rows = session.execute(
@@ -191,10 +201,10 @@ def _from_tracking(session: Session, now: dt.datetime) -> list[Candidate]:
         if kind is Kind.OUT_FOR_DELIVERY and r.cod:  # a COD card the handover did not announce (before notify ran)
             out.append(Candidate(Kind.COD_COMING, r.card_id, source, r.occurred_at, r.tracking_number,
                                  item_id=r.item_id))
-    return out
+    return out, len(rows) == SCAN_BATCH
 
 
-def _from_history(session: Session, now: dt.datetime) -> list[Candidate]:
+def _from_history(session: Session, now: dt.datetime) -> tuple[list[Candidate], bool]:
     mark = _cursor_value(session, "card_history")
     top = session.scalar(select(func.max(CardHistory.id))) or 0
     rows = session.execute(
@@ -216,7 +226,7 @@ def _from_history(session: Session, now: dt.datetime) -> list[Candidate]:
             out.append(Candidate(Kind.AT_KELURAHAN, r.card_id, source, r.at, for_collection=True))
         elif r.from_state in ARRIVED_FROM:
             out.append(Candidate(Kind.AT_KELURAHAN, r.card_id, source, r.at))
-    return out
+    return out, len(rows) == SCAN_BATCH
 
 
 def create_messages(session: Session, candidates: Sequence[Candidate], settings: Settings, *,
@@ -521,15 +531,34 @@ def requeue_failed(session: Session, office_id: int | None = None) -> int:
 # --- a pass, and the job that runs passes --------------------------------------------------------------------
 
 
-def run_pass(settings: Settings, *, progress: Callable[[Counter[str]], None] | None = None) -> dict[str, Any]:
-    """Scan, then send what is due. Returns what was made and what was sent."""
-    with unit_of_work() as session:
-        made = scan(session, settings)
-    sent = send_due(settings, progress=progress)
+def run_pass(settings: Settings, *, progress: Callable[[Counter[str]], None] | None = None,
+             max_rounds: int | None = None) -> dict[str, Any]:
+    """Scan until caught up, then send what is due until nothing more is (a courier batch of 30,000 events is one
+    pass, not sixty), each bounded by `max_rounds` rounds (of SCAN_BATCH rows, of SEND_BATCH messages) so that a pass
+    ends. Returns what was made and what was sent."""
+    max_rounds = max_rounds or MAX_ROUNDS
+    made: Counter[str] = Counter()
+    for _ in range(max_rounds):
+        with unit_of_work() as session:
+            counts, more = scan_round(session, settings)
+        made.update(counts)
+        if not more:
+            break
+    sent: Counter[str] = Counter()
+    for _ in range(max_rounds):
+        counts = send_due(settings, limit=SEND_BATCH, progress=progress)
+        sent.update(counts)
+        if counts.get("blocked") or counts.get("not_configured") or _attempted(counts) < SEND_BATCH:
+            break
     with unit_of_work() as session:
         waiting = session.scalar(select(func.min(NotifyMessage.next_attempt_at))
                                  .where(NotifyMessage.status == MessageStatus.QUEUED))
     return {"made": dict(made), "sent": dict(sent), "next_at": waiting}
+
+
+def _attempted(counts: Counter[str]) -> int:
+    """Messages a round of `send_due` took up (each ends in one of these); the other keys are remarks."""
+    return sum(n for k, n in counts.items() if k not in ("sms_fallback", "blocked", "not_configured"))
 
 
 def summary(result: Mapping[str, Any]) -> str:

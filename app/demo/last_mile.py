@@ -268,8 +268,7 @@ def print_money(data: dict[str, Any]) -> None:
                       f"{rp(cod['declared'])}, rinciannya {rp(cod['remitted'])} = cocok {rp(cod['remitted_matched'])} "
                       f"+ tanpa pengantaran {rp(cod['remitted_extra'])}; belum disetor {rp(cod['outstanding'])}, "
                       f"hilang {rp(cod['missing'])}, selisih jumlah {rp(cod['amount_differences'])}.")
-        for name, ok in cod["checks"].items():
-            console.print(f"  {name}: " + ("[green]sesuai[/green]" if ok else "[red]TIDAK SESUAI[/red]"))
+        _print_checks(cod["checks"])
     if old:
         console.print(f"[bold]KTP lama[/bold]: {thousands(old['required'])} wajib ditarik, "
                       f"{thousands(old['required_collected'])} ditarik + {thousands(old['not_surrendered'])} tidak "
@@ -277,5 +276,9 @@ def print_money(data: dict[str, Any]) -> None:
                       f"{thousands(old['in_transit'])} dalam perjalanan + {thousands(old['received'])} diterima; "
                       f"diterima = {thousands(old['awaiting_destruction'])} menunggu pemusnahan + "
                       f"{thousands(old['destroyed'])} dimusnahkan ({old['destructions']} berita acara).")
-        for name, ok in old["checks"].items():
-            console.print(f"  {name}: " + ("[green]sesuai[/green]" if ok else "[red]TIDAK SESUAI[/red]"))
+        _print_checks(old["checks"])
+
+
+def _print_checks(checks: dict[str, bool]) -> None:
+    for name, ok in checks.items():
+        console.print(f"  {name}: " + ("[green]sesuai[/green]" if ok else "[red]TIDAK SESUAI[/red]"))

@@ -97,11 +97,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
         if bid in packing or bid in on_the_way:
             continue
         with unit_of_work() as session:
-            office = session.scalar(select(Office).where(Office.code == code))
-            batch = service.get_batch(session, Scope(office), bid)
-            scope = Scope(office, batch.kelurahan_code)
-            officer = _officer(session, office, batch.kelurahan_code)
-            rows = service.batch_items(session, batch)
+            office, batch, scope, officer, rows = _at_kelurahan(session, code, bid)
             missing = []
             if not missing_reported and len(rows) >= 5:  # one card never arrives
                 missing, missing_reported = [rows[-1][1].nomor_blanko], True
@@ -112,11 +108,7 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
         after_receipts()  # the citizens are told their card waits at the kelurahan
     for bid, missing in counted:  # ... then the citizens come, or not
         with unit_of_work() as session:
-            office = session.scalar(select(Office).where(Office.code == code))
-            batch = service.get_batch(session, Scope(office), bid)
-            scope = Scope(office, batch.kelurahan_code)
-            officer = _officer(session, office, batch.kelurahan_code)
-            rows = service.batch_items(session, batch)
+            office, batch, scope, officer, rows = _at_kelurahan(session, code, bid)
             received_on = as_local(batch.received_at).date()
             pipeline = AddressPipeline.for_office(session, code, current_app.config)
             for item, card in rows:
@@ -205,6 +197,14 @@ def run_returns(code: str, seed: int, step: Callable[[str], float], done: Callab
              + (f" ({collected} tanpa jalan/RT/RW: diambil di kelurahan)" if collected else "")
              + (f"; {area} ditarik (tahap 2): {withdrawn} kartu." if area else "."))
     return withdrawn  # cards sent to the kelurahan for collection are FOR_COLLECTION, not withdrawn
+
+
+def _at_kelurahan(session: Session, code: str, batch_id: int) -> tuple:
+    """A batch as its kelurahan's officer sees it: office, batch, the officer's scope and actor, the batch's rows."""
+    office = session.scalar(select(Office).where(Office.code == code))
+    batch = service.get_batch(session, Scope(office), batch_id)
+    scope = Scope(office, batch.kelurahan_code)
+    return office, batch, scope, _officer(session, office, batch.kelurahan_code), service.batch_items(session, batch)
 
 
 def _has_ready(session: Session, office: Office) -> bool:

@@ -163,3 +163,23 @@ def test_without_a_gateway_nothing_is_sent_and_the_page_says_so(notify_app, clie
     r = staff.post("/pesan/kirim")
     assert r.status_code == 302 and r.headers["Location"].endswith("/pesan")
     assert staff.get("/api/v1/notify/messages").json["gateway"]["configured"] is False
+
+
+def test_one_pass_catches_up_with_a_backlog_in_rounds(notify_app, client, runner, tmp_path, gateway, monkeypatch):
+    """A courier batch larger than a round of scanning or of sending is still one pass: the job reads rounds of
+    events and sends rounds of messages until it has caught up (each message once), instead of one round a minute."""
+    import notify.service as service
+
+    monkeypatch.setattr(service, "SCAN_BATCH", 3)
+    monkeypatch.setattr(service, "REPLAY_IDS", 1)  # (each round reads again the last ids before its mark)
+    monkeypatch.setattr(service, "SEND_BATCH", 2)
+    _on_the_road(notify_app, client, runner, tmp_path, count=7)
+    result = one_pass(notify_app)
+    assert result["made"] == {"queued": 7} and result["sent"] == {"sent": 7}
+    assert sorted(m["to"] for m in (a.body for a in gateway.messages)) == sorted(intl(i) for i in range(1, 8))
+    assert {m["status"] for m in messages(notify_app)} <= {"sent", "delivered", "read"}
+    monkeypatch.setattr(service, "MAX_ROUNDS", 1)  # bounded: one round each, the rest next pass
+    post_events(client, [event(n, "DELIVERY_FAILED", utcnow() - dt.timedelta(minutes=1), f"f-{n}",
+                               reason_code="NOBODY_HOME") for n in [m["reference"] for m in messages(notify_app)]])
+    assert one_pass(notify_app)["sent"] == {"sent": 2}
+    assert one_pass(notify_app)["sent"] == {"sent": 2}
