@@ -26,11 +26,14 @@ import datetime as dt
 import hashlib
 import logging
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -88,6 +91,7 @@ class Settings:
     backoff: float = 30.0
     backoff_max: float = 3600.0
     retry_after_max: float = 3600.0
+    concurrency: int = 8
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
 
@@ -102,7 +106,8 @@ class Settings:
                    max_attempts=int(config.get("ANTAR_NOTIFY_MAX_ATTEMPTS", 8)),
                    backoff=float(config.get("ANTAR_NOTIFY_BACKOFF", 30.0)),
                    backoff_max=float(config.get("ANTAR_NOTIFY_BACKOFF_MAX", 3600.0)),
-                   retry_after_max=float(config.get("ANTAR_NOTIFY_BACKOFF_MAX", 3600.0)))
+                   retry_after_max=float(config.get("ANTAR_NOTIFY_BACKOFF_MAX", 3600.0)),
+                   concurrency=_concurrency(config.get("ANTAR_NOTIFY_CONCURRENCY", 8)))
 
     @property
     def configured(self) -> bool:
@@ -121,6 +126,16 @@ class Settings:
 
 
 # --- cursors -----------------------------------------------------------------------------------------------
+
+
+def _concurrency(value: Any) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if not 1 <= n <= 64:
+        raise ValueError(f"ANTAR_NOTIFY_CONCURRENCY harus bilangan 1 sampai 64, bukan {value!r}")
+    return n
 
 
 def _cursor(session: Session, name: str) -> NotifyCursor | None:
@@ -391,7 +406,9 @@ def unblock(session: Session) -> int:
 
 def send_due(settings: Settings, *, limit: int = 500, client: GatewayClient | None = None,
              progress: Callable[[Counter[str]], None] | None = None) -> Counter[str]:
-    """Send what is due, one request per message; counts of what came of it (and `blocked`/`not_configured`)."""
+    """Send what is due, one request per message, `settings.concurrency` requests at a time (each sender thread with
+    its own HTTP connection; a given `client` is used alone, one request at a time); counts of what came of it (and
+    `blocked`/`not_configured`)."""
     counts: Counter[str] = Counter()
     if not settings.configured:
         counts["not_configured"] += 1
@@ -401,35 +418,76 @@ def send_due(settings: Settings, *, limit: int = 500, client: GatewayClient | No
             counts["blocked"] += 1
             return counts
         ids = due_ids(session, utcnow(), limit)
-    own = client is None
-    client = client or settings.client()
+    if not ids:
+        return counts
+    stop = threading.Event()
+    lock = threading.Lock()
+    clients: list[GatewayClient] = []
+    local = threading.local()
+
+    def client_here() -> GatewayClient:
+        if client is not None:
+            return client
+        if not hasattr(local, "client"):
+            local.client = settings.client()
+            with lock:
+                clients.append(local.client)
+        return local.client
+
+    app = current_app._get_current_object()
+
+    def one(message_id: int) -> None:
+        if stop.is_set():
+            return
+        with app.app_context():  # a sender thread's own context: its sessions, the same app
+            outcome = _send_one(message_id, settings, client_here())
+            with lock:
+                counts.update(outcome)
+                if progress:
+                    progress(counts)
+                if outcome.get("blocked"):
+                    stop.set()
+
+    workers = 1 if client is not None else max(1, min(settings.concurrency, len(ids)))
     try:
-        for message_id in ids:
-            prepared, skipped = _claim(message_id, settings)
-            if prepared is None:
-                if skipped:
-                    counts[skipped] += 1
-                continue
-            answer = client.send(prepared.id, prepared.phone, prepared.channel, prepared.text, prepared.reference)
-            if answer.outcome is Outcome.NO_WHATSAPP and prepared.channel != "sms":
-                _record(message_id, prepared.channel, answer, settings)
-                answer = client.send(prepared.id, prepared.phone, "sms", prepared.text, prepared.reference)
-                prepared = Prepared(prepared.id, prepared.phone, "sms", prepared.text, prepared.reference)
-                counts["sms_fallback"] += 1
-            counts[_record(message_id, prepared.channel, answer, settings)] += 1
-            if progress:
-                progress(counts)
-            if answer.outcome is Outcome.CREDENTIALS:
-                log.error("message gateway refused our credentials (HTTP %s): sending stops until "
-                          "ANTAR_NOTIFY_API_TOKEN changes", answer.http_status)
-                with unit_of_work() as session:
-                    _set_cursor(session, f"blocked:{settings.token_fingerprint}", message_id, utcnow())
-                counts["blocked"] += 1
-                break
+        # The first message goes alone: a refused token (or a gateway that is down) is found on one message, not on
+        # `workers` at once. Requests already in flight when a refusal comes back still end as the gateway says.
+        one(ids[0])
+        if workers == 1:
+            for message_id in ids[1:]:
+                one(message_id)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify-send") as pool:
+                for future in [pool.submit(one, message_id) for message_id in ids[1:]]:
+                    future.result()
     finally:
-        if own:
-            client.close()
+        for c in clients:
+            c.close()
     return +counts
+
+
+def _send_one(message_id: int, settings: Settings, client: GatewayClient) -> Counter[str]:
+    """Claim one message, send it (WhatsApp, then SMS where the number has no WhatsApp), record what came of it."""
+    counts: Counter[str] = Counter()
+    prepared, skipped = _claim(message_id, settings)
+    if prepared is None:
+        if skipped:
+            counts[skipped] += 1
+        return counts
+    answer = client.send(prepared.id, prepared.phone, prepared.channel, prepared.text, prepared.reference)
+    if answer.outcome is Outcome.NO_WHATSAPP and prepared.channel != "sms":
+        _record(message_id, prepared.channel, answer, settings)
+        answer = client.send(prepared.id, prepared.phone, "sms", prepared.text, prepared.reference)
+        prepared = Prepared(prepared.id, prepared.phone, "sms", prepared.text, prepared.reference)
+        counts["sms_fallback"] += 1
+    counts[_record(message_id, prepared.channel, answer, settings)] += 1
+    if answer.outcome is Outcome.CREDENTIALS:
+        log.error("message gateway refused our credentials (HTTP %s): sending stops until "
+                  "ANTAR_NOTIFY_API_TOKEN changes", answer.http_status)
+        with unit_of_work() as session:
+            _set_cursor(session, f"blocked:{settings.token_fingerprint}", message_id, utcnow())
+        counts["blocked"] += 1
+    return counts
 
 
 def _claim(message_id: int, settings: Settings) -> tuple[Prepared | None, str | None]:

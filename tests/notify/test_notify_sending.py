@@ -183,3 +183,14 @@ def test_one_pass_catches_up_with_a_backlog_in_rounds(notify_app, client, runner
                                reason_code="NOBODY_HOME") for n in [m["reference"] for m in messages(notify_app)]])
     assert one_pass(notify_app)["sent"] == {"sent": 2}
     assert one_pass(notify_app)["sent"] == {"sent": 2}
+
+
+def test_concurrency_is_a_setting_with_bounds():
+    import pytest
+
+    from notify.service import Settings
+
+    assert Settings.from_config({"ANTAR_NOTIFY_CONCURRENCY": "3"}).concurrency == 3
+    for bad in ("0", "65", "banyak"):
+        with pytest.raises(ValueError, match="ANTAR_NOTIFY_CONCURRENCY"):
+            Settings.from_config({"ANTAR_NOTIFY_CONCURRENCY": bad})
