@@ -29,6 +29,15 @@ def waktu_html(moment: dt.datetime | None, empty: str = "—") -> Markup | str:
         local.isoformat(timespec="minutes"), local.strftime("%d-%m-%Y %H:%M WIB"), waktu(local))
 
 
+def waktu_pendek(moment: dt.datetime | None, empty: str = "—") -> Markup | str:
+    """A moment in a narrow column: "22-11-2026 10.45" (WIB), in a <time> element with the long form as tooltip."""
+    if moment is None:
+        return empty
+    local = as_local(moment)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        local.isoformat(timespec="minutes"), waktu(local), local.strftime("%d-%m-%Y %H.%M"))
+
+
 def tanggal_text(day: dt.date | dt.datetime | str | None, empty: str = "—") -> str:
     """A date as staff read it ("3 Des 2026"); an ISO date text (as JSON-able figures carry it) too."""
     if isinstance(day, str):
@@ -54,6 +63,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(thousands, "ribuan")
     app.add_template_filter(wib, "wib")
     app.add_template_filter(waktu_html, "waktu")
+    app.add_template_filter(waktu_pendek, "waktu_pendek")
     app.add_template_filter(tanggal_text, "tanggal_id")
     app.add_template_filter(state_label, "status")
     app.add_template_filter(mask_nik, "nik_samar")

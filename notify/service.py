@@ -35,10 +35,11 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.cards import STATE_LABELS, Card, CardHistory, CardState
-from app.db import unit_of_work, utcnow
+from app.db import engine, unit_of_work, utcnow
 from app.models import Office
 from app.regions import office_regions
 from delivery.models import TrackingEvent
@@ -56,6 +57,7 @@ SCAN_BATCH = 20_000
 SEND_BATCH = 500  # messages claimed per round of sending
 MAX_ROUNDS = 200  # rounds of scanning, and of sending, in one pass
 LEASE = dt.timedelta(minutes=2)
+SQLITE_CONCURRENCY = 2
 # News that is only worth telling while it is true today: not sent when we learn of it (or could send it) later.
 TIMELY: frozenset[Kind] = frozenset({Kind.OUT_FOR_DELIVERY, Kind.COD_COMING, Kind.DELIVERY_FAILED})
 MAX_AGE = dt.timedelta(hours=24)
@@ -440,7 +442,15 @@ def send_due(settings: Settings, *, limit: int = 500, client: GatewayClient | No
         if stop.is_set():
             return
         with app.app_context():  # a sender thread's own context: its sessions, the same app
-            outcome = _send_one(message_id, settings, client_here())
+            try:
+                outcome = _send_one(message_id, settings, client_here())
+            except OperationalError as exc:
+                # The database was busy (SQLite's one writer) or went away for a moment: this message keeps its
+                # lease until it runs out and is sent again by a later pass, under the same Idempotency-Key, so
+                # the gateway answers a repeat with its first answer and nothing goes out twice.
+                log.warning("message %s: not recorded now (%s); a later pass takes it up", message_id,
+                            type(exc.orig).__name__ if exc.orig else exc)
+                outcome = Counter({"retry_later": 1})
             with lock:
                 counts.update(outcome)
                 if progress:
@@ -449,6 +459,8 @@ def send_due(settings: Settings, *, limit: int = 500, client: GatewayClient | No
                     stop.set()
 
     workers = 1 if client is not None else max(1, min(settings.concurrency, len(ids)))
+    if engine().dialect.name == "sqlite":
+        workers = min(workers, SQLITE_CONCURRENCY)  # one writer at a time: more threads only wait for it
     try:
         # The first message goes alone: a refused token (or a gateway that is down) is found on one message, not on
         # `workers` at once. Requests already in flight when a refusal comes back still end as the gateway says.

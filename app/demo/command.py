@@ -54,7 +54,10 @@ def _demo_app(database_url: str | None) -> tuple[Flask, Path]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file}"
-    return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"]}), work
+    # One process plays the office, the courier's webhooks and the gateway's reports at once: on SQLite's one writer
+    # a write may wait longer than an office's interactive 5 s.
+    return create_app({"DATABASE_URL": database_url, "ANTAR_OFFICE": current_app.config["ANTAR_OFFICE"],
+                       "ANTAR_SQLITE_BUSY_SECONDS": 60}), work
 
 
 def _today_morning() -> dt.datetime:
