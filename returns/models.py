@@ -148,3 +148,58 @@ class FormSubmission(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result: Mapped[str] = mapped_column(Text)  # JSON: what the first submission answered
+
+
+class ConflictKind(StrEnum):
+    RECEIPT = "RECEIPT"  # a batch counted in on the device
+    DISPOSITION = "DISPOSITION"  # a card's outcome recorded on the device
+
+
+class ConflictStatus(StrEnum):
+    OPEN = "OPEN"  # waiting for staff
+    ACCEPTED = "ACCEPTED"  # staff applied the officer's record
+    REJECTED = "REJECTED"  # staff kept what the office had
+
+
+CONFLICT_STATUS_LABELS: dict[ConflictStatus, str] = {
+    ConflictStatus.OPEN: "Menunggu keputusan staf",
+    ConflictStatus.ACCEPTED: "Diterima staf",
+    ConflictStatus.REJECTED: "Ditolak staf",
+}
+
+
+class OfflineConflict(Base):
+    """A record the officer made without a network that met a card (or batch) changed meanwhile: kept as it was
+    sent, shown to the officer and to staff, applied or set aside only by a staff decision (returns/offline.py)."""
+
+    __tablename__ = "offline_conflict"
+    __table_args__ = (Index("ix_offline_conflict_office_status", "office_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
+    kelurahan_code: Mapped[str] = mapped_column(String(13))
+    kind: Mapped[ConflictKind] = mapped_column(Enum(ConflictKind, native_enum=False, length=16,
+                                                    validate_strings=True))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("handover_batch.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("handover_item.id"), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    officer: Mapped[str] = mapped_column(String(120))
+    record: Mapped[str] = mapped_column(Text)  # JSON: the officer's record as the device sent it
+    seen_version: Mapped[int]  # the card's last history row (or the batch's last event) the device had seen
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # on the device
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(String(500))  # what had changed
+    status: Mapped[ConflictStatus] = mapped_column(Enum(ConflictStatus, native_enum=False, length=10,
+                                                        validate_strings=True), default=ConflictStatus.OPEN)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    batch: Mapped[HandoverBatch] = relationship()
+    item: Mapped[HandoverItem | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return CONFLICT_STATUS_LABELS[self.status]

@@ -2,9 +2,15 @@
 
 Thin: parse, read through `returns.queries` or change through `returns.service`, show the result.
 
-Officers work from village offices on phones and weak networks: light pages (no script, one card per block), and
-every form and every API call that changes something runs once however often it arrives (`returns.forms`).
-The scope is the officer's kelurahan of his office; anything outside it is "not found" (404), as the service says.
+Officers work from village offices on phones and weak networks: light pages (one card per block) that work without
+script, and every form and every API call that changes something runs once however often it arrives
+(`returns.forms`). The scope is the officer's kelurahan of his office; anything outside it is "not found" (404), as
+the service says.
+
+Offline (issue 15): the pages are an installable web app. `/kelurahan/sw.js` (a service worker, scope `/`) keeps the
+officer's pages and batches on the phone (`/api/v1/kelurahan/offline` lists them with their versions), and the
+pages' script (returns/static/officer.js) keeps what is recorded without a network in IndexedDB and sends it through
+the JSON API, each record with its own `Idempotency-Key` and the version of the card it saw (`returns.offline`).
 """
 
 from __future__ import annotations
@@ -12,13 +18,18 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask import session as web_session
+from flask.globals import request_ctx
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import Session
 
 from address.service import AddressPipeline
@@ -30,13 +41,23 @@ from app.db import unit_of_work, utcnow
 from app.models import Role
 from app.regions import office_regions
 from app.web import Page, csv_response, json_error, page_arg
-from returns import forms, queries, service
+from returns import forms, offline, queries, service
 from returns.forms import Once, SubmissionError, TokenReused
-from returns.models import DISPOSITION_LABELS, BatchStatus, Disposition, HandoverBatch, HandoverItem
+from returns.models import (
+    DISPOSITION_LABELS,
+    BatchStatus,
+    ConflictStatus,
+    Disposition,
+    HandoverBatch,
+    HandoverItem,
+    OfflineConflict,
+)
 from returns.queries import BatchRef, CardView, ItemView, WaitingCard
 from returns.service import NotFound, ReturnsError, Scope
 
-bp = Blueprint("kelurahan", __name__, template_folder="templates")
+STATIC = Path(__file__).with_name("static")
+bp = Blueprint("kelurahan", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/kelurahan/static")
 OFFICER = Role.OFFICER
 PAGE_SIZE = 50
 
@@ -98,6 +119,42 @@ def _page(template: str, title: str, status: int = 200, **context: Any) -> Any:
                            S=BatchStatus, D=Disposition, **context), status
 
 
+# --- the app on the phone ------------------------------------------------------------------------------------
+
+# Whose page this is: the service worker keeps each officer's pages apart, and drops them when another account logs
+# in on the same phone.
+USER_HEADER = "X-Antar-Pengguna"
+# Sent by the service worker when it stores pages for offline use: such a page takes no flashed message (a message
+# belongs to the page the officer is looking at, and must not be used up by a page fetched in the background).
+OFFLINE_HEADER = "X-Antar-Luring"
+
+
+@bp.before_app_request
+def _background_fetch_keeps_flashes() -> None:
+    if request.headers.get(OFFLINE_HEADER):
+        request_ctx.flashes = []
+
+
+@bp.app_context_processor
+def _officer_helpers() -> dict[str, Any]:
+    return {"officer_session_tag": _session_tag}
+
+
+def _session_tag() -> str:
+    """Which login a page belongs to, without giving the login away: a logout made on the phone without a network
+    ends that login, and only that one, when the network is back."""
+    token = getattr(current_user, "login_token", None)
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
+
+
+@bp.after_app_request
+def _whose_page(response: Any) -> Any:
+    if (request.blueprint == bp.name or request.endpoint == "main.index") and request.endpoint != "kelurahan.static" \
+            and current_user.is_authenticated and current_user.role is Role.OFFICER:
+        response.headers[USER_HEADER] = str(current_user.id)
+    return response
+
+
 # --- pages -------------------------------------------------------------------------------------------------
 
 
@@ -111,10 +168,13 @@ def home() -> Any:
         recent = [b for b in service.list_batches(session, scope, limit=6) if b.status is not BatchStatus.DISPATCHED]
         waiting = _waiting(session, scope)
         found = [w for w in waiting if queries.matches(w.card, q)]
+        conflicts = offline.conflicts(session, scope, limit=30)
         return _page("kelurahan_home.html", "Kelurahan", kelurahan=_kelurahan_label(scope), on_the_way=on_the_way,
                      recent=recent[:5], waiting=waiting, q=q, listed=Paged.of(found),
                      remind=[w for w in waiting if w.remind], overdue=[w for w in waiting if w.overdue],
-                     reminder_days=_reminder_days(), deadline_days=_deadline_days())
+                     reminder_days=_reminder_days(), deadline_days=_deadline_days(),
+                     conflicts_open=[c for c in conflicts if c.status == ConflictStatus.OPEN],
+                     conflicts_decided=[c for c in conflicts if c.status != ConflictStatus.OPEN][:10])
 
 
 @bp.route("/kelurahan/pengingat")
@@ -192,6 +252,7 @@ def _batch_page(batch_id: int, *, error: str | None = None, error_for: str | Non
         else:
             _forget_counted(batch.id)
             listed = _clamped_page(rows, number)
+        version = offline.batch_versions(session, [batch.id]).get(batch.id, 0)
         missing = set(form.getlist("missing")) if form is not None and error_for == "checklist" else set()
         checklist = (counting is not None
                      and (len(rows) <= CHECKLIST_MAX or request.args.get("daftar") == "semua" or bool(missing)
@@ -199,7 +260,7 @@ def _batch_page(batch_id: int, *, error: str | None = None, error_for: str | Non
         return _page("kelurahan_batch.html", batch.number, status, batch=batch, rows=rows, error=error,
                      error_for=error_for, counted=(form or {}).get("counted", "") if error_for == "checklist" else "",
                      missing=missing, token=token or forms.new_token(), counting=counting, listed=listed, scan=scan,
-                     focus=focus,
+                     focus=focus, version=version,
                      checklist=checklist, checklist_open=len(rows) <= CHECKLIST_MAX or error_for == "checklist"
                      or request.args.get("daftar") == "semua")
 
@@ -360,10 +421,17 @@ def _card_page(item_id: int, *, error: str | None = None, form: Mapping[str, Any
         batch, today = item.batch, _today()
         collect_by = _collect_by(batch)
         open_ = item.disposition is None and card.state is CardState.AT_KELURAHAN
+        # A card of a batch still on its way gets the form too, hidden: once the officer counts the batch in on the
+        # phone without a network, the page's script shows it (returns/static/officer.js).
+        before_receipt = (batch.status is BatchStatus.DISPATCHED and not item.missing
+                          and card.state is CardState.SENT_TO_KELURAHAN)
         return _page("kelurahan_card.html", card.nomor_blanko, status, item=item, card=card, batch=batch,
-                     open=open_, today=today, collect_by=collect_by,
-                     not_collected_open=collect_by is not None and today >= collect_by, error=error,
-                     form=form or {}, token=token or forms.new_token(), deadline_days=_deadline_days())
+                     open=open_, today=today, collect_by=collect_by, before_receipt=before_receipt,
+                     not_collected_open=(collect_by is not None and today >= collect_by)
+                     or (before_receipt and _deadline_days() == 0), error=error,
+                     form=form or {}, token=token or forms.new_token(), deadline_days=_deadline_days(),
+                     version=offline.card_versions(session, [card.id]).get(card.id, 0),
+                     conflicts=offline.conflicts(session, scope, item_id=item.id))
 
 
 @bp.route("/kelurahan/kartu/<int:item_id>/disposisi", methods=["POST"])
@@ -506,15 +574,27 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": True,
                    "description": "Kunci unik per perubahan; kiriman ulang dengan kunci sama tidak dicatat dua kali",
                    "schema": {"type": "string", "minLength": 1, "maxLength": forms.MAX_KEY_LENGTH}}
 RT_RW = api.string(3, pattern=r"^\d{1,3}$", description="1-3 angka")
+# A record made on the phone without a network says what the phone had seen (returns/offline.py): with it, a card
+# changed meanwhile by someone else keeps the record as a conflict for staff (409) instead of recording it.
+OFFLINE_FIELDS = {
+    "seen_version": api.integer(0, description="Versi kartu (riwayat terakhir) atau berkas (peristiwa terakhir) yang "
+                                               "dilihat perangkat saat mencatat tanpa jaringan"),
+    "recorded_at": api.string(40, pattern=r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?$",
+                              description="Waktu dicatat di perangkat (ISO 8601)"),
+}
 RECEIPT = api.obj({"counted": api.integer(0, 100_000, description="Kartu yang dihitung di kelurahan"),
-                   "missing": api.array(api.NOMOR_BLANKO, 10_000)}, required=["counted"])
+                   "missing": api.array(api.NOMOR_BLANKO, 10_000), **OFFLINE_FIELDS}, required=["counted"])
 DISPOSITION = api.obj({
     "disposition": api.enum([d.value for d in Disposition]), "id_checked": {"type": "boolean"},
     "receiver_name": api.string(200), "receiver_relationship": api.string(40), "handed_on": api.DATE,
     "note": api.string(500), "alamat": api.string(250), "rt": RT_RW, "rw": RT_RW, "kelurahan": api.string(60),
     "kecamatan": api.string(60), "kabupaten_kota": api.string(60),
-    "kode_pos": api.string(5, pattern=r"^\d{5}$", description="5 angka"),
+    "kode_pos": api.string(5, pattern=r"^\d{5}$", description="5 angka"), **OFFLINE_FIELDS,
 }, required=["disposition"])
+CONFLICT = {"type": "object", "required": ["error", "conflict"],
+            "properties": {"error": api.ERROR["properties"]["error"], "conflict": api.ANY_OBJECT}}
+CONFLICT_ANSWER = (409, ("Konflik: kartu/berkas diubah sementara itu; catatan disimpan untuk keputusan staf",
+                         CONFLICT))
 BATCH = {"type": "object", "required": ["id", "status"],
          "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}}
 
@@ -561,13 +641,26 @@ def cards_api(query: dict[str, Any]) -> Any:
 @bp.route("/api/v1/kelurahan/batches/<int:batch_id>/receipt", methods=["POST"])
 @roles_required(OFFICER)
 @api.operation("Catat penerimaan berkas di kelurahan (jumlah dihitung, kartu hilang)", tags=["kelurahan"],
-               body=RECEIPT, response=BATCH, errors=[422], parameters=[IDEMPOTENCY_KEY])
+               body=RECEIPT, response=BATCH, errors=[422], parameters=[IDEMPOTENCY_KEY],
+               responses=dict([CONFLICT_ANSWER]),
+               description="Dengan `seen_version` (catatan dari perangkat tanpa jaringan): berkas yang sudah dicatat "
+                           "diterima orang lain disimpan sebagai konflik (409) untuk diputuskan staf.")
 def receipt_api(batch_id: int, body: dict[str, Any]) -> Any:
     counted, missing = body["counted"], body.get("missing", [])
+    seen, recorded_at = _offline_record(body)
+    if isinstance(recorded_at, tuple):
+        return recorded_at
 
     def receive(session: Session) -> dict[str, Any]:
         scope = _scope(session)
-        batch = service.confirm_receipt(session, scope, batch_id, counted, missing, actor())
+        if seen is None:
+            batch = service.confirm_receipt(session, scope, batch_id, counted, missing, actor())
+        else:
+            outcome = offline.receive(session, scope, batch_id, counted, missing, actor(), seen_version=seen,
+                                      recorded_at=recorded_at)
+            if isinstance(outcome, OfflineConflict):
+                return _conflict_answer(session, outcome)
+            batch = outcome
         return _batch_json(batch, service.batch_items(session, batch))
 
     return _api_once(body, receive)
@@ -576,22 +669,58 @@ def receipt_api(batch_id: int, body: dict[str, Any]) -> Any:
 @bp.route("/api/v1/kelurahan/cards/<int:item_id>/disposition", methods=["POST"])
 @roles_required(OFFICER)
 @api.operation("Catat nasib kartu: diserahkan, meninggal, pindah, tidak diambil", tags=["kelurahan"],
-               body=DISPOSITION, errors=[422], parameters=[IDEMPOTENCY_KEY],
+               body=DISPOSITION, errors=[422], parameters=[IDEMPOTENCY_KEY], responses=dict([CONFLICT_ANSWER]),
                response={"type": "object", "required": ["id", "state"],
-                         "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}})
+                         "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}},
+               description="Dengan `seen_version` (catatan dari perangkat tanpa jaringan): kartu yang sementara itu "
+                           "dikoreksi atau dipindahkan staf, atau sudah dicatat lain, tidak ditimpa; catatannya "
+                           "disimpan sebagai konflik (409) untuk diputuskan staf.")
 def disposition_api(item_id: int, body: dict[str, Any]) -> Any:
     chosen = body["disposition"]
     fields = {k: body[k] for k in (*API_TEXT_FIELDS, "id_checked") if k in body}
+    seen, recorded_at = _offline_record(body)
+    if isinstance(recorded_at, tuple):
+        return recorded_at
 
     def record(session: Session) -> dict[str, Any]:
-        item, card = _record(session, item_id, Disposition(chosen), fields)
-        return _item_json(item, card, item.batch)
+        if seen is None:
+            item, card = _record(session, item_id, Disposition(chosen), fields)
+            return _item_json(item, card, item.batch)
+        scope = _scope(session)
+        disposition = Disposition(chosen)
+        pipeline = (AddressPipeline.for_office(session, scope.office.code, current_app.config)
+                    if disposition is Disposition.MOVED else None)
+        outcome = offline.dispose(session, scope, item_id, disposition, fields, actor(), seen_version=seen,
+                                  recorded_at=recorded_at, deadline_days=_deadline_days(), pipeline=pipeline)
+        if isinstance(outcome, OfflineConflict):
+            return _conflict_answer(session, outcome)
+        return _item_json(outcome, outcome.card, outcome.batch)
 
     return _api_once(body, record)
 
 
+def _offline_record(body: dict[str, Any]) -> tuple[int | None, Any]:
+    """`seen_version` and `recorded_at` of a record from the phone (None, None for a call made online); a
+    `recorded_at` that is no moment is a 400 answer in the second place."""
+    seen, raw = body.get("seen_version"), body.get("recorded_at")
+    if raw is None:
+        return seen, None
+    try:
+        moment = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return seen, _error(400, f"recorded_at: '{raw}' bukan waktu ISO 8601")
+    return seen, moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _conflict_answer(session: Session, conflict: OfflineConflict) -> dict[str, Any]:
+    """The 409's body: the error (what had changed) and the conflict as the officer's pages show it."""
+    return {"error": {"code": "conflict", "message": f"{conflict.reason} Catatan disimpan; menunggu keputusan staf."},
+            "conflict": queries.jsonable(offline.conflict_view(session, conflict))}
+
+
 def _api_once(body: dict[str, Any], fn: Callable[[Session], dict[str, Any]]) -> Any:
-    """Run an API change once per `Idempotency-Key`; a retry gets the stored answer (marked as a replay)."""
+    """Run an API change once per `Idempotency-Key`; a retry gets the stored answer (marked as a replay). A record
+    kept as a conflict is a 409, the first time and every retry."""
     try:
         token = forms.api_token(request.headers.get("Idempotency-Key"), current_user.id)
     except SubmissionError as exc:
@@ -600,9 +729,141 @@ def _api_once(body: dict[str, Any], fn: Callable[[Session], dict[str, Any]]) -> 
         once = forms.run_once(token, current_user.id, fn, request=forms.fingerprint("api", request.path, body))
     except NotFound as exc:
         return _error(404, str(exc))
+    except offline.NotReceivedYet as exc:
+        return json_error(422, str(exc), "not_received")
     except (ReturnsError, TokenReused) as exc:
         return _error(422, str(exc))
     response = jsonify(once.result)
+    if "conflict" in once.result and "error" in once.result:
+        response.status_code = 409
     if once.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+# --- offline: the officer's app on the phone -------------------------------------------------------------------
+
+
+def _assets_version() -> str:
+    """Changes whenever a file the service worker keeps changes: a new worker then replaces the old one."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in STATIC.iterdir() if p.is_file())
+    css = Path(current_app.static_folder or "") / "antar.css"
+    for path in [*files, css]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@bp.route("/kelurahan/sw.js")
+def service_worker() -> Any:
+    """The service worker, served by Antar itself; its scope is the whole site (`Service-Worker-Allowed`) so that it
+    also sees the log-out, which clears the kelurahan's data from the phone. No personal data: no login needed."""
+    text = (STATIC / "sw.js").read_text(encoding="utf-8").replace("__VERSION__", _assets_version())
+    response = current_app.response_class(text, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/kelurahan/manifest.webmanifest")
+def web_manifest() -> Any:
+    """The web app manifest: the officer's pages installed on the phone's home screen."""
+    manifest = {
+        "name": "Antar e-KTP · Petugas Kelurahan", "short_name": "Antar Kelurahan", "lang": "id",
+        "description": "Serah terima kartu e-KTP di kelurahan, juga tanpa jaringan.",
+        "start_url": url_for("kelurahan.home"), "scope": "/", "display": "standalone",
+        "background_color": "#f6f8fa", "theme_color": "#0b5d8c",
+        "icons": [
+            {"src": url_for("kelurahan.static", filename="icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": url_for("kelurahan.static", filename="icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {"src": url_for("kelurahan.static", filename="icon-maskable-512.png"), "sizes": "512x512",
+             "type": "image/png", "purpose": "maskable"},
+        ],
+    }
+    return current_app.response_class(json.dumps(manifest, ensure_ascii=False),
+                                       mimetype="application/manifest+json")
+
+
+@bp.route("/api/v1/kelurahan/session")
+@roles_required(OFFICER)
+@api.operation("Akun petugas dan token CSRF sebelum mengirim catatan dari perangkat", tags=["kelurahan"],
+               response={"type": "object", "required": ["user", "kelurahan", "csrf_token"],
+                         "properties": {"user": api.ANY_OBJECT, "kelurahan": api.ANY_OBJECT,
+                                        "csrf_token": {"type": ["string", "null"]}}})
+def session_api() -> Any:
+    """Whether the login still holds (401 when not: the phone asks the officer to log in again, keeping its queue),
+    whose it is, and a CSRF token for the records it sends (a page kept on the phone may be days old)."""
+    with unit_of_work() as session:
+        scope = _scope(session)
+        kelurahan = {"code": scope.kelurahan_code, "name": _kelurahan_label(scope)}
+    # A bearer token's request opens no session, so it gets no CSRF token (it needs none).
+    token = generate_csrf() if getattr(current_user, "login_token", None) else None
+    response = jsonify(user={"id": current_user.id, "username": current_user.username}, kelurahan=kelurahan,
+                       csrf_token=token, session=_session_tag() or None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/api/v1/kelurahan/offline")
+@roles_required(OFFICER)
+@api.operation("Halaman dan data yang disimpan perangkat petugas untuk dipakai tanpa jaringan", tags=["kelurahan"],
+               response={"type": "object", "required": ["user_id", "entries"],
+                         "properties": {"user_id": {"type": "integer"}, "entries": {"type": "array"}}})
+def offline_api() -> Any:
+    """What the service worker keeps: the officer's home and reminders, every batch on its way or received (page
+    and data) and the page of each of their cards, each with a version; the phone fetches only what changed."""
+    with unit_of_work() as session:
+        scope = _scope(session)
+        entries = _offline_entries(session, scope)
+    response = jsonify(user_id=current_user.id, generated_at=utcnow().isoformat(), entries=entries)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Received batches whose cards are all recorded stay on the phone for a while (the officer looks them up).
+OFFLINE_CLOSED_BATCHES = 5
+
+
+def _offline_entries(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    batches = service.list_batches(session, scope)
+    kept = ([b for b in batches if b.status in (BatchStatus.DISPATCHED, BatchStatus.RECEIVED)]
+            + [b for b in batches if b.status is BatchStatus.CLOSED][:OFFLINE_CLOSED_BATCHES])
+    items = [(it, card.id) for b in kept for it, card in service.batch_items(session, b)]
+    cards = offline.card_versions(session, [card_id for _, card_id in items])
+    events = offline.batch_versions(session, [b.id for b in batches])
+    conflicts = offline.conflict_signatures(session, scope)
+    today = _today()
+    # The lists change with any card, batch or conflict of the kelurahan, and with the day (days waiting).
+    lists = f"{max(cards.values(), default=0)}.{max(events.values(), default=0)}.{_hash_text(conflicts)}.{today}"
+    entries = [{"url": url_for("kelurahan.home"), "version": lists},
+               {"url": url_for("kelurahan.reminders"), "version": lists}]
+    for b in kept:
+        entries.append({"url": url_for("kelurahan.batch_page", batch_id=b.id), "version": lists})
+        entries.append({"url": url_for("kelurahan.batch_api", batch_id=b.id), "version": lists})
+    by_id = {b.id: b for b in kept}
+    for it, card_id in items:
+        batch = by_id[it.batch_id]
+        collect_by = _collect_by(batch)
+        open_from = int(collect_by is not None and today >= collect_by)
+        entries.append({"url": url_for("kelurahan.card_page", item_id=it.id),
+                        "version": f"{cards.get(card_id, 0)}.{events.get(batch.id, 0)}.{conflicts.get(it.id, '')}."
+                                   f"{open_from}"})
+    return entries
+
+
+def _hash_text(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@bp.route("/api/v1/kelurahan/conflicts")
+@roles_required(OFFICER)
+@api.operation("Catatan dari perangkat yang menunggu (atau sudah mendapat) keputusan staf", tags=["kelurahan"],
+               query=api.obj({"status": api.enum([s.value for s in ConflictStatus])}),
+               response={"type": "object", "required": ["conflicts"], "properties": {"conflicts": {"type": "array"}}})
+def conflicts_api(query: dict[str, Any]) -> Any:
+    status = query.get("status")
+    with unit_of_work() as session:
+        rows = offline.conflicts(session, _scope(session), status=ConflictStatus(status) if status else None,
+                                 limit=500)
+    return jsonify(conflicts=queries.jsonable(rows))

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
+from address.service import AddressPipeline
 from app import api
 from app.auth import actor, current_office, roles_required
 from app.cards import Card, CardState, TransitionError
@@ -26,8 +27,16 @@ from app.privacy import record_access
 from app.regions import OfficeRegions, office_regions
 from app.users import UserError, account_events, create_user, locked_since, set_active
 from app.web import csv_response, json_error, page_arg
-from returns import documents, queries, service
-from returns.models import BATCH_STATUS_LABELS, DISPOSITION_LABELS, BatchStatus, HandoverBatch, HandoverItem
+from returns import documents, offline, queries, service
+from returns.models import (
+    BATCH_STATUS_LABELS,
+    CONFLICT_STATUS_LABELS,
+    DISPOSITION_LABELS,
+    BatchStatus,
+    ConflictStatus,
+    HandoverBatch,
+    HandoverItem,
+)
 from returns.queries import jsonable, kelurahan_name
 from returns.service import NotFound, ReturnsError, Scope
 
@@ -119,6 +128,7 @@ def _overview(*, error: str | None = None, chosen: Iterable[str] = (), status: i
         back = queries.back_at_office_counts(session, office)
         reminders = sum(grp.cards for grp in _reminders(session, office))
         report = service.returns_report(session, office)
+        conflicts = offline.open_count(session, Scope(office))
     by_status = {s: [0, 0] for s in (BatchStatus.DRAFT, BatchStatus.DISPATCHED, BatchStatus.RECEIVED)}
     for b in open_batches:
         by_status[b.status][0] += 1
@@ -132,6 +142,7 @@ def _overview(*, error: str | None = None, chosen: Iterable[str] = (), status: i
         "returns_overview.html", waiting=waiting_rows, reasons=sorted(reason_totals, key=documents.label),
         reason_totals=reason_totals, open_batches=open_batches[:OPEN_BATCHES_SHOWN], open_total=len(open_batches),
         by_status=by_status, missing=missing, deceased=deceased, back=back, reminders=reminders, report=report,
+        conflicts=conflicts,
         regions=regions, reminder_days=_reminder_days(), S=CardState, error=error, chosen=set(chosen)), status
 
 
@@ -362,6 +373,60 @@ def _missing_page(*, error: str | None = None, item_id: int | None = None, statu
     return render_template("returns_missing.html", page=page, error=error, error_item=item_id,
                            values=request.form if request.method == "POST" else {},
                            kel_name=functools.partial(kelurahan_name, regions)), status
+
+
+# --- records the officers made offline that met a changed card (returns/offline.py) -----------------------------------
+
+
+@bp.route("/pengembalian/konflik")
+@roles_required(*STAFF)
+def conflicts_page() -> Any:
+    return _conflicts_page()
+
+
+def _conflicts_page(*, error: str | None = None, conflict_id: int | None = None, status: int = 200) -> Any:
+    """The conflicts to decide (`?status=OPEN`, the default), decided ones (`ACCEPTED`, `REJECTED`) or all (`ALL`):
+    the officer's record beside what the office has now; after a refused decision, the message beside its form."""
+    wanted = request.args.get("status") or ConflictStatus.OPEN.value
+    chosen = ConflictStatus(wanted) if wanted in ConflictStatus.__members__ else None
+    number = page_arg()
+    with unit_of_work() as session:
+        office = current_office(session)
+        rows = offline.conflicts(session, _scope(session), status=chosen)
+        regions = office_regions(office.code)
+    g.page_title = "Konflik catatan luring"
+    return render_template("returns_conflicts.html", page=queries.page_of(rows, number), chosen=chosen,
+                           statuses=list(ConflictStatus), labels=CONFLICT_STATUS_LABELS, error=error,
+                           error_conflict=conflict_id, values=request.form if request.method == "POST" else {},
+                           kel_name=functools.partial(kelurahan_name, regions)), status
+
+
+def _decide(session: Session, conflict_id: int, accept: bool, note: str) -> Any:
+    office = current_office(session)
+    return offline.decide(session, _scope(session), conflict_id, accept, note, actor(), deadline_days=_deadline_days(),
+                          pipeline_for=lambda: AddressPipeline.for_office(session, office.code, current_app.config))
+
+
+@bp.route("/pengembalian/konflik/<int:conflict_id>", methods=["POST"])
+@roles_required(*STAFF)
+def decide_page(conflict_id: int) -> Any:
+    choice = request.form.get("keputusan")
+    if choice not in ("terima", "tolak"):
+        return _conflicts_page(error="Pilih keputusan: terima atau tolak catatan petugas.", conflict_id=conflict_id,
+                               status=422)
+    try:
+        with unit_of_work() as session:
+            conflict = _decide(session, conflict_id, choice == "terima", request.form.get("alasan", ""))
+            what = offline.conflict_view(session, conflict)
+    except NotFound:
+        abort(404)
+    except (ReturnsError, TransitionError) as exc:
+        return _conflicts_page(error=str(exc), conflict_id=conflict_id, status=422)
+    subject = f"kartu {what.nomor_blanko} ({what.nama})" if what.nomor_blanko else f"berkas {what.batch_number}"
+    done = "diterima dan diterapkan" if choice == "terima" else "ditolak; catatan kantor tetap berlaku"
+    flash(f"Konflik #{conflict_id}, {subject}: catatan petugas {what.officer} {done}.", "success")
+    return redirect(url_for("returns.conflicts_page", status=request.args.get("status") or None,
+                            hal=request.args.get("hal") or None))
 
 
 @bp.route("/pengembalian/pengingat")
@@ -605,6 +670,37 @@ def receive_back_api(body: dict[str, Any]) -> Any:
         cards = service.receive_back(session, current_office(session), blankos, actor())
         return jsonify(cards=[{"nomor_blanko": c.nomor_blanko, "state": c.state.value, "state_label": c.state_label}
                               for c in cards])
+
+
+CONFLICTS = {"type": "object", "required": ["conflicts"], "properties": {"conflicts": {"type": "array"}}}
+CONFLICT_VIEW = {"type": "object", "required": ["id", "status"],
+                 "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}}
+
+
+@bp.route("/api/v1/returns/conflicts")
+@roles_required(*STAFF)
+@_api
+@api.operation("Catatan luring petugas kelurahan yang bertemu kartu yang sudah berubah (konflik)",
+               tags=["pengembalian"], response=CONFLICTS,
+               query=api.obj({"status": api.enum([s.value for s in ConflictStatus])}))
+def conflicts_api(query: dict[str, Any]) -> Any:
+    status = query.get("status")
+    with unit_of_work() as session:
+        rows = offline.conflicts(session, _scope(session), status=ConflictStatus(status) if status else None)
+    return jsonify(conflicts=jsonable(rows))
+
+
+@bp.route("/api/v1/returns/conflicts/<int:conflict_id>/decision", methods=["POST"])
+@roles_required(*STAFF)
+@_api
+@api.operation("Putuskan konflik catatan luring: terima (diterapkan) atau tolak (catatan kantor tetap)",
+               tags=["pengembalian"], errors=[422], response=CONFLICT_VIEW,
+               body=api.obj({"decision": api.enum(["ACCEPT", "REJECT"]), "note": api.string(500, min_length=1)},
+                            required=["decision", "note"]))
+def decide_api(conflict_id: int, body: dict[str, Any]) -> Any:
+    with unit_of_work() as session:
+        conflict = _decide(session, conflict_id, body["decision"] == "ACCEPT", body["note"])
+        return jsonify(jsonable(offline.conflict_view(session, conflict)))
 
 
 @bp.route("/api/v1/returns/report")

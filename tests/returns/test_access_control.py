@@ -48,10 +48,14 @@ NOT_SESSION_SCOPED = {
     "api.openapi_json": "the API's description: public, no data",
     "notify_webhook.reports": "the message gateway's signed delivery reports, no session",
     "notify_public.opt_out_page": "citizens' opt-out from messages: a signed card token, no login",
+    "kelurahan.static": "the officer's app: script, style, icons (no data)",
+    "kelurahan.service_worker": "the officer's app: its service worker (no data)",
+    "kelurahan.web_manifest": "the officer's app: its web manifest (no data)",
 }
 # The officer's own list pages: 200, with his kelurahan's cards and none of another's.
 OWN_LIST_PAGES = {"main.index", "kelurahan.home", "kelurahan.reminders", "kelurahan.cards_csv",
-                  "kelurahan.batches_api", "kelurahan.cards_api"}
+                  "kelurahan.batches_api", "kelurahan.cards_api", "kelurahan.session_api", "kelurahan.offline_api",
+                  "kelurahan.conflicts_api"}
 
 
 @dataclass
@@ -144,7 +148,7 @@ def parameter_values(rule: Rule, b: Kelurahan) -> list[dict[str, object]]:
         "run_id": b.run_ids, "nomor_blanko": b.blankos, "blanko": b.blankos,
         "tracking_number": b.tracking_numbers, "kelurahan_code": [b.code], "kode_wilayah": [b.code],
         # jobs and old-card destructions are staff-only: an officer is refused whatever the id
-        "user_id": b.user_ids, "job_id": [1], "destruction_id": [1],
+        "user_id": b.user_ids, "job_id": [1], "destruction_id": [1], "conflict_id": [1],
     }
     choices = []
     for name in sorted(rule.arguments):
