@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, false, insert, select, update
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, false, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, update_by_id, utcnow
+from app.db import Base, UTCDateTime, is_postgresql, pg_execute, pg_params, pg_rows, update_by_id, utcnow
 
 
 class CardState(StrEnum):
@@ -355,25 +355,73 @@ class RefusedMove:
 def apply_moves(session: Session, moves: Sequence[Move], actor: Actor, *, at: dt.datetime | None = None,
                 strict: bool = True) -> list[RefusedMove]:
     """Move many cards, each to its own state with its own reason, in bulk (one UPDATE per set of columns, one
-    INSERT of history rows). A move the state machine does not allow raises TransitionError when `strict` (and
-    nothing is moved); otherwise it is left out and returned, for the caller to report."""
-    refused = []
-    allowed = []
+    INSERT of history rows; on PostgreSQL one statement for both). A move the state machine does not allow raises
+    TransitionError when `strict` (and nothing is moved); otherwise it is left out and returned, for the caller to
+    report."""
+    allowed, refused = check_moves(moves)
+    if refused and strict:
+        raise TransitionError(f"Kartu #{refused[0].move.card_id}: {refused[0].message}.")
+    if allowed:
+        at = at or utcnow()
+        if is_postgresql(session):
+            parts, params = pg_move_parts(allowed, actor, at)
+            pg_execute(session, f"WITH {', '.join(parts)} SELECT 1", params)
+            return refused
+        update_by_id(session, Card, [{"id": m.card_id, "state": m.target, "state_changed_at": at, **m.values}
+                                     for m in allowed])
+        session.execute(insert(CardHistory.__table__), [
+            _history(m.card_id, m.current, m.target, at, actor, m.reason) for m in allowed])
+    return refused
+
+
+def check_moves(moves: Sequence[Move]) -> tuple[list[Move], list[RefusedMove]]:
+    """The moves the state machine allows, and those it refuses with why."""
+    allowed, refused = [], []
     for m in moves:
         if can_move(m.current, m.target):
             allowed.append(m)
             continue
         now = STATE_LABELS[m.current]
         refused.append(RefusedMove(m, f"status kartu '{now}' tidak dapat menjadi '{STATE_LABELS[m.target]}'"))
-    if refused and strict:
-        raise TransitionError(f"Kartu #{refused[0].move.card_id}: {refused[0].message}.")
-    if allowed:
-        at = at or utcnow()
-        update_by_id(session, Card, [{"id": m.card_id, "state": m.target, "state_changed_at": at, **m.values}
-                                     for m in allowed])
-        session.execute(insert(CardHistory.__table__), [
-            _history(m.card_id, m.current, m.target, at, actor, m.reason) for m in allowed])
-    return refused
+    return allowed, refused
+
+
+_SET = Column("set", Boolean())  # the type of the flags "this move sets that column"
+
+
+def pg_move_parts(moves: Sequence[Move], actor: Actor, at: dt.datetime, *, prefix: str = "mv",
+                  guard: str | None = None) -> tuple[list[str], dict[str, Any]]:
+    """PostgreSQL: the parts of a WITH clause (and their parameters) that make these moves, already checked
+    (`check_moves`): one UPDATE of the cards (each row sets the other columns of its move's `values`) and one INSERT
+    of their history rows, so that a caller can make them in the same statement as its own writes (the courier
+    webhook: one round trip). The card triggers (app/tally.py) fire once for that UPDATE. `guard`: an SQL condition
+    (on the caller's other parts) without which nothing is written."""
+    card, history = Card.__table__.c, CardHistory.__table__.c
+    extra = sorted({k for m in moves for k in m.values} - {"state_changed_at"})
+    names = ["id", "state", "state_changed_at", *extra, *(f"set_{k}" for k in extra), "from_state", "reason"]
+    columns = [card.id, card.state, card.state_changed_at, *(card[k] for k in extra), *(_SET for _ in extra),
+               history.from_state, history.reason]
+    rows = [{"id": m.card_id, "state": m.target, "state_changed_at": at, **m.values,
+             **{f"set_{k}": k in m.values for k in extra}, "from_state": m.current, "reason": m.reason[:500]}
+            for m in moves]
+    src = f"{prefix}_"
+    key = (prefix, tuple(extra), len(rows) == 1, guard)
+    parts = _PG_MOVE_PARTS.get(key)
+    if parts is None:
+        sets = ", ".join(["state = v.state", "state_changed_at = v.state_changed_at",
+                          *(f"{k} = CASE WHEN v.set_{k} THEN v.{k} ELSE card.{k} END" for k in extra)])
+        only = f" AND {guard}" if guard else ""
+        parts = _PG_MOVE_PARTS[key] = [
+            f"{src} AS (SELECT * FROM {pg_rows(columns, src, names, one=len(rows) == 1)})",
+            f"{prefix}_cards AS (UPDATE card SET {sets} FROM {src} AS v WHERE card.id = v.id{only})",
+            f"{prefix}_history AS (INSERT INTO card_history (card_id, from_state, to_state, at, actor, user_id, "
+            f"reason) SELECT v.id, v.from_state, v.state, %({prefix}_at)s::timestamptz, "
+            f"%({prefix}_actor)s::varchar, %({prefix}_user)s::integer, v.reason FROM {src} AS v WHERE true{only})"]
+    return parts, {**pg_params(rows, names, src), f"{prefix}_at": at, f"{prefix}_actor": actor.label,
+                   f"{prefix}_user": actor.user_id}
+
+
+_PG_MOVE_PARTS: dict[tuple[Any, ...], list[str]] = {}
 
 
 def set_card_values(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -1,28 +1,35 @@
-"""Courier webhook benchmark: `POST /api/v1/courier/events` under gunicorn on PostgreSQL, against a bare endpoint.
+"""Courier webhook benchmark: `antar serve` on PostgreSQL against a bare Flask endpoint, both driven by `wrk`.
 
-Both apps are served the same way in the same run: `gunicorn -w 2 --threads 4 -k gthread` on loopback
-(no access log), started as subprocesses of this script.
+Three servers run side by side with the same gunicorn set-up: `antar serve --workers W --threads T` (its own access
+log included), and `gunicorn -w W --threads T -k gthread` with the same access-log line for the two apps of
+`benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's URL and answer shape that only parses the JSON
+(no signature, no schema, no database): **the baseline**; and `durable_app`, the same plus one durable write per post
+(an INSERT of the events and a synchronous commit): not a target, it shows what durability alone costs here. The
+load is `wrk` (C: the load generator is not the bottleneck), with `benchmarks/webhook_posts.lua` sending pre-signed
+posts read from files, none twice:
 
-- **baseline**: `benchmarks/bare_app.py`, a Flask app whose endpoint parses the JSON body and answers
-  `{"results": [...]}` of the same shape: no signature, no schema, no database;
-- **single-event posts**: signed 1-event requests, each a new event for some item, the items moving through
-  ACCEPTED, IN_TRANSIT, OUT_FOR_DELIVERY and DELIVERED (with location, recipient and proof); sent by a pool
-  of client threads, one `requests.Session` each. The same pre-signed requests go to the bare app, so its
-  requests/s is also the ceiling of this client on this machine (its CPU per request is reported);
-- **500-event batches**: signed batches of 500 new events, one event per item, the same four statuses in
-  four rounds over --batch-items items.
+- **single-event posts**: one new event per post for --single-items items, each ACCEPTED, IN_TRANSIT,
+  OUT_FOR_DELIVERY, then DELIVERED (location near the address, recipient, proof), status by status; all events of
+  an item are sent by one wrk thread in order, and the posts in flight at one moment are for different items;
+- **500-event batches**: batches of 500 new events (one per item), the same four statuses in rounds over
+  --batch-items items.
 
-Set-up (not timed): a fresh schema migrated to head, the Bekasi kelurahan boundaries loaded (when the file is
-there), and handed-over items bulk-inserted with SQLAlchemy Core: cards WITH_COURIER with a kelurahan and a
-location, manifests HANDED_OVER of 500 items, active items with S10 numbers. PostgreSQL keeps its defaults
-(`synchronous_commit=on`): every 200 is sent after its transaction committed, as in production.
+Each phase is `wrk -t<threads> -c<connections> -d<duration>` against each server in turn, after a warm-up of a few
+seconds on events of other items; --rounds repeats the turns (fresh items each round) and the median of the rounds'
+ratios antar/bare is reported: on a machine shared with other work, the servers of one round saw about the same
+load. Durability as in production: PostgreSQL keeps `synchronous_commit=on` and `fsync=on`, and antar's 200 goes out
+after the commit. Every answer's results are counted by the Lua script and checked against the rows stored.
 
-For each phase the JSON output also says where the CPU went, in microseconds per event: this client, the
-gunicorn processes, and the PostgreSQL backends of the app's own connections (found by `application_name`).
-Client, server and database share the machine, as they would on a small office server.
+Set-up (not timed): a fresh schema migrated to head, the Bekasi kelurahan boundaries loaded (when the file is there),
+handed-over items bulk-inserted (cards WITH_COURIER with a kelurahan and a location, manifests HANDED_OVER of 500
+items, active items with S10 numbers).
 
-    .venv/bin/python benchmarks/bench_webhook.py [--single-items 2000] [--batch-items 100000] [--threads 16]
-        [--batch-threads 8]
+Also in the output: CPU per post of wrk, the gunicorn processes and the apps' PostgreSQL backends (found by
+`application_name`; wrk's includes reading its files), the machine's load average, and, in-process (Flask test client
+on the same database), the statements the driver runs and the commits per single-event post.
+
+    .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
+        [--workers 2] [--server-threads 4] [--single-items 4000] [--batch-items 50000] [--py-spy DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -32,16 +39,16 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 from address.geocode import load_geo_file  # noqa: E402
 from address.models import RegionGeo  # noqa: E402
 from app.cards import Card, CardState  # noqa: E402
+from app.cli import ACCESS_LOG_FORMAT  # noqa: E402
 from app.courier.s10 import tracking_number  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
@@ -67,18 +75,23 @@ from manifests.models import Manifest, ManifestItem, ManifestStatus  # noqa: E40
 OFFICE = "32.16"
 SECRET = "whsec_" + "YmVuY2gtd2ViaG9vay1rZXktMzItYnl0ZXMtLS0tLS0="
 GEO = ROOT.parent / "shared" / "data" / "wilayah" / "bekasi_kelurahan.geojson"
-SERVER = ["-w", "2", "--threads", "4", "-k", "gthread"]
+LUA = ROOT / "benchmarks" / "webhook_posts.lua"
+PATH = "/api/v1/courier/events"
 STATUSES = ("ACCEPTED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED")
 WIB = dt.timezone(dt.timedelta(hours=7))
 T0 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=WIB)
 MANIFEST_SIZE = 500
+BATCH = 500
+WARM_ITEMS, PROBE_ITEMS = 2000, 200
+
+Item = tuple[str, float, float]  # tracking number, card lat, card lng
 
 
 # --- set-up ------------------------------------------------------------------------------------------------
 
 
-def handed_over_items(url: str, count: int, geo: Path | None) -> list[tuple[str, float, float]]:
-    """`count` handed-over items in a fresh migrated schema; (tracking number, card lat, card lng) each."""
+def handed_over_items(url: str, count: int, geo: Path | None) -> list[Item]:
+    """`count` handed-over items in a fresh migrated schema."""
     engine = make_engine(url)
     upgrade(engine)
     now = dt.datetime.now(dt.UTC)
@@ -88,7 +101,7 @@ def handed_over_items(url: str, count: int, geo: Path | None) -> list[tuple[str,
             load_geo_file(session, geo, only=(OFFICE,))
     with engine.begin() as conn:
         places = conn.execute(sa.select(RegionGeo.kode, RegionGeo.lat, RegionGeo.lng)
-                              .where(RegionGeo.kode.like(OFFICE + ".%"))).all()
+                              .where(RegionGeo.kode.like(OFFICE + ".%"), RegionGeo.lat.is_not(None))).all()
         places = places or [("32.16.06.1001", -6.2668, 107.0295)]
         run_id = conn.execute(sa.insert(PrintRun).values(
             office_id=office_id, filename="bench.csv", sha256="0" * 64, imported_by="bench", rows_read=count,
@@ -117,6 +130,7 @@ def handed_over_items(url: str, count: int, geo: Path | None) -> list[tuple[str,
                 items.append((number, lat, lng))
             conn.execute(sa.insert(Card), cards)
             conn.execute(sa.insert(ManifestItem), rows)
+        conn.exec_driver_sql("CREATE TABLE bare_event (event_id text PRIMARY KEY, body text)")  # bare_app.durable_app
         for table in ("manifest", "card", "manifest_item"):
             conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
@@ -125,7 +139,7 @@ def handed_over_items(url: str, count: int, geo: Path | None) -> list[tuple[str,
     return items
 
 
-def event(item: tuple[str, float, float], k: int, rng: random.Random) -> dict[str, Any]:
+def event(item: Item, k: int, rng: random.Random) -> dict[str, Any]:
     """The item's k-th event (STATUSES[k]); a DELIVERED carries a location near the address, recipient, proof."""
     number, lat, lng = item
     status = STATUSES[k]
@@ -141,11 +155,38 @@ def event(item: tuple[str, float, float], k: int, rng: random.Random) -> dict[st
     return e
 
 
-def signed(msg_id: str, events: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
-    body = json.dumps({"type": "tracking.events", "data": {"events": events}})
+def body_of(events: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "tracking.events", "data": {"events": events}}, separators=(",", ":"))
+
+
+def single_posts(items: list[Item], threads: int, statuses: int, rng: random.Random) -> list[list[tuple[str, str]]]:
+    """Per wrk thread, its (message id, body) list: the items i with i % threads == t, status by status."""
+    per = [[] for _ in range(threads)]
+    for k in range(statuses):
+        for i, it in enumerate(items):
+            per[i % threads].append((f"msg_{it[0]}_{k}", body_of([event(it, k, rng)])))
+    return per
+
+
+def batch_posts(items: list[Item], threads: int, rng: random.Random) -> list[list[tuple[str, str]]]:
+    """Per wrk thread, its 500-event batches: batch b of a round goes to thread b % threads, round by round."""
+    per = [[] for _ in range(threads)]
+    for k in range(len(STATUSES)):
+        for b, start in enumerate(range(0, len(items), BATCH)):
+            events = [event(it, k, rng) for it in items[start:start + BATCH]]
+            per[b % threads].append((f"msg_b{k}_{b}_{items[start][0]}", body_of(events)))
+    return per
+
+
+def write_signed(prefix: Path, per_thread: list[list[tuple[str, str]]]) -> None:
+    """The files the Lua script reads (PREFIX.0, PREFIX.1, ...), signed now: valid for five minutes."""
+    hook = Webhook(SECRET)
     now = dt.datetime.now(dt.UTC)
-    return body, {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-                  "webhook-signature": Webhook(SECRET).sign(msg_id, now, body), "Content-Type": "application/json"}
+    stamp = str(int(now.timestamp()))
+    for t, posts in enumerate(per_thread):
+        with open(f"{prefix}.{t}", "w", encoding="utf-8") as f:
+            for msg_id, body in posts:
+                f.write(f"{msg_id}\t{stamp}\t{hook.sign(msg_id, now, body)}\t{body}\n")
 
 
 # --- servers and load ---------------------------------------------------------------------------------------
@@ -157,18 +198,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Gunicorn:
-    """`gunicorn <SERVER> <spec>` on a loopback port, in its own process group, stopped with SIGTERM."""
+class Server:
+    """A gunicorn server (command line `argv` with {port}) in its own process group, stopped with SIGTERM."""
 
-    def __init__(self, spec: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api/v1/courier/events"
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.url = f"http://127.0.0.1:{self.port}{PATH}"
         with open(log, "wb") as out:  # the server keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([gunicorn, *SERVER, "-b", f"127.0.0.1:{self.port}", spec], cwd=ROOT,
+            self.proc = subprocess.Popen([a.replace("{port}", str(self.port)) for a in argv], cwd=ROOT,
                                          env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if self.proc.poll() is not None:
@@ -178,8 +219,8 @@ class Gunicorn:
             except requests.RequestException:  # refused, or accepted by the master while workers still load
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"gunicorn {spec} never answered") from None
-                time.sleep(0.1)
+                    raise RuntimeError(f"{name} never answered") from None
+                time.sleep(0.2)
             except BaseException:
                 self.stop()
                 raise
@@ -187,6 +228,9 @@ class Gunicorn:
     def pids(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         return [self.proc.pid, *map(int, children)]
+
+    def workers(self) -> list[int]:
+        return self.pids()[1:]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -216,130 +260,269 @@ def backend_pids(url: str, application_name: str) -> list[int]:
     return pids
 
 
-def load(server: Gunicorn, posts: list[tuple[str, dict[str, str]]], threads: int,
-         db_pids: list[int] = ()) -> dict[str, Any]:
-    """Send every post from `threads` client threads (one session each); timing and where the CPU went."""
-    local = threading.local()
-    results: Counter[str] = Counter()
-    statuses: Counter[int] = Counter()
-    lock = threading.Lock()
-
-    def send(post: tuple[str, dict[str, str]]) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        r = local.session.post(server.url, data=post[0], headers=post[1], timeout=120)
-        counts = Counter(x["result"] for x in r.json()["results"]) if r.status_code == 200 else Counter()
-        with lock:
-            statuses[r.status_code] += 1
-            results.update(counts)
-
+def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: float, events_per_post: int,
+            db_pids: list[int] = (), py_spy: Path | None = None) -> dict[str, Any]:
+    """`wrk` against the server for `seconds`; throughput, latency, results, and where the CPU went."""
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{round(seconds)}s", "--timeout", "60s",
+            "-s", str(LUA), server.url, "--", str(prefix)]
+    spies = []
+    if py_spy is not None:  # a sampling profile of each worker while wrk runs (native frames off, idle off)
+        spies = [subprocess.Popen([args.py_spy_bin, "record", "--pid", str(pid), "--duration", str(int(seconds)),
+                                   "--format", "raw", "--output", str(py_spy / f"{server.name}-{pid}.txt"),
+                                   "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for pid in server.workers()]
     server_pids = server.pids()
-    cpu0 = (time.process_time(), cpu_seconds(server_pids), cpu_seconds(db_pids))
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, posts))
-    elapsed = time.perf_counter() - t0
-    cpu1 = (time.process_time(), cpu_seconds(server_pids), cpu_seconds(db_pids))
-    client, srv, pg = (b - a for a, b in zip(cpu0, cpu1, strict=True))
-    events = sum(results.values())
-    return {"requests": len(posts), "events": events, "seconds": round(elapsed, 3),
-            "req_per_s": round(len(posts) / elapsed, 1), "events_per_s": round(events / elapsed, 1),
-            "http": dict(statuses), "results": dict(results),
-            "cpu_s": {"client": round(client, 2), "gunicorn": round(srv, 2), "postgres_backends": round(pg, 2),
-                      "wall_x_cores": round(elapsed * os.cpu_count(), 2)},
-            "cpu_us_per_event": {"client": round(1e6 * client / events), "gunicorn": round(1e6 * srv / events),
-                                 "postgres_backends": round(1e6 * pg / events)}}
+    before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids))
+    load0 = os.getloadavg()[0]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
+    out = done.stdout
+    after = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids))
+    for spy in spies:
+        spy.wait(timeout=60)
+    line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT "))
+    r = json.loads(line.removeprefix("WRK_RESULT "))
+    seconds_run = r.pop("duration_us") / 1e6
+    wrk_cpu = (after[0].ru_utime + after[0].ru_stime) - (before[0].ru_utime + before[0].ru_stime)
+    posts = r["answers"]
+    cpu = {"wrk": wrk_cpu, "gunicorn": after[1] - before[1], "postgres_backends": after[2] - before[2]}
+    return {**r, "seconds": round(seconds_run, 2), "req_per_s": round(posts / seconds_run, 1),
+            "events_per_s": round(posts * events_per_post / seconds_run, 1),
+            "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+            "cpu_us_per_post": {k: round(1e6 * v / max(posts, 1)) for k, v in cpu.items()},
+            "load_average": [load0, os.getloadavg()[0]]}
 
 
-def warm_up(server: Gunicorn, threads: int) -> None:
-    """Posts for a tracking number nobody has (rejected, nothing changes), so that every worker thread has
-    its connection open before the timing starts."""
-    ghost = ("RB000000000ID", 0.0, 0.0)
-    load(server, [signed(f"warm_{i}", [event(ghost, 0, random.Random(i))]) for i in range(20 * threads)], threads)
+def stored_events(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM tracking_event").scalar_one()
+    engine.dispose()
+    return n
+
+
+# --- in-process: statements per post ---------------------------------------------------------------------------
+
+
+def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
+    """Post each item's ACCEPTED through Flask's test client and count what reaches the database: statements as the
+    driver runs them (SQLAlchemy's and those run on the driver's cursor directly; the pool's pre-ping is one), and
+    commits; and the endpoint's own wall time per post (median), the first post left out."""
+    import psycopg
+
+    from app import create_app
+    from app.db import engine as app_engine
+
+    app = create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
+                      "ANTAR_OFFICE": OFFICE})
+    counts: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    real_execute = psycopg.Cursor.execute
+
+    def counted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["statements"] += 1
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        kinds[text.split(None, 1)[0].upper()] += 1
+        return real_execute(cursor, query, *args, **kwargs)
+
+    with app.app_context():
+        engine = app_engine()
+    sa.event.listen(engine, "commit", lambda conn: counts.update(["commits"]))
+    client = app.test_client()
+    hook = Webhook(SECRET)
+    rng = random.Random(7)
+    times = []
+    psycopg.Cursor.execute = counted
+    try:
+        for n, it in enumerate(items):
+            body = body_of([event(it, 0, rng)])
+            now = dt.datetime.now(dt.UTC)
+            headers = {"webhook-id": f"probe_{n}", "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": hook.sign(f"probe_{n}", now, body), "Content-Type": "application/json"}
+            if n == 1:
+                counts.clear()
+                kinds.clear()
+            t0 = time.perf_counter()
+            r = client.post(PATH, data=body, headers=headers)
+            times.append(time.perf_counter() - t0)
+            assert r.status_code == 200 and r.json["results"][0]["result"] == "applied", r.get_data(as_text=True)
+    finally:
+        psycopg.Cursor.execute = real_execute
+    engine.dispose()
+    posts = len(items) - 1
+    times = sorted(times[1:])
+    return {"posts": posts, "per_post": {k: round(v / posts, 2) for k, v in counts.items()},
+            "statement_kinds_per_post": {k: round(v / posts, 2) for k, v in kinds.items()},
+            "ms_per_post_median": round(1000 * times[len(times) // 2], 2)}
 
 
 # --- the run -----------------------------------------------------------------------------------------------
 
 
+def summarize_py_spy(folder: Path, top: int = 25) -> dict[str, Any]:
+    """From py-spy's raw (collapsed) stacks of the antar workers: the share of samples in which each of our own
+    functions, and each library package, is on the stack."""
+    total = 0
+    ours: Counter[str] = Counter()
+    for path in folder.glob("antar-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            n = int(n)
+            total += n
+            seen = set()
+            for frame in stack.split(";"):
+                name, _, where = frame.partition(" (")
+                where = where.rstrip(")")
+                key = f"{name} ({where.rsplit('/', 2)[-2] if '/' in where else where})"
+                if key not in seen:
+                    seen.add(key)
+                    ours[key] += n
+    return {"samples": total, "inclusive_share": {k: round(v / max(total, 1), 3) for k, v in ours.most_common(top)}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--single-items", type=int, default=2000, help="items of the 1-event posts (4 posts each)")
-    parser.add_argument("--batch-items", type=int, default=100_000, help="items of the 500-event batches")
-    parser.add_argument("--threads", type=int, default=16, help="client threads for 1-event posts")
-    parser.add_argument("--batch-threads", type=int, default=8, help="client threads for 500-event batches")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per phase, round and server")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of the phases, the servers taking turns (a machine shared with other work: the "
+                             "median of the rounds' ratios is reported)")
+    parser.add_argument("--warm-up", type=int, default=3, help="seconds of wrk before the phases, per server")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (antar serve's default)")
+    parser.add_argument("--server-threads", type=int, default=4, help="threads per worker (antar serve's default)")
+    parser.add_argument("--single-items", type=int, default=4000,
+                        help="items of the 1-event posts per round (4 posts each)")
+    parser.add_argument("--batch-items", type=int, default=50_000, help="items of the 500-event batches per round")
     parser.add_argument("--geo", type=Path, default=GEO if GEO.exists() else None,
                         help="kelurahan boundaries (GeoJSON) to load, so deliveries are checked against them")
+    parser.add_argument("--py-spy", type=Path, help="record the antar workers with py-spy into this folder")
+    parser.add_argument("--py-spy-bin", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
+    parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    url, drop = fresh_url("postgresql", work)
-    app_name = "bench_" + url.rsplit("%3D", 1)[1]
-    servers: list[Gunicorn] = []
-
-    def serve(spec: str, env: dict[str, str]) -> Gunicorn:
-        servers.append(Gunicorn(spec, env, work / f"{spec.split(':')[0]}.log"))
-        return servers[-1]
-
+    setup_url, drop = fresh_url("postgresql", work)
+    schema = setup_url.rsplit("%3D", 1)[1]
+    app_names = {"antar": f"bench_{schema}", "durable": f"bare_{schema}"}
+    # The servers as deployed: psycopg 3 (what `postgresql://` means to antar).
+    plain_url = setup_url.replace("postgresql+psycopg2://", "postgresql://")
+    servers: dict[str, Server] = {}
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        items = handed_over_items(url, args.single_items + args.batch_items, args.geo)
-        setup_s = time.perf_counter() - t0
+        n_single, n_batch = args.rounds * args.single_items, args.rounds * args.batch_items
+        items = handed_over_items(setup_url, PROBE_ITEMS + WARM_ITEMS + n_single + n_batch, args.geo)
+        probe, warm = items[:PROBE_ITEMS], items[PROBE_ITEMS:PROBE_ITEMS + WARM_ITEMS]
+        rest = items[PROBE_ITEMS + WARM_ITEMS:]
         rng = random.Random(4)
-        single_items, batch_items = items[:args.single_items], items[args.single_items:]
-        # Status by status, so that concurrent posts are for different items (as a courier's would mostly be).
-        singles = [[event(it, k, rng)] for k in range(len(STATUSES)) for it in single_items]
-        rounds = [[[event(it, k, rng) for it in batch_items[i:i + 500]] for i in range(0, len(batch_items), 500)]
-                  for k in range(len(STATUSES))]
+        plans: dict[str, list[list[tuple[str, str]]]] = {"warm": single_posts(warm, args.threads, 1, rng)}
+        for r in range(args.rounds):
+            single = rest[r * args.single_items:(r + 1) * args.single_items]
+            batch = rest[n_single + r * args.batch_items:n_single + (r + 1) * args.batch_items]
+            plans[f"single{r}"] = single_posts(single, args.threads, len(STATUSES), rng)
+            plans[f"batch{r}"] = batch_posts(batch, args.threads, rng)
+        setup_s = time.perf_counter() - t0
+        print(f"set-up {setup_s:.0f} s: {len(items)} items; load average {os.getloadavg()}", file=sys.stderr,
+              flush=True)
 
-        bare = serve("benchmarks.bare_app:app", {})
-        posts = [signed(f"msg_s{i}", evs) for i, evs in enumerate(singles)]
-        load(bare, posts[:20 * args.threads], args.threads)  # warm-up
-        bare_single = load(bare, posts, args.threads)
-        bare_batch = load(bare, [signed(f"msg_b{i}", evs) for i, evs in enumerate(rounds[0])], args.batch_threads)
-        bare.stop()
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.server_threads), "-k", "gthread",
+                     "-b", "127.0.0.1:{port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+                     "--graceful-timeout", "10"]
+        antar_argv = [str(Path(sys.executable).with_name("antar")), "serve", "--host", "127.0.0.1", "--port",
+                      "{port}", "--workers", str(args.workers), "--threads", str(args.server_threads)]
+        specs = {
+            "bare": ([*bare_argv, "benchmarks.bare_app:app"], {}),
+            "durable": ([*bare_argv, "benchmarks.bare_app:durable_app"],
+                        {"BARE_DSN": f"{plain_url}&application_name={app_names['durable']}"}),
+            "antar": (antar_argv, {"DATABASE_URL": f"{plain_url}&application_name={app_names['antar']}",
+                                   "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
+                                   "ANTAR_OFFICE": OFFICE, "ANTAR_INSTANCE_PATH": str(work / "instance")}),
+        }
+        for name, (argv, env) in specs.items():
+            servers[name] = Server(name, argv, env, work / f"{name}.log")
+        runs: dict[str, list[dict[str, Any]]] = {}
 
-        antar = serve("app:create_app()", {
-            "DATABASE_URL": f"{url}&application_name={app_name}", "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET,
-            "SECRET_KEY": "bench", "ANTAR_OFFICE": OFFICE, "ANTAR_INSTANCE_PATH": str(work / "instance")})
-        warm_up(antar, args.threads)
-        posts = [signed(f"msg_s{i}", evs) for i, evs in enumerate(singles)]  # fresh timestamps
-        antar_single = load(antar, posts, args.threads, backend_pids(url, app_name))
-        antar_rounds = []
-        for k, batches in enumerate(rounds):
-            posts = [signed(f"msg_b{k}_{i}", evs) for i, evs in enumerate(batches)]
-            r = load(antar, posts, args.batch_threads, backend_pids(url, app_name))
-            antar_rounds.append({"status": STATUSES[k], **r})
-        antar.stop()
+        def run(name: str, phase: str, plan: str, seconds: int) -> dict[str, Any]:
+            server = servers[name]
+            prefix = work / f"{name}-{plan}"
+            write_signed(prefix, plans[plan])  # signed just before: timestamps are checked (5 minutes)
+            db_pids = backend_pids(setup_url, app_names[name]) if name in app_names else []
+            before = stored_events(setup_url) if name == "antar" else 0
+            spy = args.py_spy if (name == "antar" and plan == "single0") else None
+            r = run_wrk(server, prefix, args, seconds, BATCH if phase == "batch" else 1, db_pids, spy)
+            if name == "antar":
+                time.sleep(2)  # the requests wrk left in flight finish
+                r["stored"] = stored_events(setup_url) - before
+                if phase != "warm":
+                    check(r, phase, args.connections)
+            print(f"{name} {plan}: {r['req_per_s']} req/s, {r['events_per_s']} events/s, {r['results']}, "
+                  f"non-200 {r['non200']}, load {r['load_average']}", file=sys.stderr, flush=True)
+            runs.setdefault(f"{name}_{phase}", []).append(r)
+            return r
 
-        engine = sa.create_engine(url)
+        for name in servers:
+            run(name, "warm", "warm", args.warm_up)
+        for phase in ("single", "batch"):
+            for r in range(args.rounds):
+                for name in servers:
+                    run(name, phase, f"{phase}{r}", args.duration)
+
+        in_process = statements_per_post(plain_url, probe)
+        engine = sa.create_engine(setup_url)
         with engine.connect() as conn:
-            stored = conn.exec_driver_sql("SELECT count(*) FROM tracking_event").scalar()
-            settings = {k: conn.exec_driver_sql(f"SHOW {k}").scalar() for k in ("synchronous_commit", "fsync")}
-            version = conn.exec_driver_sql("SHOW server_version").scalar()
+            pg = {k: conn.exec_driver_sql(f"SHOW {k}").scalar() for k in ("server_version", "synchronous_commit",
+                                                                           "fsync")}
         engine.dispose()
-        batch_events = sum(r["events"] for r in antar_rounds)
-        assert antar_single["results"] == {"applied": len(singles)}, antar_single["results"]
-        assert all(r["results"] == {"applied": r["events"]} for r in antar_rounds), antar_rounds
-        assert stored == len(singles) + batch_events, (stored, len(singles), batch_events)
-        print(json.dumps({
-            "backend": f"PostgreSQL {version}", "postgres": settings, "server": "gunicorn " + " ".join(SERVER),
-            "cores": os.cpu_count(), "load_average": os.getloadavg(), "setup_s": round(setup_s, 1),
-            "items": {"single": len(single_items), "batch": len(batch_items)},
-            "client_threads": {"single": args.threads, "batch": args.batch_threads},
-            "baseline_single": bare_single, "baseline_batch_500": bare_batch,
-            "antar_single": antar_single, "antar_batch_500": antar_rounds,
-            "summary": {
-                "baseline_req_per_s": bare_single["req_per_s"],
-                "antar_single_events_per_s": antar_single["events_per_s"],
-                "ratio_single_to_baseline": round(antar_single["events_per_s"] / bare_single["req_per_s"], 3),
-                "antar_batch_events_per_s": round(batch_events / sum(r["seconds"] for r in antar_rounds), 1),
-                "targets": {"ratio_single": 0.5, "batch_events_per_s": 20_000},
-            },
-        }, indent=2))
+        summary = {"date": dt.date.today().isoformat(), "postgres": pg, "cores": os.cpu_count(),
+                   "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
+                   "gunicorn": f"{args.workers} workers x {args.server_threads} threads (gthread)",
+                   "single": phase_summary(runs, "single", "req_per_s", 0.5),
+                   "batch_500": {**phase_summary(runs, "batch", "events_per_s", None), "target_events_per_s": 20_000},
+                   "in_process_single_post": in_process}
+        out: dict[str, Any] = {"summary": summary, "setup_s": round(setup_s, 1), "runs": runs}
+        if args.py_spy:
+            out["py_spy_antar_single"] = summarize_py_spy(args.py_spy)
+        text = json.dumps(out, indent=2)
+        if args.json:
+            args.json.write_text(text)
+        print(text)
+        for phase, key, unit in (("single", "single", "req/s"), ("batch", "batch_500", "events/s")):
+            p = summary[key]
+            print(f"{phase}: bare {p['bare']} {unit}, bare+durable write {p['durable']}, antar {p['antar']}; "
+                  f"ratio antar/bare {p['ratio']} (per round {p['ratios']}), durable/bare {p['durable_ratio']}")
     finally:
-        for server in servers:
+        for server in servers.values():
             server.stop()
         drop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def check(r: dict[str, Any], phase: str, connections: int) -> None:
+    """Every answer a 200, every event new and stored, none sent twice (wrk never ran out of posts)."""
+    new = sum(v for k, v in r["results"].items() if k != "duplicate")
+    assert r["non200"] == 0 and r["socket_errors"] == 0, r
+    assert set(r["results"]) <= {"applied", "stale"}, r["results"]
+    # Requests still in flight when wrk stopped are stored but not counted: at most one per connection.
+    in_flight = connections * (BATCH if phase == "batch" else 1)
+    assert new <= r["stored"] <= new + in_flight, (phase, r["stored"], r["results"])
+    assert r["wrapped"] == 0, f"{phase}: wrk ran out of posts; give more items"
+
+
+def phase_summary(runs: dict[str, list[dict[str, Any]]], phase: str, key: str, target: float | None) -> dict[str, Any]:
+    """Each server's figure (median of the rounds) and antar's ratio to the bare endpoint: per round (the servers
+    take turns, so a round's figures saw about the same load) and their median."""
+    figures = {name: statistics.median(r[key] for r in runs[f"{name}_{phase}"])
+               for name in ("bare", "durable", "antar")}
+    ratios = [round(a[key] / b[key], 3) for a, b in zip(runs[f"antar_{phase}"], runs[f"bare_{phase}"], strict=True)]
+    durable = [d[key] / b[key] for d, b in zip(runs[f"durable_{phase}"], runs[f"bare_{phase}"], strict=True)]
+    return {**{k: round(v, 1) for k, v in figures.items()}, "ratio": round(statistics.median(ratios), 3),
+            "ratios": ratios, "durable_ratio": round(statistics.median(durable), 3),
+            **({"target_ratio": target} if target else {})}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ class WebhookMessage(Base):
 
 
 ANNOTATION_CONDITION = "status IN ('OLD_CARD_RECEIVED', 'COD_REMITTED')"
+HELD_CONDITION = "result = 'held'"
 
 
 class TrackingEvent(Base):
@@ -35,7 +36,11 @@ class TrackingEvent(Base):
                       # The few annotations among millions of events: what the old-card register and the COD
                       # settlements read (delivery.lookup.annotations).
                       Index("ix_tracking_event_annotation", "status", "id",
-                            sqlite_where=text(ANNOTATION_CONDITION), postgresql_where=text(ANNOTATION_CONDITION)))
+                            sqlite_where=text(ANNOTATION_CONDITION), postgresql_where=text(ANNOTATION_CONDITION)),
+                      # The few events held until the courier has their item (delivery.service reads, with the
+                      # items' lock, whether any wait).
+                      Index("ix_tracking_event_held", "item_id",
+                            sqlite_where=text(HELD_CONDITION), postgresql_where=text(HELD_CONDITION)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -29,18 +29,29 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
 from geopy.distance import great_circle
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import JSON, Text, and_, bindparam, cast, exists, func, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from address.geocode import Polygons, contains, polygons_of
 from address.models import RegionGeo
-from app.cards import Actor, Card, CardState, Move, apply_moves, set_card_values
+from app.cards import (
+    Actor,
+    Card,
+    CardState,
+    Move,
+    RefusedMove,
+    apply_moves,
+    check_moves,
+    pg_move_parts,
+    set_card_values,
+)
 from app.courier.tracking import (
     ANNOTATIONS,
     FINAL,
@@ -52,7 +63,7 @@ from app.courier.tracking import (
     semantic_error,
 )
 from app.dates import as_local, tanggal
-from app.db import update_by_id, utcnow
+from app.db import is_postgresql, pg_execute, pg_params, pg_rows, update_by_id, utcnow
 from app.filters import thousands
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
 from manifests.models import Manifest, ManifestItem, ManifestStatus
@@ -114,6 +125,8 @@ class _Item:
     removed: bool = False  # taken off its manifest before the courier had it (a cancel, a withdrawn area)
     cod_amount: int | None = None  # the fee the postman collects (section 6.1), whole rupiah
     collect_old_card: bool = False
+    has_held: bool = False  # events of the item are stored as held (read with the lock)
+    polygon_at: dt.datetime | None = None  # when its kelurahan's boundary was loaded; None without one
     changes: dict[str, Any] = field(default_factory=dict)
     decided_by: Event | None = None
 
@@ -137,32 +150,85 @@ class RetryBatch(Exception):
 
 def apply_batch(session: Session, body_text: str, webhook_id: str, events: Sequence[Event],
                 settings: Settings, *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Store the message and apply its events; returns one result per event, in order. Does not commit."""
+    """Store the message and apply its events; returns one result per event, in order. Does not commit.
+
+    On PostgreSQL a batch is two statements whatever its size: lock and read the items, then fold the events in
+    memory (the rules above) and write everything in one statement: the message, the events (`INSERT ... ON CONFLICT
+    (event_id) DO NOTHING`, which also finds an event stored before), the rejected ones, the items and the cards'
+    moves with their history, the latter only if every event was new. Otherwise (a message sent again, or the same
+    event in another request that committed first) the events just written are taken back and the batch is folded
+    again knowing which events are stored: as on SQLite, where the message is written first (it takes the
+    database's write lock) and the stored events are read before the fold."""
     now = now or utcnow()
-    # The message first: a write, so on SQLite this transaction holds the write lock from here on.
-    message_id = session.execute(insert(WebhookMessage).values(
-        webhook_id=webhook_id[:100], received_at=now, event_count=len(events), body=body_text)
-        .returning(WebhookMessage.id)).scalar_one()
+    message = {"webhook_id": webhook_id[:100], "received_at": now, "event_count": len(events), "body": body_text}
     numbers = sorted({e.tracking_number for e in events})
-    items = _lock_items(session, numbers)
     ids = [e.event_id for e in events]
-    taken = {it.id: it for it in items.values() if it.taken}
-    # In the same query as the events already stored: events still held for an item the courier has taken since
-    # (the hook after its handover did not get to run). They arrived before this batch, so they count first.
-    condition = TrackingEvent.event_id.in_(ids)
+    if not is_postgresql(session):
+        message_id = session.execute(insert(WebhookMessage).returning(WebhookMessage.id), message).scalar_one()
+        items = _lock_items(session, numbers)
+        batch = _fold_batch(session, events, items, settings, now, _stored(session, ids), message_id)
+        inserted = len(session.execute(_insert_ignore(session, TrackingEvent.__table__), batch.new_rows).all()) \
+            if batch.new_rows else 0
+        if inserted != len(batch.new_rows):
+            raise RetryBatch()
+        if batch.rejected_rows:
+            session.execute(insert(RejectedEvent.__table__), batch.rejected_rows)
+        if batch.held:
+            _recheck_held(session, batch.held, settings)
+        _write_items(session, [it for it in items.values() if it.changes], now, settings)
+        return batch.answers()
+    items = _lock_items(session, numbers)
+    # Events held for an item that waits (or that the courier took since) are folded by reading them back: then the
+    # stored events are read first, and the items are written after the events.
+    careful = any(it.waiting or it.has_held for it in items.values())
+    batch = _fold_batch(session, events, items, settings, now, _stored(session, ids) if careful else {}, None)
+    if batch.held:
+        message_id, inserted = _pg_write(session, batch, [], now, message, None)
+        if inserted != len(batch.new_rows):
+            raise RetryBatch()
+        _recheck_held(session, batch.held, settings)
+        _write_items(session, [it for it in items.values() if it.changes], now, settings)
+        return batch.answers()
+    message_id, inserted = _pg_write(session, batch, [it for it in items.values() if it.changes], now, message, None)
+    if inserted != len(batch.new_rows):
+        if careful:
+            raise RetryBatch()
+        pg_execute(session, "DELETE FROM tracking_event WHERE message_id = %(m)s", {"m": message_id})
+        items = _lock_items(session, numbers)  # as they were: only the message and those events were written
+        batch = _fold_batch(session, events, items, settings, now, _stored(session, ids), message_id)
+        _, inserted = _pg_write(session, batch, [it for it in items.values() if it.changes], now, None, message_id)
+        if inserted != len(batch.new_rows):
+            raise RetryBatch()
+    return batch.answers()
+
+
+@dataclass
+class _Batch:
+    """A batch folded in memory: the answer per event (by index), the rows to write, the items whose events are held."""
+
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    held: list[_Item] = field(default_factory=list)
+
+    def answers(self) -> list[dict[str, Any]]:
+        return [self.results[i] for i in range(len(self.results))]
+
+
+def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _Item], settings: Settings,
+                now: dt.datetime, seen: dict[str, tuple[str, str, dt.datetime]], message_id: int | None) -> _Batch:
+    """Fold the events into their items (in memory; `seen`: the events of the batch stored before)."""
+    # Events still held for an item the courier has taken since (the hook after its handover did not get to run).
+    # They arrived before this batch, so they count first.
+    taken = [it for it in items.values() if it.taken and it.has_held]
     if taken:
-        condition = or_(condition, and_(TrackingEvent.item_id.in_(list(taken)), TrackingEvent.result == HELD))
-    stored = session.execute(select(*_HELD_COLUMNS, TrackingEvent.result).where(condition)).all()
-    wanted = set(ids)
-    seen = {r.event_id: (r.tracking_number, r.status, r.occurred_at) for r in stored if r.event_id in wanted}
-    polygons = _kelurahan_polygons(session, {items[e.tracking_number].kelurahan_code for e in events
+        _fold_held(session, taken, settings)
+    polygons = _kelurahan_polygons(session, {(items[e.tracking_number].kelurahan_code,
+                                              items[e.tracking_number].polygon_at)
+                                             for e in events
                                              if e.status == Status.DELIVERED and e.tracking_number in items})
-    _fold_held(session, list(taken.values()), settings,
-               rows=[r for r in stored if r.result == HELD and r.item_id in taken])
-    results: dict[int, dict[str, Any]] = {}
-    new_rows: list[dict[str, Any]] = []
-    rejected_rows: list[dict[str, Any]] = []
-    held: list[_Item] = []
+    batch = _Batch()
+    results = batch.results
     # Annotations after every status of the batch: whether the item is delivered does not depend on the order of the
     # events in one message.
     order = sorted(range(len(events)), key=lambda i: events[i].status in ANNOTATIONS)
@@ -185,62 +251,94 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
                 semantic_error(e) or _never_received(item) or _not_delivered(item, e))
         if problem:
             results[i] = {"event_id": e.event_id, "result": "rejected", "message": problem}
-            rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
-                                  "tracking_number": e.tracking_number, "received_at": now, "message": problem,
-                                  "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
+            batch.rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
+                                        "tracking_number": e.tracking_number, "received_at": now, "message": problem,
+                                        "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
             continue
         seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
         if e.status in ANNOTATIONS:  # recorded for the old-card register and the settlements; the item stays as it is
             results[i] = {"event_id": e.event_id, "result": "applied"}
-            new_rows.append(_event_row(e, item.id, message_id, now, "applied", None, None))
+            batch.new_rows.append(_event_row(e, item.id, message_id, now, "applied", None, None))
             continue
         if item.waiting:
             results[i] = {"event_id": e.event_id, "result": HELD,
                           "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
                                      "diterapkan saat penyerahan"}
-            new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))
-            held.append(item)
+            batch.new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))
+            batch.held.append(item)
             continue
+        at_counter = item.tracking_status == Status.AVAILABLE_FOR_PICKUP
         result = _apply(item, e)
-        far_km, flag = _delivery_checks(item, e, settings, polygons)
+        far_km, flag = _delivery_checks(item, e, settings, polygons, at_counter=at_counter)
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
         results[i] = {"event_id": e.event_id, "result": result}
-        new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
-    if new_rows:
-        inserted = session.execute(_insert_ignore(session, TrackingEvent.__table__), new_rows).scalars().all()
-        if len(inserted) != len(new_rows):
-            raise RetryBatch()
-    if rejected_rows:
-        session.execute(insert(RejectedEvent.__table__), rejected_rows)
-    if held:
-        _recheck_held(session, held, settings)
-    _write_items(session, [it for it in items.values() if it.changes], now, settings)
-    return [results[i] for i in range(len(events))]
+        batch.new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
+    return batch
+
+
+def _stored(session: Session, ids: list[str]) -> dict[str, tuple[str, str, dt.datetime]]:
+    """The events of `ids` already stored: event_id -> (tracking number, status, occurred_at in UTC)."""
+    if is_postgresql(session):
+        rows = pg_execute(session, _PG_STORED, {"ids": json.dumps(ids)}).fetchall()
+    else:
+        rows = session.execute(select(_EVENTS.c.event_id, _EVENTS.c.tracking_number, _EVENTS.c.status,
+                                      _EVENTS.c.occurred_at).where(_EVENTS.c.event_id.in_(ids))).all()
+    return {event_id: (number, status, at.astimezone(dt.UTC)) for event_id, number, status, at in rows}
+
+
+_EVENTS = TrackingEvent.__table__
+_PG_STORED = ("SELECT event_id, tracking_number, status, occurred_at FROM tracking_event "
+              "WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))")
 
 
 def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
-    query = (select(ManifestItem.id, ManifestItem.manifest_id, ManifestItem.card_id, ManifestItem.tracking_number,
-                    ManifestItem.tracking_status, ManifestItem.status_at, ManifestItem.status_rank,
-                    ManifestItem.status_event_id, ManifestItem.final, ManifestItem.attempts,
-                    ManifestItem.last_event_at, ManifestItem.return_reason, ManifestItem.active,
-                    ManifestItem.removed_at, ManifestItem.cod_amount, ManifestItem.collect_old_card, Manifest.number,
-                    Manifest.status.label("manifest_status"),
-                    Card.state, Card.lat, Card.lng, Card.kelurahan_code, Card.state_changed_at)
-             .join(Card, Card.id == ManifestItem.card_id)
-             .join(Manifest, Manifest.id == ManifestItem.manifest_id)
-             .where(ManifestItem.tracking_number.in_(numbers))  # also items of a card sent again later
-             .order_by(ManifestItem.id))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=ManifestItem)
+    """The items with these tracking numbers (also items of a card sent again later), locked in id order on
+    PostgreSQL, with their card and manifest, whether events wait held for them, and when their kelurahan's boundary
+    was loaded (None without one)."""
+    if is_postgresql(session):
+        rows = pg_execute(session, _LOCK_PG_SQL, {"numbers": json.dumps(list(numbers))}).fetchall()
+    else:
+        rows = session.connection().execute(_LOCK, {"numbers": list(numbers)}).all()
     items = {}
-    for r in session.execute(query):
-        key = (r.status_at, r.status_rank, r.status_event_id) if r.status_at is not None else None
-        items[r.tracking_number] = _Item(r.id, r.manifest_id, r.card_id, r.state, r.lat, r.lng, r.kelurahan_code,
-                                         r.state_changed_at, r.tracking_status, key, r.final, r.attempts,
-                                         r.last_event_at, r.return_reason, r.active, r.number, r.manifest_status,
-                                         r.removed_at is not None, r.cod_amount, bool(r.collect_old_card))
+    for (id_, manifest_id, card_id, number, status, status_at, rank, status_event_id, final, attempts, last_event_at,
+         return_reason, active, removed_at, cod_amount, collect_old_card, manifest_number, manifest_status, state, lat,
+         lng, kelurahan_code, state_changed_at, has_held, polygon_at) in rows:
+        items[number] = _Item(id_, manifest_id, card_id, CardState(state), lat, lng, kelurahan_code, state_changed_at,
+                              status, (status_at, rank, status_event_id) if status_at is not None else None, final,
+                              attempts, last_event_at, return_reason, active, manifest_number, manifest_status,
+                              removed_at is not None, cod_amount, bool(collect_old_card), has_held=has_held,
+                              polygon_at=polygon_at)
     return items
+
+
+def _lock_query(numbers: Any) -> Any:
+    """Built once (Core, on the tables): executing it costs no statement building, its compiled form is cached.
+    `numbers`: the condition on the tracking number."""
+    item, card, manifest, geo, ev = (ManifestItem.__table__.c, Card.__table__.c, Manifest.__table__.c,
+                                     RegionGeo.__table__.c, TrackingEvent.__table__.c)
+    # A literal, not a parameter: the partial index of held events (migration 0015) matches its condition.
+    has_held = exists().where(ev.item_id == item.id, ev.result == literal_column(f"'{HELD}'"))
+    return (select(item.id, item.manifest_id, item.card_id, item.tracking_number, item.tracking_status, item.status_at,
+                   item.status_rank, item.status_event_id, item.final, item.attempts, item.last_event_at,
+                   item.return_reason, item.active, item.removed_at, item.cod_amount, item.collect_old_card,
+                   manifest.number, manifest.status.label("manifest_status"), card.state, card.lat, card.lng,
+                   card.kelurahan_code, card.state_changed_at, has_held.label("has_held"),
+                   geo.loaded_at.label("polygon_at"))
+            .select_from(ManifestItem.__table__)
+            .join(Card.__table__, card.id == item.card_id)
+            .join(Manifest.__table__, manifest.id == item.manifest_id)
+            .outerjoin(RegionGeo.__table__, and_(geo.kode == card.kelurahan_code, geo.polygon.is_not(None)))
+            .where(numbers)
+            .order_by(item.id))
+
+
+_LOCK = _lock_query(ManifestItem.tracking_number.in_(bindparam("numbers", expanding=True)))
+# PostgreSQL: the numbers as one JSON array (one parameter, one statement text for any batch), the items locked; run
+# on the driver's cursor (`app.db.pg_execute`), so compiled to its SQL once.
+_LOCK_PG_SQL = str(_lock_query(ManifestItem.tracking_number.in_(
+    select(func.json_array_elements_text(cast(bindparam("numbers", type_=Text), JSON))))
+).with_for_update(of=ManifestItem.__table__).compile(dialect=postgresql.dialect()))
 
 
 def _never_received(item: _Item) -> str | None:
@@ -293,13 +391,17 @@ def _apply(item: _Item, e: Event) -> str:
     return "applied"
 
 
-def _delivery_checks(item: _Item, e: Event, settings: Settings,
-                     polygons: Mapping[str, Polygons]) -> tuple[float | None, str | None]:
+def _delivery_checks(item: _Item, e: Event, settings: Settings, polygons: Mapping[str, Polygons], *,
+                     at_counter: bool = False) -> tuple[float | None, str | None]:
     """For a DELIVERED: its distance from the address, and what a reviewer must look at (far away, outside the
-    kelurahan, the fee or the old card not as the manifest asked); (None, None) for any other event."""
+    kelurahan, the fee or the old card not as the manifest asked); (None, None) for any other event. A card the
+    citizen collected at the post office's counter (it waited there, AVAILABLE_FOR_PICKUP) is handed over at the
+    post office, not at the address: its distance is kept, but it is not flagged as far."""
     if e.status != Status.DELIVERED:
         return None, None
     far_km, flag = _far_check(item, e, settings, polygons)
+    if at_counter:
+        flag = None
     flags = [f for f in (flag, _last_mile_flag(item, e)) if f]
     return far_km, ("; ".join(flags)[:200] or None)
 
@@ -342,19 +444,19 @@ def _far_check(item: _Item, e: Event, settings: Settings,
     return km, ("; ".join(flags) or None)
 
 
-def _kelurahan_polygons(session: Session, codes: set[str | None]) -> dict[str, Polygons]:
-    """The loaded boundaries of these kelurahan, by code: their load times in one query, the text only when new."""
-    codes.discard(None)
-    if not codes:
-        return {}
-    stamps = session.execute(select(RegionGeo.kode, RegionGeo.loaded_at)
-                             .where(RegionGeo.kode.in_(codes), RegionGeo.polygon.is_not(None))).all()
+def _kelurahan_polygons(session: Session,
+                        stamps: set[tuple[str | None, dt.datetime | None]]) -> dict[str, Polygons]:
+    """The loaded boundaries of these kelurahan, by code, from (code, load time) as read with the items: parsed once
+    per load; the text is read only for a boundary not parsed yet (a reloaded file has a new time)."""
+    stamps = {(kode, at) for kode, at in stamps if kode is not None and at is not None}
     new = [kode for kode, at in stamps if (kode, at) not in _POLYGONS]
+    found = {}
     if new:
         for kode, text, at in session.execute(select(RegionGeo.kode, RegionGeo.polygon, RegionGeo.loaded_at)
                                               .where(RegionGeo.kode.in_(new), RegionGeo.polygon.is_not(None))):
-            _POLYGONS[(kode, at)] = polygons_of(json.loads(text))
-    return {kode: _POLYGONS[(kode, at)] for kode, at in stamps if (kode, at) in _POLYGONS}
+            found[kode] = _POLYGONS[(kode, at)] = polygons_of(json.loads(text))
+    return {kode: found[kode] if kode in found else _POLYGONS[(kode, at)] for kode, at in stamps
+            if kode in found or (kode, at) in _POLYGONS}
 
 
 def _event_row(e: Event, item_id: int, message_id: int, now: dt.datetime, result: str, far_km: float | None,
@@ -382,9 +484,107 @@ def _insert_ignore(session: Session, table: Any) -> Any:
 
 
 def _write_items(session: Session, items: list[_Item], now: dt.datetime, settings: Settings) -> None:
-    if not items:
+    """Write the items' changes and move their cards (one statement on PostgreSQL), then what follows the moves."""
+    if is_postgresql(session):
+        _pg_write(session, _Batch(), items, now, None, None)
         return
-    update_by_id(session, ManifestItem, [{"id": it.id, "last_received_at": now, **it.changes} for it in items])
+    if items:
+        update_by_id(session, ManifestItem, _item_rows(items, now))
+    moves, by_card, reasons_only = _card_moves(items, now)
+    refused = apply_moves(session, moves, COURIER, at=now, strict=False)
+    _after_moves(session, items, refused, by_card, reasons_only, now)
+
+
+def _item_rows(items: Iterable[_Item], now: dt.datetime) -> list[dict[str, Any]]:
+    return [{"id": it.id, "last_received_at": now, **it.changes} for it in items]
+
+
+def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datetime,
+              message: dict[str, Any] | None, message_id: int | None) -> tuple[int | None, int]:
+    """PostgreSQL: one statement for a folded batch: the message (when given), the new events (`INSERT ... ON
+    CONFLICT (event_id) DO NOTHING`), the rejected ones, the items' changes (one UPDATE per set of changed columns)
+    and the cards' moves with their history (app.cards.pg_move_parts); all but the message and the events only if
+    every event was inserted, and then what follows the moves. Returns the message's id and how many events were
+    inserted. Rows go as parameters (`app.db.pg_rows`): one statement text per shape of the batch, so one prepared
+    statement, whatever its size."""
+    moves, by_card, reasons_only = _card_moves(items, now)
+    allowed, refused = check_moves(moves)
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if message is not None:
+        parts.append("m AS (INSERT INTO webhook_message (webhook_id, received_at, event_count, body) VALUES "
+                     "(%(webhook_id)s, %(received_at)s, %(event_count)s, %(body)s) RETURNING id)")
+        params.update(message)
+    else:
+        params["message_id"] = message_id
+    of_message = "(SELECT id FROM m)" if message is not None else "%(message_id)s::integer"
+    guard = None
+    if batch.new_rows:
+        one = len(batch.new_rows) == 1
+        parts.append(_sql(("e", of_message, one), lambda: (
+            f"e AS (INSERT INTO tracking_event (message_id, {', '.join(_EVENT_VALUES)}) SELECT {of_message}, e_.* "
+            f"FROM {pg_rows([_EVENTS.c[n] for n in _EVENT_VALUES], 'e_', one=one)} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING 1)")))
+        params.update(pg_params(batch.new_rows, _EVENT_VALUES, "e_"))
+        guard = "(SELECT count(*) FROM e) = %(expected)s"
+        params["expected"] = len(batch.new_rows)
+    if batch.rejected_rows:
+        one = len(batch.rejected_rows) == 1
+        parts.append(_sql(("r", of_message, one, guard), lambda: (
+            f"r AS (INSERT INTO rejected_event (message_id, {', '.join(_REJECTED_VALUES)}) SELECT {of_message}, r_.* "
+            f"FROM {pg_rows([RejectedEvent.__table__.c[n] for n in _REJECTED_VALUES], 'r_', one=one)}"
+            f"{' WHERE ' + guard if guard else ''})")))
+        params.update(pg_params(batch.rejected_rows, _REJECTED_VALUES, "r_"))
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in _item_rows(items, now):
+        shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
+    for n, (columns, rows) in enumerate(shapes.items()):
+        parts.append(_sql(("i", n, columns, len(rows) == 1, guard), _item_update, n, columns, len(rows) == 1, guard))
+        params.update(pg_params(rows, ("id", *columns), f"i{n}_"))
+    if allowed:
+        card_parts, card_params = pg_move_parts(allowed, COURIER, now, guard=guard)
+        parts.extend(card_parts)
+        params.update(card_params)
+    if not parts:
+        return message_id, 0
+    answer = (f"SELECT {'(SELECT id FROM m)' if message is not None else '%(message_id)s::integer'}, "
+              f"{'(SELECT count(*) FROM e)' if batch.new_rows else '0'}")
+    message_id, inserted = pg_execute(session, f"WITH {', '.join(parts)} {answer}", params).fetchone()
+    if inserted == len(batch.new_rows):
+        _after_moves(session, items, refused, by_card, reasons_only, now)
+    return message_id, inserted
+
+
+def _item_update(n: int, columns: tuple[str, ...], one: bool, guard: str | None) -> str:
+    c, v = ManifestItem.__table__.c, f"i{n}_"
+    return (f"i{n} AS (UPDATE manifest_item SET {', '.join(f'{k} = {v}.{k}' for k in columns)} FROM "
+            f"{pg_rows([c[k] for k in ('id', *columns)], v, one=one)} "
+            f"WHERE manifest_item.id = {v}.id{' AND ' + guard if guard else ''})")
+
+
+_PARTS: dict[tuple[Any, ...], str] = {}
+
+
+def _sql(key: tuple[Any, ...], build: Any, *args: Any) -> str:
+    """A part of `_pg_write`'s statement, built once per shape (`build(*args)`)."""
+    sql = _PARTS.get(key)
+    if sql is None:
+        sql = _PARTS[key] = build(*args)
+    return sql
+
+
+# The columns of an event row and of a rejected event row, but the message's id (written by the statement).
+_EVENT_VALUES = ("event_id", "item_id", "tracking_number", "status", "reason_code", "occurred_at", "occurred_offset",
+                 "received_at", "attempt", "post_office", "lat", "lng", "recipient_name", "recipient_relationship",
+                 "photo_url", "signature_url", "courier_id", "result", "far_km", "flag", "pickup_post_office",
+                 "pickup_name", "pickup_address", "pickup_until", "cod_collected", "old_card_collected",
+                 "received_by", "settlement_id")
+_REJECTED_VALUES = ("event_id", "tracking_number", "received_at", "message", "raw")
+
+
+def _card_moves(items: Iterable[_Item], now: dt.datetime) -> tuple[list[Move], dict[int, _Item], list[dict[str, Any]]]:
+    """The cards follow their items (in transit, delivered, returning, returned): the moves, the item of each moved
+    card, and the late return reasons of cards that do not move."""
     moves, reasons_only = [], []
     by_card: dict[int, _Item] = {}
     for it in items:
@@ -403,9 +603,14 @@ def _write_items(session: Session, items: list[_Item], now: dt.datetime, setting
             values["return_reason"] = it.return_reason
         moves.append(Move(it.card_id, it.card_state, target, _move_reason(e), values))
         by_card[it.card_id] = it
-    refused = apply_moves(session, moves, COURIER, at=now, strict=False)
-    # The card did not follow its item (it is in a state the courier's event cannot move, e.g. taken back by staff):
-    # the event stays applied to the item, and says so in the timeline and the log.
+    return moves, by_card, reasons_only
+
+
+def _after_moves(session: Session, items: Sequence[_Item], refused: Sequence[RefusedMove], by_card: dict[int, _Item],
+                 reasons_only: list[dict[str, Any]], now: dt.datetime) -> None:
+    """A card that did not follow its item (it is in a state the courier's event cannot move, e.g. taken back by
+    staff): the event stays applied to the item, and says so in the timeline and the log. Then the late return
+    reasons, and the manifests whose every item is now final close."""
     for r in refused:
         it = by_card[r.move.card_id]
         e = it.decided_by
@@ -483,13 +688,14 @@ def _fold_held(session: Session, items: Sequence[_Item], settings: Settings, *,
     if not rows:
         return 0
     events = sorted(((_event_of(r), r.id, r.item_id) for r in rows), key=lambda x: x[0].key)
-    polygons = _kelurahan_polygons(session, {by_id[item_id].kelurahan_code for e, _, item_id in events
-                                             if e.status == Status.DELIVERED})
+    polygons = _kelurahan_polygons(session, {(by_id[item_id].kelurahan_code, by_id[item_id].polygon_at)
+                                             for e, _, item_id in events if e.status == Status.DELIVERED})
     updates = []
     for e, row_id, item_id in events:
         item = by_id[item_id]
+        at_counter = item.tracking_status == Status.AVAILABLE_FOR_PICKUP
         result = _apply(item, e)
-        far_km, flag = _delivery_checks(item, e, settings, polygons)
+        far_km, flag = _delivery_checks(item, e, settings, polygons, at_counter=at_counter)
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
         updates.append({"id": row_id, "result": result, "far_km": far_km, "flag": flag})

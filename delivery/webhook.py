@@ -25,6 +25,25 @@ from delivery.settlements import MESSAGE_TYPE as SETTLEMENT_TYPE
 from delivery.settlements import SETTLEMENT_RESULT, SETTLEMENT_SCHEMA
 
 bp = Blueprint("webhook", __name__)
+ENDPOINT = "webhook.courier_events"
+
+
+@bp.record_once
+def _lean_dispatch_first(state: Any) -> None:
+    """The courier's posts skip the application's other `before_request` hooks (rate limiters of the login and status
+    pages, CSRF, page query checks: none applies to a signed webhook): a hook placed right after the schema check
+    (app/health.py: 503 until the database is migrated) runs the view and returns its answer, which then gets the
+    usual after-request headers and error handling. A request with an Authorization header goes the usual way (API
+    tokens are checked there)."""
+    hooks = state.app.before_request_funcs.setdefault(None, [])
+    after_schema_check = max((i + 1 for i, f in enumerate(hooks) if f.__module__ == "app.health"), default=0)
+    hooks.insert(after_schema_check, _lean_dispatch)
+
+
+def _lean_dispatch() -> Any:
+    if request.endpoint != ENDPOINT or request.method != "POST" or "Authorization" in request.headers:
+        return None
+    return current_app.view_functions[ENDPOINT]()
 
 
 def _error(status: int, message: str) -> Any:

@@ -39,7 +39,7 @@ from courier_sim.webhook import generate_secret
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("browser")
     instance = workdir / "instance"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -54,8 +54,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # "Not collected" may be recorded from the day a batch is received (the officer's day covers every kind).
         "ANTAR_COLLECTION_DEADLINE_DAYS": "0",
     })
-    stack = Stack(base_url, sim_url, env, workdir, {"serve": ARTIFACTS / "serve.log",
-                                                     "courier-sim": ARTIFACTS / "courier-sim.log"})
+    module = request.module.__name__.rsplit(".", 1)[-1]  # one stack per test module: logs of its own
+    stack = Stack(base_url, sim_url, env, workdir, {"serve": ARTIFACTS / f"{module}-serve.log",
+                                                     "courier-sim": ARTIFACTS / f"{module}-courier-sim.log"})
     stack.antar("db", "upgrade")
     # Kelurahan outlines for the dashboard's map: the development data of ../shared (read in place, never copied).
     if GEOJSON.exists():

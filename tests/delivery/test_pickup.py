@@ -255,3 +255,29 @@ def test_the_reconciliation_counts_cards_at_the_post_office(webhook_app, staff, 
     assert sum(data["by_state"].values()) == data["printed"] == 5
     text = cli(runner, "report").output
     assert "Menunggu diambil di kantor pos" in text
+
+
+def test_collected_at_the_counter_is_not_flagged_as_far_from_the_address(webhook_app, staff, numbers):
+    """The post office is kilometres from many addresses: a card collected at its counter is not a far delivery (the
+    distance is kept), while a delivery at the door as far away is flagged."""
+    from sqlalchemy import update
+
+    counter_n, door_n = numbers[0], numbers[1]
+    with webhook_app.app_context(), unit_of_work() as s:
+        ids = s.scalars(select(ManifestItem.card_id).where(ManifestItem.tracking_number.in_([counter_n, door_n])))
+        s.execute(update(Card).where(Card.id.in_(list(ids))).values(lat=-6.2668, lng=107.0295))
+    kpc = {"post_office": "17510", "lat": -6.2668, "lng": 107.0295 + 6 / 110.6}  # about 6 km east
+    at = T0 + dt.timedelta(days=3)
+    assert results(post_events(staff, [*failed_twice(counter_n), pickup(counter_n, at, "p-far")])) == ["applied"] * 4
+    collected = event(counter_n, "DELIVERED", at + dt.timedelta(days=1), "d-counter", location=kpc,
+                      recipient={"name": "WARGA NOMOR 1", "relationship": "SELF"})
+    at_door = event(door_n, "DELIVERED", at + dt.timedelta(days=1), "d-door", location=kpc,
+                    recipient={"name": "WARGA NOMOR 2", "relationship": "SELF"})
+    assert results(post_events(staff, [collected, at_door], msg_id="m-far")) == ["applied", "applied"]
+    counter_item, counter_card, _ = state(webhook_app, counter_n)
+    door_item, _, _ = state(webhook_app, door_n)
+    assert counter_card.state is CardState.DELIVERED
+    assert counter_item.flagged is None and counter_item.delivered_far_km == pytest.approx(6, abs=0.3)
+    assert "km dari alamat" in door_item.flagged
+    far = staff.get("/api/v1/tracking/problems").json["far"]
+    assert [r["tracking_number"] for r in far["rows"]] == [door_n]

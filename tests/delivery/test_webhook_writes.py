@@ -1,0 +1,83 @@
+"""How a batch is written (delivery.service.apply_batch): on PostgreSQL in one statement after the items' lock, and,
+when an event of the batch was stored before, taken back and folded again knowing which; the same answers, rows,
+history and dashboard counts on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from tracking import WIB, event, handed_over, post_events
+
+from app import tally
+from app.cards import Card, CardHistory, CardState
+from app.db import unit_of_work
+from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
+from manifests.models import ManifestItem
+
+T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
+
+
+def _state(app, number: str) -> tuple[ManifestItem, Card, list[CardHistory]]:
+    with app.app_context(), unit_of_work() as s:
+        item = s.scalar(select(ManifestItem).where(ManifestItem.tracking_number == number))
+        card = s.get(Card, item.card_id)
+        history = list(s.scalars(select(CardHistory).where(CardHistory.card_id == card.id).order_by(CardHistory.id)))
+        return item, card, history
+
+
+def test_a_batch_with_events_stored_before_is_folded_knowing_which(webhook_app, client, runner, tmp_path):
+    a, b, c = handed_over(webhook_app, runner, tmp_path)[:3]
+    first = post_events(client, [event(a, "ACCEPTED", T0, "a-acc"), event(b, "ACCEPTED", T0, "b-acc")])
+    assert [r["result"] for r in first.json["results"]] == ["applied", "applied"]
+    mixed = post_events(client, [
+        event(a, "ACCEPTED", T0, "a-acc"),  # stored before: a duplicate
+        event(a, "OUT_FOR_DELIVERY", T0 + dt.timedelta(hours=2), "a-ofd"),
+        event(b, "DELIVERY_FAILED", T0 + dt.timedelta(hours=3), "b-acc", reason_code="NOBODY_HOME"),  # its id taken
+        event(c, "RETURNED", T0 + dt.timedelta(hours=1), "c-ret", reason_code="MOVED"),
+    ], msg_id="msg_2").json["results"]
+    assert [r["result"] for r in mixed] == ["duplicate", "applied", "rejected", "applied"]
+    assert "konflik" in mixed[2]["message"]
+    with webhook_app.app_context(), unit_of_work() as s:
+        messages = dict(s.execute(select(TrackingEvent.event_id, TrackingEvent.message_id)).all())
+        second = s.scalar(select(WebhookMessage.id).where(WebhookMessage.webhook_id == "msg_2"))
+        assert set(messages) == {"a-acc", "b-acc", "a-ofd", "c-ret"}  # each event once, none left from a first try
+        assert messages["a-ofd"] == messages["c-ret"] == second != messages["a-acc"]
+        assert s.scalar(select(func.count()).select_from(WebhookMessage)) == 2
+        [rejected] = s.scalars(select(RejectedEvent)).all()
+        assert (rejected.event_id, rejected.message_id) == ("b-acc", second)
+        office_id = s.scalar(select(Card.office_id))
+        assert tally.differences(s, office_id) == []  # every card move counted once by the triggers
+    item_a, card_a, history_a = _state(webhook_app, a)
+    assert (item_a.tracking_status, item_a.status_event_id, card_a.state) == ("OUT_FOR_DELIVERY", "a-ofd",
+                                                                              CardState.IN_TRANSIT)
+    assert [h.to_state for h in history_a].count(CardState.IN_TRANSIT) == 1
+    item_b, card_b, _ = _state(webhook_app, b)
+    assert (item_b.attempts, item_b.tracking_status) == (0, "ACCEPTED")  # the conflicting event changed nothing
+    item_c, card_c, history_c = _state(webhook_app, c)
+    assert (card_c.state, card_c.return_reason, item_c.return_reason) == (CardState.RETURNING, "MOVED", "MOVED")
+    assert history_c[-1].from_state is CardState.WITH_COURIER and "event c-ret" in history_c[-1].reason
+    assert history_c[-1].actor == "sistem:kurir"
+    again = post_events(client, [event(a, "OUT_FOR_DELIVERY", T0 + dt.timedelta(hours=2), "a-ofd"),
+                                 event(c, "RETURNED", T0 + dt.timedelta(hours=1), "c-ret", reason_code="MOVED")],
+                        msg_id="msg_2").json["results"]
+    assert [r["result"] for r in again] == ["duplicate", "duplicate"]
+    assert [h.id for h in _state(webhook_app, c)[2]] == [h.id for h in history_c]
+
+
+def test_one_batch_moves_cards_to_different_states_and_counts_them_once(webhook_app, client, runner, tmp_path):
+    """Cards of one batch move with and without a return reason: one statement of card moves on PostgreSQL."""
+    numbers = handed_over(webhook_app, runner, tmp_path)[:4]
+    results = post_events(client, [
+        event(numbers[0], "ACCEPTED", T0, "m-0"),
+        event(numbers[1], "RETURNED", T0, "m-1", reason_code="DECEASED"),
+        event(numbers[2], "DELIVERED", T0, "m-2", recipient={"name": "SITI", "relationship": "SELF"}),
+        event(numbers[3], "RETURN_RECEIVED", T0, "m-3"),
+    ]).json["results"]
+    assert {r["result"] for r in results} == {"applied"}
+    states = [_state(webhook_app, n)[1] for n in numbers]
+    assert [c.state for c in states] == [CardState.IN_TRANSIT, CardState.RETURNING, CardState.DELIVERED,
+                                         CardState.RETURNED]
+    assert [c.return_reason for c in states] == [None, "DECEASED", None, None]
+    with webhook_app.app_context(), unit_of_work() as s:
+        assert tally.differences(s, states[0].office_id) == []
