@@ -33,7 +33,8 @@ def delivered_run(app, runner, client, tmp_path) -> list[str]:
     app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = SECRET
     with app.app_context(), simulated_clock(NOW - dt.timedelta(days=5)):
         numbers = handed_over(app, runner, tmp_path, [card_row(i) for i in range(1, 7)])
-    at = NOW.replace(hour=3) if NOW.hour >= 3 else NOW  # 10.00 WIB or earlier: the same WIB day as the date given
+    local = NOW.astimezone(WIB)  # 10.00 WIB today, or now if earlier: the same WIB day as _day(0), at any hour
+    at = min(local.replace(hour=10, minute=0, second=0, microsecond=0), local)
     events = [
         event(numbers[0], "DELIVERED", at - dt.timedelta(days=2), "d1"),
         event(numbers[1], "DELIVERED", at - dt.timedelta(days=1), "d2"),
