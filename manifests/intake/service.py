@@ -6,10 +6,14 @@ caller's unit of work commits the whole import at once, so a crash leaves no hal
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ from manifests.intake.reader import (
 
 # SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
 _LOOKUP_BATCH = 2000
+_ADDRESS_CACHE_MAX = 5_000
 
 
 @dataclass
@@ -89,11 +94,20 @@ def import_print_run(
     if pipeline is None:
         pipeline = AddressPipeline.for_office(session, office.code, current_app.config)
     ctx = _IntakeContext(session, office, run, actor, pipeline)
-    for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name):
-        ctx.add_chunk(chunk.rows, chunk.rejected, result)
-        result.rows_read = chunk.lines_read
-        if progress:
-            progress(result)
+    # A remote geocoder caches its answers through the session: then all in this thread, one step after the other.
+    alone = pipeline.chain is not None and bool(pipeline.chain.remotes)
+    with _bulk_work(session), _Writer(session, threaded=not alone) as writer:
+        # A blanko used again in an earlier chunk is found among the cards written (`_drop_known_blanko`).
+        for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name, blanko_across_chunks=False):
+            addresses = [ctx.address(row) for row in chunk.rows]
+            writer.wait()  # the chunk before is in: its cards stand for their NIKs against this one's
+            if progress and result.rows_read:
+                progress(result)
+            writer.submit(ctx.add_chunk, chunk.rows, addresses, chunk.rejected, result)
+            result.rows_read = chunk.lines_read
+        writer.wait()
+    if progress:
+        progress(result)
     run.rows_read = result.rows_read
     run.cards_imported = result.cards_imported
     run.rows_rejected = result.rows_rejected
@@ -101,6 +115,43 @@ def import_print_run(
     run.duplicates = result.duplicates
     run.withdrawn = result.withdrawn
     return result
+
+
+# SQLite's page cache for the length of an import (KiB): the card table's indexes (NIK, kelurahan, family card hash)
+# take rows at random places, and with the default 2 MB their pages go back and forth to the file.
+_SQLITE_CACHE_KIB = 16 * 1024
+# The garbage collector during an import: its young generation made larger, so that it looks less often at what the
+# import keeps (the normalizer's caches, a million blanko numbers: objects without cycles), which it would otherwise
+# go through again and again.
+_GC_THRESHOLD = (20_000, 20, 20)
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _bulk_work(session: Session) -> Iterator[None]:
+    global _gc_users, _gc_saved
+    with _gc_lock:  # imports may run side by side (background jobs): the first one in changes it, the last one out
+        if _gc_users == 0:  # puts it back
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*_GC_THRESHOLD)
+        _gc_users += 1
+    # The driver's connection itself: a PRAGMA is no part of the transaction, and puts the cache back also after a
+    # failed statement.
+    sqlite = session.connection().connection.driver_connection if session.get_bind().dialect.name == "sqlite" else None
+    cache = sqlite.execute("PRAGMA cache_size").fetchone()[0] if sqlite is not None else None
+    try:
+        if sqlite is not None:
+            sqlite.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        yield
+    finally:
+        if sqlite is not None:
+            sqlite.execute(f"PRAGMA cache_size = {int(cache)}")
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def _new_run(session: Session, values: dict[str, Any]) -> int | None:
@@ -157,20 +208,19 @@ class _IntakeContext:
         self.actor = actor
         self.pipeline = pipeline
         self.kk_key = current_app.config["ANTAR_KK_KEY"]
+        self._addresses: dict[tuple, dict] = {}
         self.withdrawals = list(
             session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
         )
 
-    def add_chunk(self, rows: list[CardRow], rejected: list[RejectedRow], result: ImportResult) -> None:
-        rows = self._drop_known_blanko(rows, rejected, result)
+    def add_chunk(self, rows: list[CardRow], addresses: list[dict], rejected: list[RejectedRow],
+                  result: ImportResult) -> None:
+        """Make the cards of a chunk's rows (`addresses`: each row's, from `address`) and record its rejections."""
+        rows, addresses = self._drop_known_blanko(rows, addresses, rejected, result)
         holders = self._nik_holders([r.nik for r in rows])
         firsts: list[_NewCard] = []
         dups: list[_NewCard] = []
-        for row in rows:
-            address = card_address_values(self.pipeline.place(AddressInput(
-                alamat=row.alamat, rt=row.rt, rw=row.rw, kelurahan=row.kelurahan, kecamatan=row.kecamatan,
-                kabupaten_kota=row.kabupaten_kota, provinsi=row.provinsi, kode_pos=row.kode_pos,
-                kode_wilayah=row.kode_wilayah)))
+        for row, address in zip(rows, addresses, strict=True):
             if address["street"] and len(address["street"]) > _STREET_MAX:
                 rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
                                             f"{len(address['street'])} karakter, paling banyak {_STREET_MAX}", {}))
@@ -196,18 +246,42 @@ class _IntakeContext:
             ])
             result.rejected.extend(rejected)
 
-    def _drop_known_blanko(self, rows: list[CardRow], rejected: list[RejectedRow],
-                           result: ImportResult) -> list[CardRow]:
-        """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected."""
-        known: dict[str, str] = {}
+    def address(self, row: CardRow) -> dict:
+        """The card columns of the row's address (shared by rows with the same address: family members printed in
+        the same run, the same household over several runs; read-only). No database: the address pipeline of an
+        import places addresses from memory (loaded region geometry, no remote geocoder)."""
+        key = (row.alamat, row.rt, row.rw, row.kelurahan, row.kecamatan, row.kabupaten_kota, row.provinsi,
+               row.kode_pos, row.kode_wilayah)
+        address = self._addresses.get(key)
+        if address is None:
+            address = card_address_values(self.pipeline.place(AddressInput(*key)))
+            if len(self._addresses) >= _ADDRESS_CACHE_MAX:
+                self._addresses.clear()
+            self._addresses[key] = address
+        return address
+
+    def _drop_known_blanko(self, rows: list[CardRow], addresses: list[dict], rejected: list[RejectedRow],
+                           result: ImportResult) -> tuple[list[CardRow], list[dict]]:
+        """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected. A
+        blanko of a card this file made in an earlier chunk (the reader checks within a chunk only) is what the
+        reader says of a repeat within a chunk: the same card listed twice is skipped, another NIK rejected naming
+        the line that has it."""
+        known: dict[str, tuple[str, int, int]] = {}
         for batch in _batches([r.nomor_blanko for r in rows]):
-            known.update(self.session.execute(
-                select(Card.nomor_blanko, Card.nik).where(Card.nomor_blanko.in_(batch))).all())
-        fresh = []
-        for row in rows:
-            nik = known.get(row.nomor_blanko)
+            known.update((blanko, (nik, run_id, line)) for blanko, nik, run_id, line in self.session.execute(
+                select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line).where(Card.nomor_blanko.in_(batch))))
+        if not known:
+            return rows, addresses
+        fresh, kept = [], []
+        for row, address in zip(rows, addresses, strict=True):
+            nik, run_id, line = known.get(row.nomor_blanko, (None, None, None))
             if nik is None:
                 fresh.append(row)
+                kept.append(address)
+            elif run_id == self.run.id:
+                if nik != row.nik:
+                    rejected.append(RejectedRow(row.line, "nomor_blanko", f"nomor_blanko {row.nomor_blanko} sudah "
+                                                                          f"dipakai di baris {line} (NIK {nik})", {}))
             elif nik == row.nik:
                 result.already_imported += 1
             else:
@@ -215,15 +289,17 @@ class _IntakeContext:
                     row.line, "nomor_blanko",
                     f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", {},
                 ))
-        return fresh
+        return fresh, kept
 
     def _nik_holders(self, niks: Sequence[str]) -> dict[str, int]:
+        """The cards that stand for these NIKs. The state is checked here, not in SQL: with it in the WHERE,
+        SQLite reads the office's cards by state (every card of the office, per batch, so an import slowed down
+        with every card it had already made) instead of by NIK."""
         holders: dict[str, int] = {}
         for batch in _batches(sorted(set(niks))):
-            holders.update(self.session.execute(
-                select(Card.nik, Card.id).where(
-                    Card.office_id == self.office.id, Card.nik.in_(batch), Card.state.in_(HOLDS_NIK))
-            ).all())
+            holders.update((nik, card_id) for nik, card_id, state in self.session.execute(
+                select(Card.nik, Card.id, Card.state).where(Card.office_id == self.office.id, Card.nik.in_(batch)))
+                if state in HOLDS_NIK)
         return holders
 
     def _start_state(self, address: dict) -> tuple[CardState, str]:
@@ -253,6 +329,43 @@ class _IntakeContext:
             "cod_amount": r.cod_amount, "collect_old_card": r.collect_old_card,
             "duplicate_of_id": c.duplicate_of,
         }
+
+
+class _Writer:
+    """One chunk's database work at a time, in a thread of its own, while the next chunk is read, checked and its
+    addresses placed: the database driver lets other threads run while its statements execute (on SQLite the
+    indexes and triggers of a card table are most of an import's database time). Same session and transaction,
+    one chunk after the other: the session is used by one thread at a time (the caller only reads the file and
+    places addresses between `submit` and `wait`). An in-memory SQLite database (one connection per thread), or an
+    import whose address pipeline uses the session (`threaded=False`), is written in the calling thread."""
+
+    def __init__(self, session: Session, *, threaded: bool = True) -> None:
+        url = session.get_bind().url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self._threaded = threaded and not in_memory
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> _Writer:
+        if self._threaded:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
+        return self
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        if self._executor is None:
+            fn(*args)
+        else:
+            self._pending = self._executor.submit(fn, *args)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # an error in the writer is raised here, in the caller's thread
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)  # never leave the session to a writer still running
 
 
 def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:

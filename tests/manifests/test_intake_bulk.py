@@ -1,0 +1,117 @@
+"""The bulk path of an import: chunks written by a thread of their own while the next is read, cards created through
+the driver (SQLite) with ids that follow the database's, and the process settings an import changes put back."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from helpers import card_row, cli, make_nik, write_csv
+from sqlalchemy import func, select, text
+
+from app import tally
+from app.cards import Card, CardHistory, CardState
+from app.cli import main
+from app.db import unit_of_work
+from manifests.intake import service
+
+
+def test_cards_of_many_chunks_and_runs_with_their_history_and_duplicates(app, runner, tmp_path):
+    app.config["INTAKE_CHUNK_ROWS"] = 7  # many chunks: each one's cards stand against the next one's NIKs
+    first = [card_row(i) for i in range(1, 31)]
+    # Serial 3 printed again in a later chunk of the same file, serial 5 in the next file.
+    first.append(card_row(3, nomor_blanko="ULANG3"))
+    assert "31 kartu diimpor (1 cetak ganda" in cli(runner, "import", str(write_csv(tmp_path / "a.csv", first))).output
+    second = [card_row(i) for i in range(40, 61)] + [card_row(5, nomor_blanko="ULANG5")]
+    assert "22 kartu diimpor (1 cetak ganda" in cli(runner, "import", str(write_csv(tmp_path / "b.csv",
+                                                                                    second))).output
+    with app.app_context(), unit_of_work() as s:
+        found = {c.nomor_blanko: c for c in s.scalars(select(Card))}
+        assert len(found) == 31 + 22
+        ids = sorted(c.id for c in found.values())
+        assert ids == list(range(ids[0], ids[0] + len(ids)))  # one after the other, none reused
+        assert found["ULANG3"].state is CardState.DUPLICATE
+        assert found["ULANG3"].duplicate_of_id == found["BLK0000003"].id
+        assert found["ULANG5"].duplicate_of_id == found["BLK0000005"].id
+        history = s.execute(select(CardHistory.card_id, CardHistory.from_state, CardHistory.to_state)).all()
+        assert sorted(h.card_id for h in history) == ids
+        assert all(h.from_state is None and h.to_state is found_state(found, h.card_id) for h in history)
+        assert found["BLK0000001"].tanggal_lahir.isoformat() == "1990-12-05"
+        assert found["BLK0000001"].collect_old_card is False
+        office_id = found["BLK0000001"].office_id
+        assert tally.differences(s, office_id) == []
+
+
+def found_state(found: dict, card_id: int) -> CardState:
+    return next(c.state for c in found.values() if c.id == card_id)
+
+
+def test_a_failing_chunk_leaves_nothing_and_puts_the_settings_back(app, runner, tmp_path, monkeypatch):
+    app.config["INTAKE_CHUNK_ROWS"] = 10
+    path = write_csv(tmp_path / "a.csv", [card_row(i) for i in range(1, 51)])
+    threshold = gc.get_threshold()
+    real = service._IntakeContext.add_chunk
+    calls = {"n": 0}
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("disk penuh")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(service._IntakeContext, "add_chunk", failing)
+    result = runner.invoke(main, ["import", str(path)])
+    assert result.exit_code != 0 and calls["n"] == 4
+    assert gc.get_threshold() == threshold
+    monkeypatch.undo()
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Card)) == 0
+        if s.get_bind().dialect.name == "sqlite":
+            assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    assert "50 kartu diimpor" in cli(runner, "import", str(path)).output
+    assert gc.get_threshold() == threshold
+
+
+@pytest.mark.parametrize("female", [False, True])
+def test_nik_checks_agree_with_lokal(app, runner, tmp_path, female):
+    # The reader checks a NIK's parts from memos; the rejections it gives are still lokal's (parse_nik).
+    rows = [card_row(1, nik=make_nik(1, female=female), jenis_kelamin="P" if female else "L",
+                     tanggal_lahir="05-12-1990"),
+            card_row(2, nik=make_nik(0, female=female)),  # serial 0000
+            card_row(3, nik="3216063102900003", tanggal_lahir="31-02-1990"),  # 31 February
+            card_row(4, nik="3200060512900004")]  # kabupaten 00
+    out = cli(runner, "import", str(write_csv(tmp_path / "n.csv", rows))).output
+    assert "1 kartu diimpor" in out and "3 baris ditolak" in out
+    assert "Nomor urut NIK tidak boleh 0000" in out
+    assert "Tanggal lahir di NIK tidak valid" in out
+    assert "tidak boleh 00" in out
+
+
+def test_the_database_keeps_nothing_of_the_bulk_settings(app, runner, tmp_path):
+    cli(runner, "import", str(write_csv(tmp_path / "a.csv", [card_row(1)])))
+    with app.app_context(), unit_of_work() as s:
+        if s.get_bind().dialect.name == "sqlite":
+            assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+        assert s.execute(text("SELECT count(*) FROM card")).scalar() == 1
+
+
+def test_a_blanko_used_again_in_a_later_chunk_is_found_among_the_cards_written(app, runner, tmp_path):
+    # The reader keeps the blanko numbers of one chunk; an earlier chunk's are found among its cards, with the line.
+    app.config["INTAKE_CHUNK_ROWS"] = 5
+    rows = [card_row(i) for i in range(1, 13)]
+    rows.append(card_row(2))  # line 14: row 3 listed again word for word, seven chunks later
+    rows.append(card_row(99, nomor_blanko="BLK0000004"))  # line 15: row 5's blanko for another NIK
+    rows.append(card_row(98, nomor_blanko="BLK0000098"))
+    rows.append(card_row(97, nomor_blanko="BLK0000098"))  # line 17: the same chunk's blanko again, another NIK
+    out = cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).output
+    assert "13 kartu diimpor" in out and "2 baris ditolak" in out and "0 sudah diimpor sebelumnya" in out
+    assert f"baris 15: [nomor_blanko] nomor_blanko BLK0000004 sudah dipakai di baris 5 (NIK {make_nik(4)})" in out
+    assert f"baris 17: [nomor_blanko] nomor_blanko BLK0000098 sudah dipakai di baris 16 (NIK {make_nik(98)})" in out
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Card)) == 13
+        assert s.scalar(select(Card.nik).where(Card.nomor_blanko == "BLK0000004")) == make_nik(4)
+    # The rows again with one more, as another file: the cards are an earlier run's now (already imported), a blanko
+    # of another NIK is refused as one the database has.
+    again = cli(runner, "import", str(write_csv(tmp_path / "b.csv", [*rows, card_row(50)]))).output
+    assert "1 kartu diimpor" in again and "2 baris ditolak" in again and "14 sudah diimpor sebelumnya" in again
+    assert "baris 15: [nomor_blanko] Nomor blanko BLK0000004 sudah tercatat untuk kartu dengan NIK lain" in again
