@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, MetaData, bindparam, cast, create_engine, event, func, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -75,7 +76,7 @@ def simulated_clock(now: dt.datetime) -> Iterator[None]:
         _clock_offset = saved
 
 
-def make_engine(url: str, *, busy_seconds: float = 30.0) -> Engine:
+def make_engine(url: str, *, busy_seconds: float = 30.0, pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
         # A writer waits this long for another (an import holds the lock for its whole transaction); then the
         # request fails with "database is locked", which the application answers with 503 and Retry-After.
@@ -91,13 +92,21 @@ def make_engine(url: str, *, busy_seconds: float = 30.0) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=pre_ping)
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], busy_seconds=float(app.config.get("ANTAR_SQLITE_BUSY_SECONDS", 5)))
     app.extensions["antar.engine"] = engine
     app.extensions["antar.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    lean = engine
+    if engine.dialect.name == "postgresql":
+        # The courier webhook's own pool, without the pre-ping (a round trip per request): a broken connection is
+        # found by the request's first statement instead and the request retried once (`retried_transaction`).
+        lean = make_engine(app.config["DATABASE_URL"], pre_ping=False)
+        event.listen(engine, "engine_disposed", lambda _engine: lean.dispose())
+    app.extensions["antar.lean_engine"] = lean
+    app.extensions["antar.lean_sessionmaker"] = sessionmaker(bind=lean, expire_on_commit=False)
 
 
 def engine() -> Engine:
@@ -118,6 +127,48 @@ def unit_of_work() -> Iterator[Session]:
         session.close()
 
 
+T = TypeVar("T")
+
+
+class ConnectionLost(Exception):
+    """The database connection broke under a statement (`pg_execute`); the transaction it was in is gone."""
+
+
+def retried_transaction(work: Callable[[Session], T]) -> T:
+    """`work(session)` in one transaction committed at the end, as `unit_of_work`, on the lean pool (no pre-ping:
+    the courier webhook). If the connection turns out broken before the commit was sent (a connection the server
+    closed while it sat in the pool, a restarted server), nothing of the transaction was committed: it is run once
+    more, from the start, on a fresh connection (the pool's older connections are recycled as well). A failure
+    during the commit is not retried (whether it committed is unknown) and goes to the caller."""
+    maker = current_app.extensions["antar.lean_sessionmaker"]
+    for attempt in (1, 2):
+        session: Session = maker()
+        committing = False
+        try:
+            result = work(session)
+            committing = True
+            session.commit()
+            return result
+        except BaseException as exc:
+            _rollback_quietly(session)
+            if attempt == 2 or committing or not _lost(exc):
+                raise
+        finally:
+            session.close()
+    raise AssertionError("unreachable")
+
+
+def _lost(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionLost) or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except sa_exc.SQLAlchemyError:  # on a broken connection: it was invalidated, nothing to roll back
+        pass
+
+
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -127,8 +178,19 @@ def pg_execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
     driver's own cursor, which it returns (rows as tuples): for the courier webhook's few statements, which need
     neither statement building nor result processing (SQLAlchemy's cost about five times the driver's for a row of
     25 columns). psycopg prepares a statement it has run five times: each text is planned once per connection."""
-    cursor = session.connection().connection.cursor()
-    cursor.execute(sql, params)
+    connection = session.connection()
+    fairy = connection.connection
+    cursor = fairy.cursor()
+    try:
+        cursor.execute(sql, params)
+    except Exception as exc:
+        if not connection.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor):
+            raise
+        # What SQLAlchemy does for its own statements on a disconnect: this connection is discarded and the pool's
+        # connections as old as it are replaced on their next checkout (the server probably restarted).
+        connection.engine.pool._invalidate(fairy, exc)
+        connection.invalidate(exc)
+        raise ConnectionLost(str(exc)) from exc
     return cursor
 
 
@@ -160,10 +222,13 @@ def pg_rows(columns: Sequence[Any], prefix: str, names: Sequence[str] | None = N
 
 def pg_params(rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: str) -> dict[str, Any]:
     """The parameters of `pg_rows` (`one` when there is one row); a key missing from a row is NULL. Values go to the
-    database as they are (no type processing: datetimes must be timezone-aware, as `UTCDateTime` requires)."""
+    database as they are (no type processing: datetimes must be timezone-aware, as `UTCDateTime` requires). Many
+    rows: NULLs are left out of the JSON (`json_to_recordset` reads a missing key as NULL): a shorter text to write
+    and for the database to parse (an event row has 28 columns, most of them usually empty)."""
     if len(rows) == 1:
         return {f"{prefix}{n}": rows[0].get(n) for n in names}
-    return {prefix: json.dumps(rows, default=_json_value, separators=(",", ":"))}
+    return {prefix: json.dumps([{k: v for k, v in r.items() if v is not None} for r in rows], default=_json_value,
+                               separators=(",", ":"))}
 
 
 def _json_value(value: Any) -> Any:

@@ -103,6 +103,11 @@ class Databases:
         return f"{PG}?options=-csearch_path%3D{schema}", drop
 
 
+def fresh_url(backend: str, work: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh database of `backend` and the function that drops it (also used by bench_manifests.py)."""
+    return Databases(backend, work).fresh()
+
+
 def compile_sources() -> None:
     """Byte-compile antar's own modules, as an installed package has them (pip compiles what it installs): this
     checkout is installed editable, and where PYTHONDONTWRITEBYTECODE is set (as on the CI machine) every start would

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,6 @@ from app.courier.s10 import tracking_number  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
-from benchmarks.bench_intake import fresh_url  # noqa: E402
 from manifests.intake.models import PrintRun  # noqa: E402
 from manifests.models import Manifest, ManifestItem, ManifestStatus  # noqa: E402
 
@@ -85,6 +85,21 @@ BATCH = 500
 WARM_ITEMS, PROBE_ITEMS = 2000, 200
 
 Item = tuple[str, float, float]  # tracking number, card lat, card lng
+PG = os.environ.get("ANTAR_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def fresh_url(work: Path) -> tuple[str, Any]:
+    """A fresh schema of its own on the benchmark's PostgreSQL database: its URL and the function that drops it."""
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+    return f"{PG}?options=-csearch_path%3D{schema}", drop
 
 
 # --- set-up ------------------------------------------------------------------------------------------------
@@ -269,7 +284,8 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
     if py_spy is not None:  # a sampling profile of each worker while wrk runs (native frames off, idle off)
         spies = [subprocess.Popen([args.py_spy_bin, "record", "--pid", str(pid), "--duration", str(int(seconds)),
                                    "--format", "raw", "--output", str(py_spy / f"{server.name}-{pid}.txt"),
-                                   "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   "--nonblocking", *(["--gil"] if args.py_spy_gil else [])],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for pid in server.workers()]
     server_pids = server.pids()
     before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids))
@@ -312,7 +328,6 @@ def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
     import psycopg
 
     from app import create_app
-    from app.db import engine as app_engine
 
     app = create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
                       "ANTAR_OFFICE": OFFICE})
@@ -327,7 +342,8 @@ def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
         return real_execute(cursor, query, *args, **kwargs)
 
     with app.app_context():
-        engine = app_engine()
+        # The webhook's own pool (no pre-ping); the code before issue 16's second round had one pool.
+        engine = app.extensions.get("antar.lean_engine") or app.extensions["antar.engine"]
     sa.event.listen(engine, "commit", lambda conn: counts.update(["commits"]))
     client = app.test_client()
     hook = Webhook(SECRET)
@@ -349,7 +365,7 @@ def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
             assert r.status_code == 200 and r.json["results"][0]["result"] == "applied", r.get_data(as_text=True)
     finally:
         psycopg.Cursor.execute = real_execute
-    engine.dispose()
+    app.extensions["antar.engine"].dispose()
     posts = len(items) - 1
     times = sorted(times[1:])
     return {"posts": posts, "per_post": {k: round(v / posts, 2) for k, v in counts.items()},
@@ -398,13 +414,16 @@ def main() -> None:
     parser.add_argument("--geo", type=Path, default=GEO if GEO.exists() else None,
                         help="kelurahan boundaries (GeoJSON) to load, so deliveries are checked against them")
     parser.add_argument("--py-spy", type=Path, help="record the antar workers with py-spy into this folder")
-    parser.add_argument("--py-spy-bin", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
+    parser.add_argument("--py-spy-gil", action="store_true",
+                        help="py-spy samples only the thread holding the GIL: where the workers' CPU goes, without "
+                             "the time they wait for PostgreSQL")
+    parser.add_argument("--py-spy-bin", default=shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")))
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    setup_url, drop = fresh_url("postgresql", work)
+    setup_url, drop = fresh_url(work)
     schema = setup_url.rsplit("%3D", 1)[1]
     app_names = {"antar": f"bench_{schema}", "durable": f"bare_{schema}"}
     # The servers as deployed: psycopg 3 (what `postgresql://` means to antar).

@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app import api, csrf
 from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, SchemaError, parse_body
-from app.db import unit_of_work
+from app.db import ConnectionLost, retried_transaction
 from app.web import json_error
 from delivery.money_routes import settlement_message
 from delivery.service import RetryBatch, Settings, apply_batch
@@ -126,12 +126,13 @@ def courier_events() -> Any:
     settings = Settings.from_config(current_app.config)
     webhook_id = request.headers.get("webhook-id", "")
     for _ in range(3):
-        try:
-            with unit_of_work() as session:
-                results = apply_batch(session, text, webhook_id, events, settings)
+        try:  # a broken pooled connection (no pre-ping here) is found by the first statement: retried once
+            results = retried_transaction(lambda session: apply_batch(session, text, webhook_id, events, settings))
             break
         except RetryBatch:
             continue
+        except ConnectionLost:  # lost again on a fresh connection: the database is down or restarting
+            return _error(503, "Basis data tidak dapat dihubungi; kirim ulang.")
     else:
         return _error(503, "Event yang sama sedang diproses permintaan lain; kirim ulang.")
     return jsonify(results=results)
