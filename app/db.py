@@ -92,7 +92,21 @@ def make_engine(url: str, *, busy_seconds: float = 30.0, pre_ping: bool = True) 
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=pre_ping)
+    engine = create_engine(url, pool_pre_ping=pre_ping)
+
+    @event.listens_for(engine, "connect")
+    def _postgresql_settings(dbapi_conn: Any, _record: Any) -> None:
+        # No JIT compilation: its default threshold is passed by the estimates of the reports' correlated subqueries
+        # at a few hundred thousand cards, and compiling then costs more than the query (1.15 of 1.6 s for the
+        # report's old-card figures at 100,000 cards, benchmarks/bench_scale.py). Per connection, not per server: the
+        # server may serve others.
+        cur = dbapi_conn.cursor()
+        cur.execute("SET jit = off")
+        cur.close()
+        if not dbapi_conn.autocommit:
+            dbapi_conn.commit()  # the SET is not left as an open transaction of a pooled connection
+
+    return engine
 
 
 def init_app(app: Flask) -> None:
