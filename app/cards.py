@@ -143,13 +143,16 @@ class Card(Base):
     __table_args__ = (
         Index("ix_card_office_state", "office_id", "state"),
         Index("ix_card_office_nik", "office_id", "nik"),
-        Index("ix_card_office_kelurahan", "office_id", "kelurahan_code"),
+        # With the state: the reconciliation's counts per kelurahan and state, and a print run's counts per state, are
+        # index-only scans (migration 0016).
+        Index("ix_card_office_kelurahan_state", "office_id", "kelurahan_code", "state"),
         Index("ix_card_office_state_changed", "office_id", "state", "state_changed_at"),
+        Index("ix_card_print_run_state", "print_run_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("office.id"))
-    print_run_id: Mapped[int] = mapped_column(ForeignKey("print_run.id"), index=True)
+    print_run_id: Mapped[int] = mapped_column(ForeignKey("print_run.id"))
     line: Mapped[int]
     nomor_blanko: Mapped[str] = mapped_column(String(40), unique=True)
     nik: Mapped[str] = mapped_column(String(16))
