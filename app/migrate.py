@@ -11,6 +11,16 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Indexes a migration makes on PostgreSQL only when the server allows it (0017: pg_trgm), not declared in the models:
+# autogenerate leaves them alone.
+DATABASE_ONLY_INDEXES = frozenset({"ix_card_nama_trgm"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's filter for autogenerate (`include_object`): everything but `DATABASE_ONLY_INDEXES`."""
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

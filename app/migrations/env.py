@@ -14,6 +14,7 @@ import manifests.models  # noqa: F401
 import notify.models  # noqa: F401
 import returns.models  # noqa: F401
 from app.db import Base
+from app.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,6 +28,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -32,9 +32,11 @@ def test_migrations_match_the_models(app):
     from alembic.runtime.migration import MigrationContext
 
     from app.db import Base
+    from app.migrate import include_object
 
     with app.extensions["antar.engine"].connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}),
+                                Base.metadata)
     assert diff == []
 
 
