@@ -81,8 +81,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
 class Databases:
     """Fresh databases of one backend, each dropped when done."""
 
-    def __init__(self, backend: str, work: Path) -> None:
-        self.backend, self.work = backend, work
+    def __init__(self, backend: str, work: Path, pg: str = PG) -> None:
+        self.backend, self.work, self.pg = backend, work, pg
 
     def fresh(self) -> tuple[str, Callable[[], None]]:
         if self.backend == "sqlite":
@@ -91,7 +91,7 @@ class Databases:
         import sqlalchemy as sa
 
         schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(self.pg, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
 
@@ -100,12 +100,13 @@ class Databases:
                 c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             admin.dispose()
 
-        return f"{PG}?options=-csearch_path%3D{schema}", drop
+        return f"{self.pg}?options=-csearch_path%3D{schema}", drop
 
 
-def fresh_url(backend: str, work: Path) -> tuple[str, Callable[[], None]]:
-    """A fresh database of `backend` and the function that drops it (also used by bench_manifests.py)."""
-    return Databases(backend, work).fresh()
+def fresh_url(backend: str, work: Path, pg: str = PG) -> tuple[str, Callable[[], None]]:
+    """A fresh database of `backend` (PostgreSQL: a schema of its own on `pg`) and the function that drops it (also
+    used by bench_manifests.py and bench_webhook.py)."""
+    return Databases(backend, work, pg).fresh()
 
 
 def compile_sources() -> None:

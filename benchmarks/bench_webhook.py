@@ -48,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ from app.courier.s10 import tracking_number  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
+from benchmarks import bench_intake  # noqa: E402
 from manifests.intake.models import PrintRun  # noqa: E402
 from manifests.models import Manifest, ManifestItem, ManifestStatus  # noqa: E402
 
@@ -90,16 +90,7 @@ PG = os.environ.get("ANTAR_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.
 
 def fresh_url(work: Path) -> tuple[str, Any]:
     """A fresh schema of its own on the benchmark's PostgreSQL database: its URL and the function that drops it."""
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-
-    return f"{PG}?options=-csearch_path%3D{schema}", drop
+    return bench_intake.fresh_url("postgresql", work, PG)
 
 
 # --- set-up ------------------------------------------------------------------------------------------------
