@@ -108,7 +108,8 @@ class ManifestItem(Base):
             ("ix_manifest_item_flagged", "manifest_id", "flagged IS NOT NULL"),
             ("ix_manifest_item_at_post_office", "pickup_until", "tracking_status = 'AVAILABLE_FOR_PICKUP'"),
             ("ix_manifest_item_cod", "manifest_id", "cod_amount IS NOT NULL"),
-            ("ix_manifest_item_old_card", "manifest_id", "collect_old_card IS true"))),
+            ("ix_manifest_item_old_card", "manifest_id", "collect_old_card IS true"),
+            ("ix_manifest_item_old_card_collected", "manifest_id", "old_card_collected IS true"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
