@@ -128,6 +128,15 @@ def postgresql_backup_and_restore(database_url: str, tmp_path: Path) -> Iterator
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         target = server.set(database=name).render_as_string(hide_password=False)
+        # A dump of the whole database (the README's) carries the extensions; this dump of one schema does not: the
+        # fresh database gets pg_trgm as the whole dump would give it (migration 0017's index uses it).
+        with admin.connect() as conn:
+            trigrams = conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first()
+        if trigrams:
+            fresh = sa.create_engine(sa.engine.make_url(PG_URL).set(database=name), isolation_level="AUTOCOMMIT")
+            with fresh.connect() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            fresh.dispose()
         subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "-d", target, str(dump)], check=True,
                        capture_output=True)
         yield sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False) + \
