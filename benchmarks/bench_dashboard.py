@@ -198,21 +198,22 @@ class Stages:
         self.t0 = time.perf_counter()
 
 
-def fresh_schema() -> None:
-    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+def fresh_schema(pg: str = PG, schema: str = SCHEMA, url: str = URL) -> None:
+    """Schema `schema` dropped, created again and migrated to head (also bench_scale.py's)."""
+    drop_schema(pg, schema)
+    admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-        conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     admin.dispose()
-    engine = make_engine(URL)
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
 
 
-def drop_schema() -> None:
-    admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+def drop_schema(pg: str = PG, schema: str = SCHEMA) -> None:
+    admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     admin.dispose()
 
 

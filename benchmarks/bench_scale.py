@@ -82,12 +82,12 @@ from standardwebhooks.webhooks import Webhook  # noqa: E402
 from app import create_app  # noqa: E402
 from app.cards import Actor, Card, CardState  # noqa: E402
 from app.courier.client import CourierAnswer, Outcome  # noqa: E402
-from app.db import make_engine, unit_of_work  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
+from app.db import unit_of_work  # noqa: E402
 from app.models import Office, Role, User  # noqa: E402
 from app.offices import ensure_office  # noqa: E402
 from app.report import reconciliation  # noqa: E402
 from app.users import create_user  # noqa: E402
+from benchmarks import bench_dashboard  # noqa: E402
 from manifests import handover  # noqa: E402
 from manifests import service as manifests_service  # noqa: E402
 from manifests.intake.models import PrintRun  # noqa: E402
@@ -259,26 +259,12 @@ def child_usage(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, 
 # --- schema and application ---------------------------------------------------------------------------------
 
 
-def admin_engine() -> sa.Engine:
-    return sa.create_engine(PG, isolation_level="AUTOCOMMIT")
-
-
 def fresh_schema() -> None:
-    admin = admin_engine()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-        conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
-    admin.dispose()
-    engine = make_engine(URL)
-    upgrade(engine)
-    engine.dispose()
+    bench_dashboard.fresh_schema(PG, SCHEMA, URL)
 
 
 def drop_schema() -> None:
-    admin = admin_engine()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-    admin.dispose()
+    bench_dashboard.drop_schema(PG, SCHEMA)
 
 
 def maintenance(sql: str) -> None:
