@@ -356,15 +356,18 @@ def _create_cards_sqlite(conn: Any, cards: Sequence[NewCard], actor: Actor, at: 
                 and c.default.is_scalar and c.name not in ("id", "state", "state_changed_at")}
     names = ["id", *keys, *defaults, "state", "state_changed_at"]
 
-    def processor(name: str) -> Callable[[Any], Any]:
-        return card.c[name].type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+    def bind(column: Column) -> Callable[[Any], Any] | None:
+        return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def processor(column: Column) -> Callable[[Any], Any]:
+        return bind(column) or (lambda v: v)
 
     # Values repeat (dates, flags, states): each distinct value of a column is converted once.
-    convert = [(1 + k, processor(name), {}) for k, name in enumerate(keys)
-               if card.c[name].type.dialect_impl(dialect).bind_processor(dialect)]
-    constant = [processor(name)(value) for name, value in defaults.items()]
-    state, when = processor("state"), processor("state_changed_at")(at)
-    states = {s: state(s) for s in {c.state for c in cards}}
+    convert = [(1 + k, process, {}) for k, name in enumerate(keys) if (process := bind(card.c[name]))]
+    constant = [processor(card.c[name])(value) for name, value in defaults.items()]
+    used_states = {c.state for c in cards}
+    state, when = processor(card.c.state), processor(card.c.state_changed_at)(at)
+    states = {s: state(s) for s in used_states}
     pick = itemgetter(*keys) if len(keys) > 1 else (lambda values: (values[keys[0]],))
     rows = []
     for c in cards:
@@ -385,11 +388,11 @@ def _create_cards_sqlite(conn: Any, cards: Sequence[NewCard], actor: Actor, at: 
     for i, row in zip(ids, rows, strict=True):
         row[0] = i
     _insert_rows(driver, "card", columns, len(names), rows[1:], per_statement)
-    h = [history.c[n].type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-         for n in ("from_state", "to_state", "at")]
-    when, states, none = h[2](at), {s: h[1](s) for s in {c.state for c in cards}}, h[0](None)
+    to_state = processor(history.c.to_state)
+    no_state, history_at = processor(history.c.from_state)(None), processor(history.c.at)(at)
+    history_states = {s: to_state(s) for s in used_states}
     _insert_rows(driver, "card_history", "card_id, from_state, to_state, at, actor, user_id, reason", 7,
-                 [(i, none, states[c.state], when, actor.label, actor.user_id, c.reason[:500])
+                 [(i, no_state, history_states[c.state], history_at, actor.label, actor.user_id, c.reason[:500])
                   for i, c in zip(ids, cards, strict=True)], per_statement)
     return ids
 

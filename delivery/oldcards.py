@@ -110,21 +110,23 @@ def _delivered_of(office: Office) -> Any:
                 ManifestItem.tracking_status == Status.DELIVERED.value)
 
 
+def _reported_collected_parts() -> tuple[Any, Any]:
+    """The items whose old card the courier reported collected (on delivery, or by annotation), as two SELECTs of
+    ids, each read through its own partial index, so that neither reads every delivered item (one per card: a
+    million at the size of a large office)."""
+    return (select(ManifestItem.id).where(ManifestItem.old_card_collected.is_(True)),
+            select(TrackingEvent.item_id).where(TrackingEvent.status == RECEIVED_ANNOTATION))
+
+
 def _reported_collected() -> Any:
-    """Ids of the items whose old card the courier reported collected (on delivery, or by annotation): each part read
-    through its own partial index, so that neither reads every delivered item (one per card: a million at the
-    size of a large office)."""
-    return union(select(ManifestItem.id).where(ManifestItem.old_card_collected.is_(True)),
-                 select(TrackingEvent.item_id).where(TrackingEvent.status == RECEIVED_ANNOTATION))
+    return union(*_reported_collected_parts())
 
 
 def _with_old_card(office: Office) -> Any:
-    """Ids of the items that have anything to do with an old card: to be taken, reported collected, in the register
-    or annotated received. Every figure of `old_cards_report` is about such an item only."""
+    """Ids of the items that have anything to do with an old card: to be taken, in the register, or reported
+    collected. Every figure of `old_cards_report` is about such an item only."""
     return union(select(ManifestItem.id).where(ManifestItem.collect_old_card.is_(True)),
-                 select(ManifestItem.id).where(ManifestItem.old_card_collected.is_(True)),
-                 select(OldCard.item_id).where(OldCard.office_id == office.id),
-                 select(TrackingEvent.item_id).where(TrackingEvent.status == RECEIVED_ANNOTATION))
+                 select(OldCard.item_id).where(OldCard.office_id == office.id), *_reported_collected_parts())
 
 
 def _to_register(session: Session, office: Office) -> list[Any]:

@@ -123,8 +123,8 @@ def import_print_run(
 # take rows at random places, and with the default 2 MB their pages go back and forth to the file.
 _SQLITE_CACHE_KIB = 16 * 1024
 # The garbage collector during an import: its young generation made larger, so that it looks less often at what the
-# import keeps (the normalizer's caches, a million blanko numbers: objects without cycles), which it would otherwise
-# go through again and again.
+# import keeps (the normalizer's caches, the reader's memos: objects without cycles), which it would otherwise go
+# through again and again.
 _GC_THRESHOLD = (20_000, 20, 20)
 _gc_lock = threading.Lock()
 _gc_users = 0
@@ -301,16 +301,12 @@ class _IntakeContext:
         cannot see rows of a transaction still open), the planner takes the list to match every card and reads all
         of the office's cards for every chunk; joined, each NIK is one lookup of `ix_card_office_nik`."""
         holders: dict[str, int] = {}
-        unique = sorted(set(niks))
-        if is_postgresql(self.session):
-            for batch in _batches(unique):
-                holders.update((nik, card_id) for nik, card_id, state in self.session.execute(
-                    _PG_NIK_HOLDERS, {"niks": list(batch), "office": self.office.id}) if state in HOLDS_NIK)
-            return holders
-        for batch in _batches(unique):
-            holders.update((nik, card_id) for nik, card_id, state in self.session.execute(
-                select(Card.nik, Card.id, Card.state).where(Card.office_id == self.office.id, Card.nik.in_(batch)))
-                if state in HOLDS_NIK)
+        postgresql = is_postgresql(self.session)
+        for batch in _batches(sorted(set(niks))):
+            found = self.session.execute(_PG_NIK_HOLDERS, {"niks": list(batch), "office": self.office.id}) \
+                if postgresql else self.session.execute(select(Card.nik, Card.id, Card.state).where(
+                    Card.office_id == self.office.id, Card.nik.in_(batch)))
+            holders.update((nik, card_id) for nik, card_id, state in found if state in HOLDS_NIK)
         return holders
 
     def _start_state(self, address: dict) -> tuple[CardState, str]:
