@@ -188,27 +188,26 @@ def plan_manifests(session: Session, office: Office, *, post_office: str | None 
     by_office, left_out = _ready_candidates(session, office, regions, post_office=post_office, kecamatan=kecamatan)
     plans: list[PlannedManifest] = []
     for code in sorted(by_office):
-        cards = by_office[code]
+        cards = by_office.pop(code)  # each post office's keys are let go once planned
         po = offices[code]
         if len(cards) <= cap:
-            groups: list[tuple[str | None, list[_Candidate]]] = [(None, cards)]
+            groups: list[tuple[str | None, list[tuple[tuple, str]]]] = [(None, cards)]
         else:
-            per_kec: dict[str, list[_Candidate]] = defaultdict(list)
+            per_kec: dict[str, list[tuple[tuple, str]]] = defaultdict(list)
             for c in cards:
-                per_kec[regions.kelurahan[c.kelurahan_code].kecamatan_code].append(c)
+                per_kec[regions.kelurahan[c[1]].kecamatan_code].append(c)
             groups = sorted(per_kec.items())
         for kec_code, members in groups:
-            members.sort(key=lambda c: round_key(regions.kelurahan[c.kelurahan_code].name, c))
+            members.sort()  # by round key (`round_key`: the card's id last, so no two are equal)
             # Even chunks in round order: 1,200 cards make three of 400, not 500 + 500 + 200.
             n = math.ceil(len(members) / cap)
             size = math.ceil(len(members) / n)
             for i in range(0, len(members), size):
                 chunk = members[i : i + size]
                 plan = PlannedManifest(po, kec_code, regions.kecamatan.get(kec_code) if kec_code else None,
-                                       [c.id for c in chunk])
-                for c in chunk:
-                    name = regions.kelurahan[c.kelurahan_code].name
-                    plan.kelurahan[name] = plan.kelurahan.get(name, 0) + 1
+                                       [key[-1] for key, _ in chunk])
+                for key, _ in chunk:
+                    plan.kelurahan[key[0]] = plan.kelurahan.get(key[0], 0) + 1
                 plans.append(plan)
     for plan in plans:
         plan.left_out = left_out.pop(plan.post_office.code, [])
@@ -216,17 +215,23 @@ def plan_manifests(session: Session, office: Office, *, post_office: str | None 
 
 
 def _ready_candidates(session: Session, office: Office, regions: Any, *, post_office: str | None,
-                      kecamatan: str | None) -> tuple[dict[str, list[_Candidate]], dict[str, list[LeftOut]]]:
-    """The office's ready cards by destination post office, and those kept out (`courier_gaps`) by post office."""
+                      kecamatan: str | None) -> tuple[dict[str, list[tuple[tuple, str]]], dict[str, list[LeftOut]]]:
+    """The office's ready cards by destination post office, each as (its `round_key`, its kelurahan code), and those
+    kept out (`courier_gaps`) by post office.
+
+    The rows are streamed (a server-side cursor on PostgreSQL) and each card is kept only as its round key, the RT,
+    RW and codes shared: a build of a million cards holds its keys, not a million rows of every column."""
     query = select(Card.id, Card.kelurahan_code, Card.kode_pos, Card.rw, Card.rt, Card.street, Card.lat,
                    Card.lng, Card.nama, Card.alamat, Card.nomor_blanko).where(
         Card.office_id == office.id, Card.state == CardState.READY, Card.kelurahan_code.is_not(None))
     if kecamatan:
         query = query.where(Card.kelurahan_code.startswith(kecamatan + "."))
-    by_office: dict[str, list[_Candidate]] = defaultdict(list)
+    by_office: dict[str, list[tuple[tuple, str]]] = defaultdict(list)
     left_out: dict[str, list[LeftOut]] = defaultdict(list)
-    for row in session.execute(query):
-        c = _Candidate(*row)
+    shared: dict[str, str] = {}  # one string object per distinct RT, RW, kode pos and kelurahan code
+    for row in session.execute(query.execution_options(yield_per=_STREAM_ROWS)):
+        c = _Candidate(*(shared.setdefault(v, v) if isinstance(v, str) and len(v) <= 13 else v for v in row[:5]),
+                       *row[5:])
         po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
         if post_office is not None and po.code != post_office:
             continue
@@ -235,8 +240,11 @@ def _ready_candidates(session: Session, office: Office, regions: Any, *, post_of
         if gaps:
             left_out[po.code].append(LeftOut(c.nomor_blanko, gaps))
         else:
-            by_office[po.code].append(c)
+            by_office[po.code].append((round_key(regions.kelurahan[c.kelurahan_code].name, c), c.kelurahan_code))
     return by_office, left_out
+
+
+_STREAM_ROWS = 5000
 
 
 def left_out_cards(session: Session, office: Office, *, post_office: str | None = None,
