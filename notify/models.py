@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -67,11 +67,18 @@ class NotifyAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(500))
 
 
+UNKNOWN_CONDITION = "result = 'unknown'"
+
+
 class NotifyReport(Base):
     """One delivery report of the gateway as received (signed webhook); a redelivered report (same webhook-id) is
     recorded once."""
 
     __tablename__ = "notify_report"
+    # The few reports that came before we recorded the send (no message known yet): each send looks for its own
+    # among them (`notify.service._replay_reports`), an index probe, not a scan of every report ever received.
+    __table_args__ = (Index("ix_notify_report_unknown_gateway_message", "gateway_message_id",
+                            sqlite_where=text(UNKNOWN_CONDITION), postgresql_where=text(UNKNOWN_CONDITION)),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(100), unique=True)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -762,11 +762,12 @@ def _replay_reports(session: Session, m: NotifyMessage) -> None:
     """Reports that arrived before we recorded the send (the gateway is quick): apply them now, in order."""
     if not m.gateway_id:
         return
-    waiting = session.scalars(select(NotifyReport).where(
-        NotifyReport.result == "unknown",
-        or_(NotifyReport.gateway_message_id == m.gateway_id,
-            and_(NotifyReport.message_id == m.id)))
-        .order_by(NotifyReport.id)).all()
-    for report in waiting:
+    # Two index probes (by the gateway's id among the unknown reports, and by ours), not one OR, which SQLite would
+    # answer by reading every report ever received.
+    waiting: dict[int, NotifyReport] = {}
+    for mine in (NotifyReport.gateway_message_id == m.gateway_id, NotifyReport.message_id == m.id):
+        waiting.update((r.id, r) for r in session.scalars(
+            select(NotifyReport).where(NotifyReport.result == "unknown", mine)))
+    for _, report in sorted(waiting.items()):
         report.message_id = m.id
         report.result = _apply_status(m, report, utcnow())

@@ -85,3 +85,44 @@ def test_unsigned_malformed_and_other_reports(notify_app, client):
     assert client.post(URL, data=raw, headers=_signed(raw, "b-6")).status_code == 400
     notify_app.config["ANTAR_NOTIFY_WEBHOOK_SECRET"] = ""
     assert _report(client, {"message_id": "gw-1", "status": "read"}, "b-7").status_code == 503
+
+
+def test_a_send_finds_early_reports_by_index_not_by_reading_every_report(notify_app, client, runner, tmp_path,
+                                                                         gateway):
+    # Each message sent looks for reports that came before its send was recorded. An office receives about two
+    # reports per message, so reading them all on every send made sending slower with every message ever sent
+    # (migration 0018). The statements of a send are captured and explained: notify_report is read by index.
+    import sqlalchemy as sa
+
+    from app.db import engine, unit_of_work
+
+    numbers = handed_over(notify_app, runner, tmp_path, rows_with_phones(range(1, 3)))
+    for n in range(40):  # reports of other messages, already applied or never matched
+        assert _report(client, {"message_id": f"gw-old-{n}", "status": "delivered"}, f"old-{n}").status_code == 200
+    post_events(client, [event(n, "OUT_FOR_DELIVERY", utcnow() - dt.timedelta(minutes=5), f"o-{n}") for n in numbers])
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM notify_report" in statement and "gateway_message_id =" in statement.replace('"', ""):
+            seen.append((statement, parameters))
+
+    with notify_app.app_context():
+        bind = engine()
+        sa.event.listen(bind, "before_cursor_execute", capture)
+        try:
+            one_pass(notify_app)
+        finally:
+            sa.event.remove(bind, "before_cursor_execute", capture)
+        assert [m["status"] for m in messages(notify_app)] == ["sent", "sent"]
+        assert len(seen) == 2, seen
+        with unit_of_work() as s:
+            conn = s.connection()
+            for statement, parameters in seen:
+                if conn.dialect.name == "sqlite":
+                    plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                              parameters))
+                    assert "SCAN notify_report" not in plan and "ix_notify_report_unknown_gateway_message" in plan, plan
+                else:
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                    plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+                    assert "Seq Scan" not in plan and "ix_notify_report_unknown_gateway_message" in plan, plan
