@@ -10,6 +10,10 @@ finalize=True)` in one transaction and its commit: planning by post office and k
 manifests, items with S10 numbers, one state change and one history row per card, manifest events.
 
     .venv/bin/python benchmarks/bench_manifests.py [--cards 132289] [--backend sqlite|postgresql] [--repeat 3]
+        [--memory]
+
+`--memory` also builds once more in a process of its own and reports its RSS just before the build (start-up, the
+app and the region data loaded) and its peak during the build: what the build itself holds.
 """
 
 from __future__ import annotations
@@ -67,11 +71,48 @@ def build(url: str) -> tuple[float, int, int]:
     return elapsed, *counts
 
 
+MEMORY = """
+import os, sys, threading
+sys.path.insert(0, {root!r})
+from benchmarks.bench_manifests import build, create_app, OFFICE
+create_app({{"DATABASE_URL": {url!r}, "ANTAR_OFFICE": OFFICE, "SECRET_KEY": "bench"}})
+from app.regions import office_regions
+from manifests.postoffice import post_offices
+office_regions(OFFICE), post_offices(OFFICE)
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
+peak, done = [rss()], threading.Event()
+def sample():
+    while not done.wait(0.01):
+        peak.append(rss())
+before = peak[0]
+threading.Thread(target=sample, daemon=True).start()
+_, _, items = build({url!r})
+done.set()
+print(before, max(peak), items)
+"""
+
+
+def build_memory(url: str) -> dict[str, float]:
+    """RSS (MiB) of a process just before the build (start-up, app and region data loaded) and its peak during the
+    build (sampled every 10 ms from /proc/self/statm; a peak reached before the build does not hide this one)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", MEMORY.format(root=str(ROOT), url=url)], check=True,
+                         capture_output=True, text=True).stdout.split()
+    before, after, items = int(out[0]) / 2**20, int(out[1]) / 2**20, int(out[2])
+    return {"items": items, "rss_before_mib": round(before), "rss_peak_mib": round(after),
+            "build_mib": round(after - before)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cards", type=int, default=132_289)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="also the build's peak RSS, in a process of its own")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-manifests-"))
     try:
@@ -100,10 +141,20 @@ def main() -> None:
             results.append({"select_s": select_s, "build_s": build_s, "ratio": build_s / select_s,
                             "ready_cards": ready, "manifests": manifests})
             drop()
+        memory = None
+        if args.memory:
+            if args.backend == "sqlite":
+                path = work / "memory.sqlite"
+                shutil.copy(template_url.removeprefix("sqlite:///"), path)
+                url, drop = f"sqlite:///{path}", (lambda: None)
+            else:
+                url, drop = _pg_clone(template_url, work)
+            memory = build_memory(url)
+            drop()
         template_drop()
         med = statistics.median(r["ratio"] for r in results)
         print(json.dumps({"backend": args.backend, "cards_printed": args.cards, "rounds": results,
-                          "median_ratio": round(med, 1)}, indent=2))
+                          "median_ratio": round(med, 1)} | ({"memory": memory} if memory else {}), indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
