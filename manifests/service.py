@@ -214,6 +214,9 @@ def plan_manifests(session: Session, office: Office, *, post_office: str | None 
     return plans
 
 
+_STREAM_ROWS = 5000  # rows fetched at a time while planning
+
+
 def _ready_candidates(session: Session, office: Office, regions: Any, *, post_office: str | None,
                       kecamatan: str | None) -> tuple[dict[str, list[tuple[tuple, str]]], dict[str, list[LeftOut]]]:
     """The office's ready cards by destination post office, each as (its `round_key`, its kelurahan code), and those
@@ -230,8 +233,7 @@ def _ready_candidates(session: Session, office: Office, regions: Any, *, post_of
     left_out: dict[str, list[LeftOut]] = defaultdict(list)
     shared: dict[str, str] = {}  # one string object per distinct RT, RW, kode pos and kelurahan code
     for row in session.execute(query.execution_options(yield_per=_STREAM_ROWS)):
-        c = _Candidate(*(shared.setdefault(v, v) if isinstance(v, str) and len(v) <= 13 else v for v in row[:5]),
-                       *row[5:])
+        c = _Candidate(*(shared.setdefault(v, v) if isinstance(v, str) else v for v in row[:5]), *row[5:])
         po = post_office_for(office.code, c.kode_pos, c.kelurahan_code)
         if post_office is not None and po.code != post_office:
             continue
@@ -242,9 +244,6 @@ def _ready_candidates(session: Session, office: Office, regions: Any, *, post_of
         else:
             by_office[po.code].append((round_key(regions.kelurahan[c.kelurahan_code].name, c), c.kelurahan_code))
     return by_office, left_out
-
-
-_STREAM_ROWS = 5000
 
 
 def left_out_cards(session: Session, office: Office, *, post_office: str | None = None,
