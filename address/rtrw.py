@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["normalize_rt_rw", "strip_rt_rw"]
+__all__ = ["normalize_rt_rw", "rt_rw_and_rest", "strip_rt_rw"]
 
 # Between a label and its number: "RT 3", "RT.3", "RT:3", "RT. 003", "RT-03", "rt03".
 _SEP = r"[\s.:\-]*"
@@ -69,8 +69,12 @@ def _from_column(value: object) -> str | None:
 
 
 def _labelled_span(alamat: str) -> tuple[str | None, str | None]:
+    return _labelled_groups(_LABELLED.search(alamat), alamat)
+
+
+def _labelled_groups(match: re.Match[str] | None, alamat: str) -> tuple[str | None, str | None]:
+    """RT and RW of the first labelled form (`match`), the RW from a lone "RW 5" in `alamat` when that has none."""
     rt = rw = None
-    match = _LABELLED.search(alamat)
     if match:
         a, b, c, d, e = match.groups()
         if a is not None:
@@ -146,3 +150,53 @@ def strip_rt_rw(alamat: str) -> str:
     text = _TIDY_COMMAS.sub(", ", text)
     text = _TIDY_SPACES.sub(" ", text)
     return text.strip(_TIDY_EDGES + "\t")
+
+
+def rt_rw_and_rest(rt: object, rw: object, alamat: str) -> tuple[str | None, str | None, str]:
+    """`normalize_rt_rw(rt, rw, alamat)` and `strip_rt_rw(alamat)` in one reading of the text (the normalizer needs
+    both for every address)."""
+    rt_value = _from_column(rt)
+    rw_value = _from_column(rw)
+    if not alamat:
+        return rt_value, rw_value, alamat
+    need = rt_value is None or rw_value is None
+    found_rt = found_rw = None
+    text = alamat
+    removed = 0
+    lowered = alamat.lower()
+    if "rt" in lowered or "rw" in lowered:
+        first: list[re.Match[str]] = []
+
+        def blank(match: re.Match[str]) -> str:
+            if not first:
+                first.append(match)
+            return " "
+
+        text, labelled = _LABELLED.subn(blank, alamat)
+        if need:
+            found_rt, found_rw = _labelled_groups(first[0] if first else None, alamat)
+        text, rw_only = _RW_ONLY.subn(" ", text)
+        removed = labelled + rw_only
+    if "/" in alamat:
+        if need and found_rt is None and found_rw is None:
+            for match in _bare_matches(alamat):
+                bare_rt, bare_rw = _three_digits(int(match.group(1))), _three_digits(int(match.group(2)))
+                if bare_rt is not None and bare_rw is not None:
+                    found_rt, found_rw = bare_rt, bare_rw
+                    break
+        if not removed:
+            match = next(_bare_matches(alamat), None)
+            if match:
+                text = f"{alamat[:match.start()]} {alamat[match.end():]}"
+                removed = 1
+    if need:
+        if rt_value is None:
+            rt_value = found_rt
+        if rw_value is None:
+            rw_value = found_rw
+    if not removed:
+        return rt_value, rw_value, alamat
+    if "," in text:
+        text = _TIDY_COMMAS.sub(", ", text)
+    text = _TIDY_SPACES.sub(" ", text)
+    return rt_value, rw_value, text.strip(_TIDY_EDGES + "\t")
