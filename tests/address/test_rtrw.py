@@ -3,7 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from address.rtrw import normalize_rt_rw, strip_rt_rw
+import random
+
+from address.rtrw import normalize_rt_rw, rt_rw_and_rest, strip_rt_rw
 
 
 @pytest.mark.parametrize(
@@ -95,3 +97,23 @@ def test_no_rt_rw_in_alamat(alamat):
 )
 def test_strip_rt_rw(alamat, expected):
     assert strip_rt_rw(alamat) == expected
+
+
+def test_reading_and_stripping_at_once_agrees_with_each_alone():
+    """The normalizer reads RT/RW and strips them in one pass (`rt_rw_and_rest`): on the forms above and on texts
+    made of their pieces at random (labels, separators, numbers out of range, dates, house numbers), it must answer
+    what `normalize_rt_rw` and `strip_rt_rw` answer."""
+    rnd = random.Random(16)
+    pieces = ["RT", "rt", "RW", "rw", " ", ".", ":", "-", "/", ",", "0", "00", "3", "03", "003", "12", "1234", "999",
+              "RT/RW", "RTRW", "NO", "BLOK", "JL MAWAR", "x", "\t", ", ,", "05", "17/08/1945", "RW.", "RT."]
+    columns = ["", "3", None, "0", "x", "RT 07", 4.0]
+    texts = ["JL. MAWAR NO. 5 RT 003/RW 005", "KP. SAWAH 003/005 DESA X", "GG. X RT 0 RW 1000", "KP. BARU RW 07",
+             "JL. MAWAR NO. 12/03", ""]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10))) for _ in range(20_000)]
+    differ = []
+    for alamat in texts:
+        rt, rw = rnd.choice(columns), rnd.choice(columns)
+        expected = (*normalize_rt_rw(rt, rw, alamat or None), strip_rt_rw(alamat) if alamat else "")
+        if rt_rw_and_rest(rt, rw, alamat) != expected:
+            differ.append((rt, rw, alamat))
+    assert not differ, differ[:5]
