@@ -398,6 +398,7 @@ _PLACEHOLDER_WORDS = frozenset({
     "none", "nil", "menunggu", "tba", "tbd", "dummy", "test", "tes", "unknown", "data",
 })
 _PLACEHOLDER = re.compile(r"[0x\s]+")
+_FILLER_WORDS = _PLACEHOLDER_WORDS | HOUSE_WORDS  # a part made only of these is a temporary entry's
 
 
 class _Mention(NamedTuple):
@@ -863,9 +864,9 @@ class Normalizer:
                 if words[t].isdigit():  # most: the whole token
                     runs.append((t, starts[t], ends[t]))
                 else:
-                    runs += [(t, starts[t] + m.start(), starts[t] + m.end()) for m in _ASCII_NUMBER.finditer(words[t])]
+                    runs += [(t, *m.span()) for m in _ASCII_NUMBER.finditer(text, starts[t], ends[t])]
             digit_runs = tuple(runs)
-        filler = [w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS for w in words]
+        filler = [w in _FILLER_WORDS for w in words]
         zeros = [not w.strip("0x") for w in words]
         part = _Part(tuple(words), tuple(starts), tuple(ends), tuple(roles), tuple(mentions), tuple(unknown), shape,
                      numbers, digit_runs, bool(words) and words[0] in STREET_KEYWORDS, (all(filler), all(filler[1:])),
@@ -1493,7 +1494,7 @@ class Normalizer:
     def normalize(self, a: AddressInput) -> NormalizedAddress:
         alamat = _cell(a.alamat)
         rt, rw, body = rt_rw_and_rest(a.rt, a.rw, alamat)
-        if len(body.lower()) != len(body):  # the scanner's offsets must fit the text (rare non-ASCII letters)
+        if not body.isascii() and len(body.lower()) != len(body):  # offsets must fit the text (rare non-ASCII)
             body = body.lower()
         masked = body.translate(_MASK_DIGITS)
         scan = self._scan(body, masked)
