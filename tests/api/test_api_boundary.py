@@ -44,6 +44,32 @@ def test_the_openapi_document_validates_and_lists_every_json_route(app: Flask, c
                 assert body["schema"].get("additionalProperties") is False, (path, method)
 
 
+def test_every_schema_the_api_checks_with_is_a_valid_json_schema(app: Flask):
+    """The validators are built without checking their schemas at start-up (`app.api._validator`): this is where an
+    invalid schema fails, for every operation's body and query and for the pages' query parameters."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from app.api import PAGE_PARAMETERS, obj
+
+    schemas = [("pages", obj(PAGE_PARAMETERS))]
+    for rule in app.url_map.iter_rules():
+        op = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if op is not None:
+            schemas += [(f"{rule.rule} body", op.body), (f"{rule.rule} query", op.query)]
+    checked = [(where, schema) for where, schema in schemas if schema is not None]
+    assert len(checked) > 30
+    invalid = []
+    for where, schema in checked:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as e:
+            invalid.append((where, e.message))
+    assert not invalid
+    with pytest.raises(SchemaError):  # and the check does see a broken one
+        Draft202012Validator.check_schema(obj({"x": {"type": "text"}}))
+
+
 @pytest.mark.parametrize("body, field", [
     ({"kelurahan": "32.16.06.1001", "rw": ["5"], "reason": "rel"}, "'rw'"),  # the CLI option's name, not "rws"
     ({"kelurahan": "32.16.06.1001", "rws": ["²"], "reason": "rel"}, "rws[0]"),
