@@ -247,10 +247,11 @@ from address.normalize import AddressInput, Normalizer
 with open({path!r}, newline="", encoding="utf-8") as f:
     rows = [tuple(r) for r in csv.reader(f)][1:]
 normalizer = Normalizer({office!r})
+inputs = [AddressInput(*r) for r in rows]
 c0, t0 = time.process_time(), time.perf_counter()
-for r in rows:
-    normalizer.normalize(AddressInput(*r))
-print(len(rows) / (time.process_time() - c0), len(rows) / (time.perf_counter() - t0))
+for a in inputs[:{limit}]:
+    normalizer.normalize(a)
+print(len(inputs[:{limit}]) / max(time.process_time() - c0, 1e-9), len(inputs[:{limit}]) / (time.perf_counter() - t0))
 """
 _INPUT_COLUMNS = ("alamat", "rt", "rw", "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "kode_pos",
                   "kode_wilayah")
@@ -266,7 +267,7 @@ def styles_speed(office: str, rows: list[dict], repeat: int = 3) -> dict[str, fl
             writer = csv.writer(f)
             writer.writerow(_INPUT_COLUMNS)
             writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
-        cmd = [sys.executable, "-c", STYLES_SPEED.format(root=str(ROOT), path=str(path), office=office)]
+        cmd = [sys.executable, "-c", STYLES_SPEED.format(root=str(ROOT), path=str(path), office=office, limit=None)]
         if shutil.which("taskset"):
             cmd = ["taskset", "-c", "0", *cmd]
         runs = [tuple(map(float, subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()))
@@ -298,6 +299,9 @@ def main() -> None:
     ap.add_argument("--styles-rows", type=int, default=100_000, help="rows per office of the independent styles")
     ap.add_argument("--styles-repeat", type=int, default=3, help="processes per office for the styles' speed")
     ap.add_argument("--styles-only", action="store_true", help="only the independent styles (quality and speed)")
+    ap.add_argument("--instructions", type=int, default=0, metavar="ROWS",
+                    help="with --styles-only: instructions per address on the first ROWS rows (callgrind; slow: "
+                         "about 4 minutes per 20,000 rows) instead of the clock")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.styles_only:
@@ -363,11 +367,38 @@ def main() -> None:
                   f"{sp['rows_per_s']:,.0f} addresses/s by the clock ({sp['rows']:,} rows)")
 
 
+def styles_instructions(office: str, rows: list[dict]) -> float:
+    """Instructions per address of Normalizer.normalize on these rows, counted by valgrind's callgrind (repeatable
+    whatever else the machine does, unlike its clock): a process that normalizes them minus one that only loads the
+    same rows and office."""
+    counts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "styles.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(_INPUT_COLUMNS)
+            writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
+        for limit in (0, None):
+            out = Path(tmp) / f"callgrind.{limit}"
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c",
+                            STYLES_SPEED.format(root=str(ROOT), path=str(path), office=office, limit=limit)],
+                           check=True, capture_output=True, text=True)
+            counts.append(int(next(line for line in out.read_text().splitlines()
+                                   if line.startswith("summary:")).split()[1]))
+    return (counts[1] - counts[0]) / len(rows)
+
+
 def styles_report(args: argparse.Namespace) -> None:
     """`--styles-only`: the independent styles' figures and speed per office, without the evaluation set."""
     for office in ("32.16", "32.75"):
         office_rows = styles_rows(office, args.styles_rows)
         f = figures(office_rows, styles_answers(office_rows))
+        if args.instructions:
+            if not shutil.which("valgrind"):
+                sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+            print(f"{office}: {styles_instructions(office, office_rows[:args.instructions]):,.0f} instructions per "
+                  f"address (callgrind, the first {args.instructions:,} rows)")
+            continue
         sp = styles_speed(office, office_rows, args.styles_repeat)
         print(f"{office}: {f.rows:,} rows, accuracy {f.accuracy:.2%}, CLEAR on placeable {f.clear_on_placeable:.2%}, "
               f"unclear flagged {f.unclear_flagged:.2%}, CLEAR but wrong {f.clear_but_wrong:.2%} "
