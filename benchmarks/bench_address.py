@@ -257,16 +257,22 @@ _INPUT_COLUMNS = ("alamat", "rt", "rw", "kelurahan", "kecamatan", "kabupaten_kot
                   "kode_wilayah")
 
 
+def _styles_csv(rows: list[dict], folder: Path) -> Path:
+    """The rows' input columns as the CSV that STYLES_SPEED reads."""
+    path = folder / "styles.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(_INPUT_COLUMNS)
+        writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
+    return path
+
+
 def styles_speed(office: str, rows: list[dict], repeat: int = 3) -> dict[str, float]:
     """Addresses/s of Normalizer.normalize on these rows in a fresh process on one core (the rows read from a CSV
     before the clock starts), by its CPU time and by the clock: the best and the median of `repeat` processes (this
     machine's speed swings by a third from one minute to the next; the best run is the one least slowed by it)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "styles.csv"
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(_INPUT_COLUMNS)
-            writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
+        path = _styles_csv(rows, Path(tmp))
         cmd = [sys.executable, "-c", STYLES_SPEED.format(root=str(ROOT), path=str(path), office=office, limit=None)]
         if shutil.which("taskset"):
             cmd = ["taskset", "-c", "0", *cmd]
@@ -373,11 +379,7 @@ def styles_instructions(office: str, rows: list[dict]) -> float:
     same rows and office."""
     counts = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "styles.csv"
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(_INPUT_COLUMNS)
-            writer.writerows([r[c] for c in _INPUT_COLUMNS] for r in rows)
+        path = _styles_csv(rows, Path(tmp))
         for limit in (0, None):
             out = Path(tmp) / f"callgrind.{limit}"
             subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c",
