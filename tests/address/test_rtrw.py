@@ -1,9 +1,8 @@
 import math
+import random
 
 import numpy as np
 import pytest
-
-import random
 
 from address.rtrw import normalize_rt_rw, rt_rw_and_rest, strip_rt_rw
 
