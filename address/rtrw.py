@@ -97,6 +97,29 @@ def _bare_matches(alamat: str):
             yield match
 
 
+def _bare_rt_rw(alamat: str) -> tuple[str | None, str | None]:
+    """RT and RW of the first unlabelled "003/005" whose numbers are both valid."""
+    for match in _bare_matches(alamat):
+        rt, rw = _three_digits(int(match.group(1))), _three_digits(int(match.group(2)))
+        if rt is not None and rw is not None:
+            return rt, rw
+    return None, None
+
+
+def _without_bare(alamat: str) -> str | None:
+    """The text without its first unlabelled "003/005" (blanked), or None when it has none."""
+    match = next(_bare_matches(alamat), None)
+    return f"{alamat[:match.start()]} {alamat[match.end():]}" if match else None
+
+
+def _tidied(text: str) -> str:
+    """A text with its RT/RW blanked out: the commas and spaces left behind tidied up."""
+    if "," in text:
+        text = _TIDY_COMMAS.sub(", ", text)
+    text = _TIDY_SPACES.sub(" ", text)
+    return text.strip(_TIDY_EDGES + "\t")
+
+
 def _from_alamat(alamat: str) -> tuple[str | None, str | None]:
     # Most addresses carry no RT/RW at all: skip the regexes unless a label or a slash is present.
     lowered = alamat.lower()
@@ -105,10 +128,7 @@ def _from_alamat(alamat: str) -> tuple[str | None, str | None]:
         if rt is not None or rw is not None:
             return rt, rw
     if "/" in alamat:
-        for match in _bare_matches(alamat):
-            rt, rw = _three_digits(int(match.group(1))), _three_digits(int(match.group(2)))
-            if rt is not None and rw is not None:
-                return rt, rw
+        return _bare_rt_rw(alamat)
     return None, None
 
 
@@ -141,15 +161,12 @@ def strip_rt_rw(alamat: str) -> str:
         removed = labelled + rw_only
     if not removed and "/" in text:
         # Same rule as normalize_rt_rw: the unlabelled form counts only when no labelled one exists.
-        match = next(_bare_matches(text), None)
-        if match:
-            text = f"{text[:match.start()]} {text[match.end():]}"
-            removed = 1
+        bare = _without_bare(text)
+        if bare is not None:
+            text, removed = bare, 1
     if not removed:
         return alamat
-    text = _TIDY_COMMAS.sub(", ", text)
-    text = _TIDY_SPACES.sub(" ", text)
-    return text.strip(_TIDY_EDGES + "\t")
+    return _tidied(text)
 
 
 def rt_rw_and_rest(rt: object, rw: object, alamat: str) -> tuple[str | None, str | None, str]:
@@ -179,24 +196,13 @@ def rt_rw_and_rest(rt: object, rw: object, alamat: str) -> tuple[str | None, str
         removed = labelled + rw_only
     if "/" in alamat:
         if need and found_rt is None and found_rw is None:
-            for match in _bare_matches(alamat):
-                bare_rt, bare_rw = _three_digits(int(match.group(1))), _three_digits(int(match.group(2)))
-                if bare_rt is not None and bare_rw is not None:
-                    found_rt, found_rw = bare_rt, bare_rw
-                    break
+            found_rt, found_rw = _bare_rt_rw(alamat)
         if not removed:
-            match = next(_bare_matches(alamat), None)
-            if match:
-                text = f"{alamat[:match.start()]} {alamat[match.end():]}"
-                removed = 1
-    if need:
-        if rt_value is None:
-            rt_value = found_rt
-        if rw_value is None:
-            rw_value = found_rw
-    if not removed:
-        return rt_value, rw_value, alamat
-    if "," in text:
-        text = _TIDY_COMMAS.sub(", ", text)
-    text = _TIDY_SPACES.sub(" ", text)
-    return rt_value, rw_value, text.strip(_TIDY_EDGES + "\t")
+            bare = _without_bare(alamat)
+            if bare is not None:
+                text, removed = bare, 1
+    if rt_value is None:
+        rt_value = found_rt
+    if rw_value is None:
+        rw_value = found_rw
+    return rt_value, rw_value, _tidied(text) if removed else alamat
