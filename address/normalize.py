@@ -796,10 +796,11 @@ class Normalizer:
                 if last:
                     pos_span = (offset + part.starts[last[-1]], offset + part.ends[last[-1]])
                     break
-        signature = (tuple([(m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in accepted]), tuple(unknown))
+        unknown_names = tuple(unknown)
+        signature = (tuple([(m.key, bool(m.fuzzy), m.marked, m.kab_kind) for m in accepted]), unknown_names)
         digits = tuple([(offset + start, offset + end) for (part, offset), dropped in zip(parts, drop, strict=True)
                         if part.digit_runs for t, start, end in part.digit_runs if t not in dropped])
-        return _Scan(tuple(parts), accepted, accepted_at, signature[1], drop, pos_span, signature, False, digits)
+        return _Scan(tuple(parts), accepted, accepted_at, unknown_names, drop, pos_span, signature, False, digits)
 
     def _accept_parts(self, key: tuple, parts: list[tuple[_Part, int]],
                       house: list[bool]) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]:

@@ -188,7 +188,7 @@ PAGE_PARAMETERS: dict[str, dict[str, Any]] = {
 
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     """A schema's validator (formats asserted). Each schema is checked against the metaschema by the suite
-    (`tests/api/test_api_boundary.py`), not at every start: the check cost every command about a fifth of a second."""
+    (`tests/api/test_api_boundary.py`), not at every start: the check cost every command about a tenth of a second."""
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 

@@ -247,11 +247,11 @@ from address.normalize import AddressInput, Normalizer
 with open({path!r}, newline="", encoding="utf-8") as f:
     rows = [tuple(r) for r in csv.reader(f)][1:]
 normalizer = Normalizer({office!r})
-inputs = [AddressInput(*r) for r in rows]
+inputs = [AddressInput(*r) for r in rows][:{limit}]
 c0, t0 = time.process_time(), time.perf_counter()
-for a in inputs[:{limit}]:
+for a in inputs:
     normalizer.normalize(a)
-print(len(inputs[:{limit}]) / max(time.process_time() - c0, 1e-9), len(inputs[:{limit}]) / (time.perf_counter() - t0))
+print(len(inputs) / max(time.process_time() - c0, 1e-9), len(inputs) / (time.perf_counter() - t0))
 """
 _INPUT_COLUMNS = ("alamat", "rt", "rw", "kelurahan", "kecamatan", "kabupaten_kota", "provinsi", "kode_pos",
                   "kode_wilayah")
@@ -394,13 +394,13 @@ def styles_report(args: argparse.Namespace) -> None:
     """`--styles-only`: the independent styles' figures and speed per office, without the evaluation set."""
     for office in ("32.16", "32.75"):
         office_rows = styles_rows(office, args.styles_rows)
-        f = figures(office_rows, styles_answers(office_rows))
         if args.instructions:
             if not shutil.which("valgrind"):
                 sys.exit("--instructions needs valgrind (apt-get install valgrind)")
             print(f"{office}: {styles_instructions(office, office_rows[:args.instructions]):,.0f} instructions per "
                   f"address (callgrind, the first {args.instructions:,} rows)")
             continue
+        f = figures(office_rows, styles_answers(office_rows))
         sp = styles_speed(office, office_rows, args.styles_repeat)
         print(f"{office}: {f.rows:,} rows, accuracy {f.accuracy:.2%}, CLEAR on placeable {f.clear_on_placeable:.2%}, "
               f"unclear flagged {f.unclear_flagged:.2%}, CLEAR but wrong {f.clear_but_wrong:.2%} "
