@@ -16,13 +16,10 @@ import functools
 import io
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import lokal
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -54,6 +51,9 @@ from app.pdf import (
     signature_boxes,
 )
 from app.spreadsheet import csv_bytes, personal_data_of, personal_data_sheet, text_cell
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +523,12 @@ def items_xlsx(doc: ManifestDoc) -> bytes:
     Text stays text: resi, RT/RW, postal codes and phone numbers keep their leading zeros and '+', and a name
     like "=HYPERLINK(...)" is stored as a text cell with Excel's quote prefix, which Excel never evaluates.
     """
+    # openpyxl when a sheet is made (as app.report and the dashboard do): it is a fifth of a second of every
+    # command's and worker's start otherwise.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Manifest"

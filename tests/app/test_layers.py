@@ -15,6 +15,7 @@ short allow-list and nothing else may join it:
 
 - `app/__init__.py`: the factory registers each domain's blueprints, commands and menu entries;
 - `app/cli.py`: the `antar` entry point mounts the domains' commands and the simulator's;
+- `app/launch.py`: the console script itself, which only starts `app.cli` (with the garbage collector paused);
 - `app/demo/`: the demo drives every domain end to end.
 
 Being exempt makes them depend on everything, so no one outside the list may import `app.cli` or `app.demo`:
@@ -47,7 +48,7 @@ PACKAGES: tuple[str, ...] = (*LAYERS, *SIMULATORS)
 SKIPPED_DIRS: tuple[str, ...] = ("app/migrations",)
 
 # An entry ending in ".*" is a package together with every module in it.
-COMPOSITION_ROOT: tuple[str, ...] = ("app", "app.cli", "app.demo.*")
+COMPOSITION_ROOT: tuple[str, ...] = ("app", "app.cli", "app.launch", "app.demo.*")
 
 IMPORT_TIMEOUT_SECONDS = 120
 
