@@ -436,6 +436,7 @@ class GeocoderChain:
         self.lookups = 0  # requests to remote providers (what costs time and quota)
         self.cache_hits = 0  # remote answers served from GeocodeCache
         self.errors = 0  # remote failures (not cached: asked again next time)
+        self._local_answers: dict[str, GeoResult] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], session: Session, *, remote: bool = True,
@@ -455,6 +456,8 @@ class GeocoderChain:
 
     def geocode(self, query: GeoQuery) -> GeoResult:
         """The first answer at least `min_precision`; else the most precise found; else precision NONE."""
+        if not self.remotes:
+            return self.geocode_code(query.kode_wilayah)
         self.queries += 1
         best: GeoResult | None = None
         for answer in self._answers(query):
@@ -465,6 +468,24 @@ class GeocoderChain:
             if best.precision >= self.min_precision:
                 break
         return best or NO_RESULT
+
+    def geocode_code(self, kode_wilayah: str | None) -> GeoResult:
+        """`geocode` of any address placed in `kode_wilayah` by a chain without remote geocoders, whose only answer
+        is the kelurahan's own point: the same for every address of that kelurahan, so looked up once per code (a
+        bulk import asks it for every card without building the query)."""
+        self.queries += 1
+        key = kode_wilayah or ""
+        answer = self._local_answers.get(key)
+        if answer is None:
+            location = self.local.geocode(key)
+            answer = NO_RESULT
+            if isinstance(location, Location):
+                found = _result(location.latitude, location.longitude, Precision(location.raw["precision"]),
+                                LocalRegionGeocoder.provider)
+                if found.precision is not Precision.NONE:
+                    answer = found
+            self._local_answers[key] = answer
+        return answer
 
     def _answers(self, query: GeoQuery) -> Iterator[GeoResult | None]:
         # A generator, so a remote provider is asked only when the answers before it were not enough.

@@ -60,7 +60,9 @@ class AddressPipeline:
             _flag_placeholder_street(norm)
         geo = GeoResult(None, None, Precision.NONE, "none")
         if self.chain is not None and norm.kode_wilayah and norm.status == "CLEAR":
-            geo = self.chain.geocode(query_of(norm))
+            # Without a remote geocoder only the kelurahan's code matters: no query to build.
+            chain = self.chain
+            geo = chain.geocode(query_of(norm)) if chain.remotes else chain.geocode_code(norm.kode_wilayah)
             if geo.lat is not None and geo.precision is not Precision.KELURAHAN:
                 far = self.chain.far_from_kelurahan(norm.kode_wilayah, geo.lat, geo.lng, self.far_km)
                 if far:
