@@ -52,9 +52,11 @@ def test_a_failing_chunk_leaves_nothing_and_puts_the_settings_back(app, runner, 
     threshold = gc.get_threshold()
     real = service._IntakeContext.add_chunk
     calls = {"n": 0}
+    during: list[tuple[tuple[int, ...], int]] = []
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
+        during.append((gc.get_threshold(), gc.get_freeze_count()))
         if calls["n"] == 4:
             raise RuntimeError("disk penuh")
         return real(self, *args, **kwargs)
@@ -62,7 +64,9 @@ def test_a_failing_chunk_leaves_nothing_and_puts_the_settings_back(app, runner, 
     monkeypatch.setattr(service._IntakeContext, "add_chunk", failing)
     result = runner.invoke(main, ["import", str(path)])
     assert result.exit_code != 0 and calls["n"] == 4
-    assert gc.get_threshold() == threshold
+    # During the import the collector looks less often and not at what the process held before it; after it, as before.
+    assert all(t == service._GC_THRESHOLD and frozen > 0 for t, frozen in during)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
     monkeypatch.undo()
     with app.app_context(), unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Card)) == 0
