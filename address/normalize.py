@@ -33,6 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from itertools import product
 from typing import NamedTuple
 
@@ -562,7 +563,12 @@ def is_placeholder_street(street: str | None) -> bool:
     "NO. 0"), whatever the case and punctuation. Only the first word counts as a keyword: "KP. DUKUH" is a place."""
     if street and _NONZERO_DIGIT.search(street):  # a number other than zeros: not a temporary entry (most streets)
         return False
-    words = _words(street or "")
+    return _placeholder_words(street or "")
+
+
+@lru_cache(maxsize=1 << 15)  # the streets without a number recur ("KP. DUKUH", "PERUM GRAHA"): read once each
+def _placeholder_words(street: str) -> bool:
+    words = _words(street)
     if words and words[0] in STREET_KEYWORDS:
         words = words[1:]
     return all(w in _PLACEHOLDER_WORDS or w in HOUSE_WORDS or _ZEROS_OR_XS.fullmatch(w) for w in words)
