@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 from flask import current_app
 
@@ -20,6 +21,8 @@ def kk_digits(value: str | None) -> str | None:
     """The 16 digits of a family card number as typed or exported (spaces, dots allowed), or None."""
     if value is None:
         return None
+    if value.__class__ is str and len(value) == 16 and value.isdecimal():  # as exported: nothing to take out
+        return value
     digits = _NOT_DIGIT.sub("", str(value))
     return digits if len(digits) == 16 else None
 
@@ -30,4 +33,11 @@ def kk_hash(value: str | None, key: str | None = None) -> str | None:
     if digits is None:
         return None
     secret = key if key is not None else current_app.config["ANTAR_KK_KEY"]
-    return hmac.new(secret.encode("utf-8"), digits.encode("ascii"), hashlib.sha256).hexdigest()
+    keyed = _keyed(secret).copy()  # the key's HMAC state made once, copied per number (an intake hashes every card)
+    keyed.update(digits.encode("ascii"))
+    return keyed.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)

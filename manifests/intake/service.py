@@ -215,6 +215,7 @@ class _IntakeContext:
         self.actor = actor
         self.pipeline = pipeline
         self.kk_key = current_app.config["ANTAR_KK_KEY"]
+        self._ids = {"office_id": office.id, "print_run_id": run.id}  # read once: ORM attributes cost per card
         self._addresses: dict[tuple, dict] = {}
         self.withdrawals = list(
             session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
@@ -330,7 +331,7 @@ class _IntakeContext:
     def _card_values(self, c: _NewCard) -> dict:
         r = c.row
         return {
-            "office_id": self.office.id, "print_run_id": self.run.id, "line": r.line,
+            **self._ids, "line": r.line,
             "nomor_blanko": r.nomor_blanko, "nik": r.nik, "nama": r.nama, "tempat_lahir": r.tempat_lahir,
             "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
             **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
