@@ -5,7 +5,6 @@ Commands are thin: parse, open a unit of work, call an operation, print the resu
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -18,12 +17,15 @@ from rich.console import Console
 from app import create_app, db, migrate
 from app.cli_util import cli_actor, load_office, office_code_or_default, office_option, print_report
 from app.db import unit_of_work
+from app.demo.command import demo_command
 from app.models import Role
 from app.offices import UnknownOffice
 from app.privacy import privacy_group, purge_command
 from app.report import reconciliation, write_xlsx
 from app.token_cli import tokens_group
 from app.users import UserError, create_user, find_user, reset_password, unlock
+from courier_sim.cli import courier_sim_command
+from notify_sim.cli import notify_sim_command
 
 console = Console()
 
@@ -32,25 +34,7 @@ console = Console()
 NO_SCHEMA_NEEDED = frozenset({"db", "demo", "courier-sim", "notify-sim", "routes", "shell"})
 
 
-class _Commands(FlaskGroup):
-    """The command group. The demo and the simulators are imported when named (or listed), not at every start:
-    they bring the whole flow's documents (openpyxl, reportlab, geopy), about half a second that `antar import`
-    and every other command would otherwise pay before doing anything."""
-
-    LAZY = {"demo": ("app.demo.command", "demo_command"), "courier-sim": ("courier_sim.cli", "courier_sim_command"),
-            "notify-sim": ("notify_sim.cli", "notify_sim_command")}
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.LAZY and name not in self.commands:
-            module, attribute = self.LAZY[name]
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
-        return super().get_command(ctx, name)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-
-@click.group(cls=_Commands, create_app=create_app, add_version_option=False, load_dotenv=False,
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False, load_dotenv=False,
              help="Antar: pengiriman e-KTP lewat pos, dari cetakan sampai ke tangan warga.")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -211,6 +195,9 @@ def worker_command(burst: bool) -> None:
     worker.work(burst=burst, with_scheduler=True)
 
 
+main.add_command(demo_command)
 main.add_command(purge_command)
 main.add_command(privacy_group)
+main.add_command(courier_sim_command)
+main.add_command(notify_sim_command)
 main.add_command(tokens_group)
