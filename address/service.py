@@ -64,7 +64,7 @@ class AddressPipeline:
             chain = self.chain
             geo = chain.geocode(query_of(norm)) if chain.remotes else chain.geocode_code(norm.kode_wilayah)
             if geo.lat is not None and geo.precision is not Precision.KELURAHAN:
-                far = self.chain.far_from_kelurahan(norm.kode_wilayah, geo.lat, geo.lng, self.far_km)
+                far = chain.far_from_kelurahan(norm.kode_wilayah, geo.lat, geo.lng, self.far_km)
                 if far:
                     norm.flags.append(Flag.FAR_FROM_KELURAHAN)
                     norm.status = "UNCLEAR"
