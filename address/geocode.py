@@ -477,22 +477,23 @@ class GeocoderChain:
         key = kode_wilayah or ""
         answer = self._local_answers.get(key)
         if answer is None:
-            location = self.local.geocode(key)
-            answer = NO_RESULT
-            if isinstance(location, Location):
-                found = _result(location.latitude, location.longitude, Precision(location.raw["precision"]),
-                                LocalRegionGeocoder.provider)
-                if found.precision is not Precision.NONE:
-                    answer = found
+            found = self._local_answer(key)
+            answer = found if found is not None and found.precision is not Precision.NONE else NO_RESULT
             self._local_answers[key] = answer
         return answer
 
+    def _local_answer(self, query: GeoQuery | str) -> GeoResult | None:
+        location = self.local.geocode(query)
+        if not isinstance(location, Location):
+            return None
+        return _result(location.latitude, location.longitude, Precision(location.raw["precision"]),
+                       LocalRegionGeocoder.provider)
+
     def _answers(self, query: GeoQuery) -> Iterator[GeoResult | None]:
         # A generator, so a remote provider is asked only when the answers before it were not enough.
-        location = self.local.geocode(query)
-        if isinstance(location, Location):
-            yield _result(location.latitude, location.longitude, Precision(location.raw["precision"]),
-                          LocalRegionGeocoder.provider)
+        local = self._local_answer(query)
+        if local is not None:
+            yield local
         if query.worth_asking():
             for remote in self.remotes:
                 yield self._remote_answer(remote, query)

@@ -523,7 +523,7 @@ def items_xlsx(doc: ManifestDoc) -> bytes:
     Text stays text: resi, RT/RW, postal codes and phone numbers keep their leading zeros and '+', and a name
     like "=HYPERLINK(...)" is stored as a text cell with Excel's quote prefix, which Excel never evaluates.
     """
-    # openpyxl when a sheet is made (as app.report and the dashboard do): it is a fifth of a second of every
+    # openpyxl when a sheet is made (as app.report and the dashboard do): it is about a tenth of a second of every
     # command's and worker's start otherwise.
     from openpyxl import Workbook
     from openpyxl.styles import Font
