@@ -47,25 +47,34 @@ def readyz() -> Any:
     return jsonify(status="ok" if ok else "not_ready", checks=checks), 200 if ok else 503
 
 
+def schema_ready(app: Flask) -> bool:
+    """Whether the database is migrated to the newest revision: once it was, always (checked again at most every ten
+    seconds until then). The reason while it is not: `not_ready_message(app)`."""
+    state = app.extensions["antar.schema_state"]
+    if state["ready"]:
+        return True
+    now = time.monotonic()
+    if now - state["checked"] > _RECHECK_SECONDS or not state["message"]:
+        state["checked"] = now
+        try:
+            migrate.check_schema(app.extensions["antar.engine"])
+            state["ready"] = True
+        except migrate.SchemaNotReady as exc:
+            state["message"] = str(exc)
+    return state["ready"]
+
+
 def init_app(app: Flask) -> None:
     """Register the checks, and refuse work (503, one clear sentence) while the schema is not ready, instead of
     answering every page with a 500 ("no such table")."""
     app.register_blueprint(bp)
     state: dict[str, Any] = {"ready": False, "checked": 0.0, "message": ""}
+    app.extensions["antar.schema_state"] = state
 
     @app.before_request
     def _schema_ready() -> Any:
-        if state["ready"] or request.path.startswith(_ALWAYS):
+        if state["ready"] or request.path.startswith(_ALWAYS) or schema_ready(app):
             return None
-        now = time.monotonic()
-        if now - state["checked"] > _RECHECK_SECONDS or not state["message"]:
-            state["checked"] = now
-            try:
-                migrate.check_schema(db.engine())
-                state["ready"] = True
-                return None
-            except migrate.SchemaNotReady as exc:
-                state["message"] = str(exc)
         g.page_title = "Basis data belum siap"
         if request.path.startswith("/api/"):
             from app.web import json_error
