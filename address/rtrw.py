@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["normalize_rt_rw", "rt_rw_and_rest", "strip_rt_rw"]
+__all__ = ["normalize_rt_rw", "over_three_digits", "rt_rw_and_rest", "strip_rt_rw"]
 
 # Between a label and its number: "RT 3", "RT.3", "RT:3", "RT. 003", "RT-03", "rt03".
 _SEP = r"[\s.:\-]*"
@@ -130,6 +130,25 @@ def _from_alamat(alamat: str) -> tuple[str | None, str | None]:
     if "/" in alamat:
         return _bare_rt_rw(alamat)
     return None, None
+
+
+# A column value that is a number, whatever its length: "1234", "RT 01234", "1234.0".
+_ANY_NUMBER = re.compile(r"(?:R[TW])?[\s.:\-]*(\d+)(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
+
+
+def over_three_digits(value: object) -> bool:
+    """Whether an RT or RW column value is a number above 999 (more than three digits once leading zeros are gone):
+    the intake format's length limit, a rejected row naming the column (`normalize_rt_rw` reads it as absent)."""
+    if isinstance(value, str):
+        match = _ANY_NUMBER.fullmatch(value.strip())
+        return match is not None and int(match.group(1)) > 999
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return not math.isnan(value) and value.is_integer() and value > 999
+    if hasattr(value, "__index__"):
+        return value.__index__() > 999
+    return False
 
 
 def normalize_rt_rw(rt: object, rw: object, alamat: str | None) -> tuple[str | None, str | None]:

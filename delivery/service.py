@@ -261,7 +261,9 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
             batch.new_rows.append(_event_row(e, item.id, message_id, now, "applied", None, None))
             continue
         if item.waiting:
-            results[i] = {"event_id": e.event_id, "result": HELD,
+            # Stored and counted (the contract's `applied`: the courier must not send it again); it moves the item
+            # when the handover commits. `held` says so to a reader of the answer; staff see it as held.
+            results[i] = {"event_id": e.event_id, "result": "applied", "held": True,
                           "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
                                      "diterapkan saat penyerahan"}
             batch.new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))

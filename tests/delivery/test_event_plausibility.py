@@ -143,7 +143,7 @@ def test_a_delivery_before_the_handover_is_held_then_applied_by_the_handover(web
         _event(b, "DELIVERY_FAILED", T1 + dt.timedelta(hours=1), "b1", reason_code="NOBODY_HOME"),
     ])
     assert r.status_code == 200  # stored: the courier must not retry
-    assert [x["result"] for x in r.json["results"]] == ["held"] * 4
+    assert [(x["result"], x["held"]) for x in r.json["results"]] == [("applied", True)] * 4  # the contract's word
     assert "belum diserahkan" in r.json["results"][0]["message"]
     again = post_events(staff, [_event(a, "ACCEPTED", T1, "a1")], msg_id="m2")
     assert again.json["results"][0]["result"] == "duplicate"
@@ -204,7 +204,8 @@ def test_a_failed_handover_keeps_events_held_until_a_handover_succeeds(webhook_a
     failed = _hand_over(webhook_app, sim, token="wrong-token")
     assert not failed.answer.ok and failed.status == "HANDOVER_FAILED"
     more = post_events(staff, [_event(a, "ACCEPTED", T1 - dt.timedelta(hours=1), "acc")], msg_id="m2")
-    assert more.status_code == 200 and more.json["results"][0]["result"] == "held"
+    assert more.status_code == 200 and more.json["results"][0] == {**more.json["results"][0], "result": "applied",
+                                                                   "held": True}
     assert _results(webhook_app) == {"d": "held", "acc": "held"}
     assert _state(webhook_app, a)[1].state is CardState.ON_MANIFEST
     held = staff.get("/api/v1/tracking/problems").json["held"]
@@ -291,7 +292,7 @@ def test_a_batch_that_read_the_manifest_before_its_handover_committed_applies_it
             results = delivery.apply_batch(s, "{}", "t", parse_body(body), delivery.Settings())
         finally:
             delivery._lock_items = real_lock
-    assert results[0]["result"] == "held"  # what the courier was told: stored
+    assert (results[0]["result"], results[0]["held"]) == ("applied", True)  # what the courier was told: stored
     assert _results(webhook_app) == {"d": "applied"}
     assert _state(webhook_app, a)[1].state is CardState.DELIVERED
 
@@ -303,7 +304,7 @@ def test_held_and_applied_through_the_real_webhook_route(webhook_app, live_url, 
         _event(a, "DELIVERED", T1, "live-d", recipient={"name": "SITI", "relationship": "FAMILY"})]}})
     r = requests.post(live_url + "api/v1/courier/events", data=body, headers=signed_headers(body, msg_id="live-1"),
                       timeout=10)
-    assert r.status_code == 200 and r.json()["results"][0]["result"] == "held"
+    assert r.status_code == 200 and r.json()["results"][0]["result"] == "applied" and r.json()["results"][0]["held"]
     unsigned = requests.post(live_url + "api/v1/courier/events", data=body,
                              headers={"Content-Type": "application/json"}, timeout=10)
     assert unsigned.status_code == 401

@@ -220,7 +220,8 @@ def test_a_pickup_before_the_handover_is_held_with_its_details(webhook_app, staf
     assert cli(runner, "manifests", "build", "--finalize").exit_code == 0
     with webhook_app.app_context(), unit_of_work() as s:
         [n] = s.scalars(select(ManifestItem.tracking_number))
-    assert results(post_events(staff, [pickup(n, T0 + dt.timedelta(days=3), "p1")])) == ["held"]
+    answer = post_events(staff, [pickup(n, T0 + dt.timedelta(days=3), "p1")]).json["results"]
+    assert [(r["result"], r["held"]) for r in answer] == [("applied", True)]
     assert state(webhook_app, n)[0].pickup_until is None
     with CourierSimulator(api_token=TOKEN) as sim, webhook_app.app_context():
         with unit_of_work() as s:

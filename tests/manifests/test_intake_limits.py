@@ -50,6 +50,18 @@ def test_201_character_name_is_a_rejected_row_not_a_failed_import(app, runner, t
     assert cards(app)["BLK0000003"].nama == "B" * 100
 
 
+def test_rt_or_rw_of_more_than_three_digits_is_a_rejected_row_naming_the_column(app, runner, tmp_path):
+    rows = [card_row(1, rt="1234"), card_row(2, rw="RW 01000"), card_row(3, rt="0007", rw="999"),
+            card_row(4, rt="12345")]
+    result = runner.invoke(main, ["import", str(write_csv(tmp_path / "run.csv", rows))])
+    assert result.exit_code == 0, result.output
+    assert "1 kartu diimpor" in result.output and "3 baris ditolak" in result.output
+    assert [(r.line, r.field) for r in rejections(app)] == [(2, "rt"), (3, "rw"), (5, "rt")]
+    assert 'RT "1234" lebih dari 3 digit' in rejections(app)[0].reason
+    card = cards(app)["BLK0000003"]
+    assert (card.rt, card.rw) == ("007", "999")
+
+
 def test_every_column_at_its_limit_is_stored_on_both_databases(app, runner, tmp_path):
     longest = card_row(
         1, nama="ß" * 50,  # upper-cased: 100 characters

@@ -62,6 +62,10 @@ def test_a_report_may_name_our_idempotency_key(notify_app, client, runner, tmp_p
     assert r.json == {"result": "applied"}
     (m,) = messages(notify_app)
     assert m["status"] == "delivered" and m["delivered_at"] == dt.datetime(2026, 12, 3, 3, 15, tzinfo=dt.UTC)
+    # The key of the same message sent as SMS (after the gateway's no_whatsapp) names it too.
+    r = _report(client, {"message_id": f"antar-notify-{m['id']}-sms", "status": "read",
+                         "occurred_at": "2026-12-03T10:20:00+07:00", "error": None}, "k-2")
+    assert r.json == {"result": "applied"} and messages(notify_app)[0]["status"] == "read"
 
 
 def test_unsigned_malformed_and_other_reports(notify_app, client):

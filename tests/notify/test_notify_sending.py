@@ -133,6 +133,11 @@ def test_a_number_without_whatsapp_gets_an_sms(notify_app, client, runner, tmp_p
     assert [(a["channel"], a["outcome"], a["http_status"]) for a in attempts(notify_app, first["id"])] == [
         ("whatsapp", "no_whatsapp", 422), ("sms", "accepted", 202)]
     assert {(m.body["to"], m.body["channel"]) for m in gateway.messages} == {(intl(1), "sms"), (intl(2), "whatsapp")}
+    # The SMS has a key of its own: a gateway that kept the refused WhatsApp message's key would otherwise answer
+    # 409 ("already sent") and no SMS would go out.
+    key = f"antar-notify-{first['id']}"
+    assert [(k, channel) for k, _, channel, _ in gateway.requests_seen if k.startswith(key)] == [
+        (key, "whatsapp"), (f"{key}-sms", "sms")]
 
 
 def test_a_message_the_gateway_calls_wrong_fails_without_retry(notify_app, client, runner, tmp_path, gateway):
