@@ -740,9 +740,12 @@ def _kode_pos(value: str) -> str | None:
 def _no_hp(value: str) -> str | None:
     """A mobile number as `08...` or `+628...` with 10-15 digits (spec), or None when the cell says there is none.
 
-    What files have always carried still imports: spaces, dashes, dots and brackets, `62...` or `0062...` without the
-    plus (made `+62...`), and a leading 0 that a spreadsheet dropped (`812...`, made `0812...`). Anything else is a
-    number nobody can be reached at, and messages to the citizen go to it: a rejected row naming no_hp."""
+    What files have always carried is read as such: spaces, dashes, dots and brackets, `62...` or `0062...` without the
+    plus (made `+62...`), and a leading 0 that a spreadsheet dropped (`812...`, made `0812...`). Anything else (a
+    landline, too few digits) is kept as written, spaces collapsed: the card is still a card (a rejected row would
+    leave a printed card unaccounted for), the courier and staff still see the number, and no message is sent to it,
+    which is recorded (citizen-notifications.md: "a number that cannot be one is not messaged, and that is
+    recorded"). Only a value over the column's limit is a rejected row naming no_hp."""
     text = value.strip()
     if len(text) > LIMITS["no_hp"]:
         raise _too_long("no_hp", text)
@@ -761,8 +764,7 @@ def _no_hp(value: str) -> str | None:
         number = digits
     national = number[3:] if number.startswith("+62") else number[1:] if number.startswith("08") else ""
     if not (national[:1] == "8" and national.isascii() and national.isdigit() and 10 <= len(number.lstrip("+")) <= 15):
-        raise _Reject("no_hp", f'Nomor HP "{_shown(text)}" tidak valid: tulis 08... atau +628..., 10 sampai 15 '
-                               "digit (kosongkan bila tidak ada)")
+        return " ".join(text.split())
     return number
 
 

@@ -1,6 +1,6 @@
 """The print run's new optional columns (card-intake-format.md): layanan, biaya_antar, tarik_ktp_lama, and no_hp as
-the spec has it (`08...` or `+628...`, 10-15 digits). Each invalid value is a rejected row naming its column; files
-without the columns import as before."""
+the spec has it (`08...` or `+628...`, 10-15 digits; another number is kept as written and not messaged). Each
+invalid COD value is a rejected row naming its column; files without the columns import as before."""
 
 from __future__ import annotations
 
@@ -180,10 +180,19 @@ def test_phone_numbers_files_have_always_carried_still_import(tmp_path, value, s
     "8.1234567890E10",  # turned into a number by Excel
     "08１２３４５６７８９",  # full-width digits
 ])
-def test_an_invalid_phone_number_is_a_rejected_row_naming_no_hp(tmp_path, value):
-    rejected = rejection(tmp_path, header=HEADER, no_hp=value)
-    assert rejected.field == "no_hp"
-    assert "Nomor HP" in rejected.reason and "08... atau +628..." in rejected.reason
+def test_a_number_that_cannot_be_messaged_keeps_the_card_and_is_kept_as_written(tmp_path, value):
+    # citizen-notifications.md: "a number that cannot be one is not messaged, and that is recorded": the card is
+    # imported (a rejected row would leave a printed card unaccounted for) and no message goes to the number.
+    from notify.numbers import e164
+
+    rows, rejected = read_one(tmp_path, header=HEADER, no_hp=value)
+    assert rejected == [] and rows[0].no_hp == " ".join(value.split())
+    assert e164(rows[0].no_hp) is None
+
+
+def test_a_phone_number_over_twenty_characters_is_a_rejected_row_naming_no_hp(tmp_path):
+    rejected = rejection(tmp_path, header=HEADER, no_hp="0812 3456 7890 / 0813 1111")
+    assert rejected.field == "no_hp" and "Nomor HP" in rejected.reason
 
 
 # --- the import: the cards carry what the rows said ------------------------------------------------------------
@@ -204,11 +213,12 @@ def test_import_stores_the_fee_and_the_old_card_rule_and_names_each_rejected_col
     ]
     result = cli(runner, "import", str(write_run(tmp_path / "run.csv", rows, header=header)))
     assert result.exit_code == 0, result.output
-    assert "5 kartu diimpor" in result.output and "4 baris ditolak" in result.output, result.output
+    assert "6 kartu diimpor" in result.output and "3 baris ditolak" in result.output, result.output
     stored = cards(app)
     assert {b: (c.cod_amount, c.collect_old_card, c.no_hp) for b, c in stored.items()} == {
         "BLK0000001": (20000, True, None), "BLK0000002": (20000, False, None), "BLK0000003": (None, True, None),
-        "BLK0000004": (None, False, None), "BLK0000009": (None, False, "081234567890")}
+        "BLK0000004": (None, False, None), "BLK0000008": (None, False, "021-8834567"),
+        "BLK0000009": (None, False, "081234567890")}
     with app.app_context(), unit_of_work() as s:
         rejected = {(r.line, r.field) for r in s.scalars(select(IntakeRejection))}
-    assert rejected == {(6, "layanan"), (7, "biaya_antar"), (8, "biaya_antar"), (9, "no_hp")}
+    assert rejected == {(6, "layanan"), (7, "biaya_antar"), (8, "biaya_antar")}

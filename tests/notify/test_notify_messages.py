@@ -16,6 +16,22 @@ from notify.numbers import e164, mask
 from notify.texts import MAX_TEXT, Facts, Kind, compose
 
 
+def test_a_number_that_cannot_be_messaged_is_not_messaged_and_that_is_recorded(notify_app, client, runner, tmp_path,
+                                                                               gateway):
+    rows = rows_with_phones(range(1, 3))
+    rows[1]["no_hp"] = "021-8834567"  # a landline: the card is imported, the courier sees the number
+    a, b = handed_over(notify_app, runner, tmp_path, rows)
+    now = dt.datetime.now(dt.UTC)
+    post_events(client, [event(a, "OUT_FOR_DELIVERY", now - dt.timedelta(hours=1), "a1"),
+                         event(b, "OUT_FOR_DELIVERY", now - dt.timedelta(hours=1), "b1")])
+    assert one_pass(notify_app)["made"] == {"queued": 1, "skipped": 1}
+    one_pass(notify_app)
+    found = {m["blanko"]: m for m in messages(notify_app)}
+    assert found["BLK0000001"]["status"] == "sent"
+    assert found["BLK0000002"]["status"] == "skipped" and "tidak ada nomor HP" in found["BLK0000002"]["error"]
+    assert [m.body["to"] for m in gateway.messages] == [intl(1)]
+
+
 def test_one_message_per_kind_per_card_even_when_events_repeat(notify_app, client, runner, tmp_path, gateway):
     numbers = handed_over(notify_app, runner, tmp_path, rows_with_phones(range(1, 4), without=(3,)))
     now = dt.datetime.now(dt.UTC)
