@@ -314,10 +314,13 @@ def _address(card: Card, kelurahan: str) -> str:
 
 
 def _item_view(it: ManifestItem, m: Manifest) -> ItemView:
+    # The item keeps the reason of a RETURNED it was told of (a late one too); it is a return reason only while the
+    # item is returning or returned (a RETURNED followed by a delivery is not a return).
+    reason = it.return_reason if it.tracking_status in (Status.RETURNED, Status.RETURN_RECEIVED) else None
     return ItemView(
         it.tracking_number, m.id, m.number, MANIFEST_STATUS_LABELS.get(m.status, str(m.status)), m.handed_over_at,
-        it.active, it.tracking_status, status_label(it.tracking_status), it.final, it.attempts, it.return_reason,
-        reason_label(it.return_reason), it.delivered_at, it.recipient_name, it.recipient_relationship,
+        it.active, it.tracking_status, status_label(it.tracking_status), it.final, it.attempts, reason,
+        reason_label(reason), it.delivered_at, it.recipient_name, it.recipient_relationship,
         relationship_label(it.recipient_relationship), it.delivered_far_km, it.flagged, it.last_event_at,
         it.last_received_at, it.cod_amount, it.collect_old_card, it.cod_collected, it.old_card_collected,
         _pickup(it.pickup_post_office, it.pickup_name, it.pickup_address, it.pickup_until))

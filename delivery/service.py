@@ -603,6 +603,8 @@ def _card_moves(items: Iterable[_Item], now: dt.datetime) -> tuple[list[Move], d
         values: dict[str, Any] = {"state_changed_at": max(it.card_changed_at, min(e.occurred_at, now))}
         if target in (CardState.RETURNING, CardState.RETURNED):
             values["return_reason"] = it.return_reason
+        elif it.card_state in (CardState.RETURNING, CardState.RETURNED):
+            values["return_reason"] = None  # back on its way (or delivered) after a RETURNED: no longer a return
         moves.append(Move(it.card_id, it.card_state, target, _move_reason(e), values))
         by_card[it.card_id] = it
     return moves, by_card, reasons_only

@@ -216,6 +216,34 @@ def test_returns_carry_their_reason_and_the_manifest_closes_when_every_item_is_f
     assert data["by_state"]["DELIVERED"] == 3 and data["by_state"]["RETURNED"] == 2 and data["balanced"]
 
 
+def test_a_return_reason_goes_when_the_item_is_delivered_after_all_and_comes_late_only_to_a_returned_item(
+        webhook_app, staff, numbers):
+    client = staff
+    a, b, c = numbers[:3]
+    # Returned, then the courier tried again and delivered: the card is delivered, not a return.
+    post_events(client, [event(a, "RETURNED", T0, "a1", reason_code="BAD_ADDRESS")], msg_id="m1")
+    assert card_of(webhook_app, a).return_reason == "BAD_ADDRESS"
+    post_events(client, [event(a, "DELIVERED", T0 + dt.timedelta(days=1), "a2",
+                               recipient={"name": "X", "relationship": "SELF"})], msg_id="m2")
+    card = card_of(webhook_app, a)
+    assert card.state is CardState.DELIVERED and card.return_reason is None
+    shown = staff.get(f"/api/v1/tracking/{a}").json
+    assert shown["card"]["return_reason"] is None and shown["items"][0]["return_reason_label"] is None
+    # A RETURNED dated before a delivery, arriving after it: stale, and no reason on the delivered card or item.
+    post_events(client, [event(b, "DELIVERED", T0 + dt.timedelta(days=1), "b1",
+                               recipient={"name": "X", "relationship": "SELF"})], msg_id="m3")
+    r = post_events(client, [event(b, "RETURNED", T0, "b2", reason_code="MOVED")], msg_id="m4")
+    assert r.json["results"][0]["result"] == "stale"
+    assert card_of(webhook_app, b).return_reason is None
+    assert staff.get(f"/api/v1/tracking/{b}").json["items"][0]["return_reason"] is None
+    # The reason of a return arriving after the item came back still reaches the card.
+    post_events(client, [event(c, "RETURN_RECEIVED", T0 + dt.timedelta(days=2), "c1")], msg_id="m5")
+    post_events(client, [event(c, "RETURNED", T0, "c2", reason_code="DECEASED")], msg_id="m6")
+    card = card_of(webhook_app, c)
+    assert card.state is CardState.RETURNED and card.return_reason == "DECEASED"
+    assert staff.get(f"/api/v1/tracking/{c}").json["items"][0]["return_reason"] == "DECEASED"
+
+
 def test_delivery_far_from_the_address_is_stored_and_flagged(webhook_app, client, numbers):
     with webhook_app.app_context(), unit_of_work() as s:
         it = s.scalar(select(ManifestItem).where(ManifestItem.tracking_number == numbers[0]))
