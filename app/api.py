@@ -302,6 +302,8 @@ def _message(error: ValidationError) -> str:
         return f"{where}: harus {hint}" if hint else f"{where}: format tidak sah (pola {value})"
     if v == "format":
         return f"{where}: bukan {value} yang sah" + (" (YYYY-MM-DD)" if value == "date" else "")
+    if v == "const":
+        return f"{where}: harus {json.dumps(value, ensure_ascii=False)[:100]}"
     if v == "enum":
         return f"{where}: harus salah satu dari {', '.join(map(str, value))[:300]}"
     if v in ("minimum", "maximum"):

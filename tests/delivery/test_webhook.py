@@ -106,7 +106,7 @@ def test_unconfigured_secrets_are_503_so_the_courier_retries(webhook_app, client
 @pytest.mark.parametrize("mutate,field", [
     (lambda b: "{not json", "JSON tidak valid"),
     (lambda b: json.dumps([1, 2]), "badan"),
-    (lambda b: json.dumps({**json.loads(b), "type": "other"}), "type"),
+    (lambda b: json.dumps({**json.loads(b), "type": "other"}), 'type: harus "tracking.events"'),  # in Indonesian
     (lambda b: json.dumps({"type": "tracking.events", "data": {"events": []}}), "data.events"),
     (lambda b: json.dumps({"type": "tracking.events", "data": {}}), "data.events"),
     (lambda b: b.replace('"occurred_at": "2026-11-24T09:00:00+07:00"', '"occurred_at": "2026-11-24T09:00:00"'),
