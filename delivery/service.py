@@ -35,7 +35,21 @@ from typing import Any
 
 from flask import current_app
 from geopy.distance import great_circle
-from sqlalchemy import JSON, Text, and_, bindparam, cast, exists, func, insert, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -202,6 +216,43 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     return batch.answers()
 
 
+def apply_group(session: Session, messages: Sequence[tuple[str, str, Sequence[Event]]], settings: Settings, *,
+                now: dt.datetime | None = None) -> list[list[dict[str, Any]]] | None:
+    """PostgreSQL: several messages (body text, webhook id, events) that arrived at once, applied as one batch in
+    this transaction, as if one after the other (`apply_batch` each, in this order): one result list per message.
+    Two statements for all of them instead of two per message (delivery/webhook.py groups concurrent posts).
+
+    Returns None when the group should rather go message by message (`apply_batch`, each in a transaction of its
+    own): an item waits for its handover or has held events (the careful path), or an event of the group was stored
+    by another request meanwhile; the caller then rolls this transaction back (what it wrote goes with it). Does not
+    commit."""
+    now = now or utcnow()
+    events = [e for _, _, batch_events in messages for e in batch_events]
+    items = _lock_items(session, sorted({e.tracking_number for e in events}))
+    if any(it.waiting or it.has_held for it in items.values()):
+        return None
+    batch = _fold_batch(session, events, items, settings, now, {}, None)
+    if batch.held:
+        return None
+    of_message = [k for k, (_, _, batch_events) in enumerate(messages) for _ in batch_events]
+    rows = [{"k": k, "webhook_id": webhook_id[:100], "received_at": now, "event_count": len(batch_events),
+             "body": text} for k, (text, webhook_id, batch_events) in enumerate(messages)]
+    for row, i in zip(batch.new_rows, batch.new_at, strict=True):
+        row["k"] = of_message[i]
+    for row, i in zip(batch.rejected_rows, batch.rejected_at, strict=True):
+        row["k"] = of_message[i]
+    _, inserted = _pg_write(session, batch, [it for it in items.values() if it.changes], now, None, None,
+                            messages=rows)
+    if inserted != len(batch.new_rows):
+        return None
+    answers = batch.answers()
+    out, start = [], 0
+    for _, _, batch_events in messages:
+        out.append(answers[start:start + len(batch_events)])
+        start += len(batch_events)
+    return out
+
+
 @dataclass
 class _Batch:
     """A batch folded in memory: the answer per event (by index), the rows to write, the items whose events are held."""
@@ -210,6 +261,8 @@ class _Batch:
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     rejected_rows: list[dict[str, Any]] = field(default_factory=list)
     held: list[_Item] = field(default_factory=list)
+    new_at: list[int] = field(default_factory=list)  # the event (index) of each new row, and of each rejected row
+    rejected_at: list[int] = field(default_factory=list)
 
     def answers(self) -> list[dict[str, Any]]:
         return [self.results[i] for i in range(len(self.results))]
@@ -251,6 +304,7 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
                 semantic_error(e) or _never_received(item) or _not_delivered(item, e))
         if problem:
             results[i] = {"event_id": e.event_id, "result": "rejected", "message": problem}
+            batch.rejected_at.append(i)
             batch.rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
                                         "tracking_number": e.tracking_number, "received_at": now, "message": problem,
                                         "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
@@ -258,6 +312,7 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
         seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
         if e.status in ANNOTATIONS:  # recorded for the old-card register and the settlements; the item stays as it is
             results[i] = {"event_id": e.event_id, "result": "applied"}
+            batch.new_at.append(i)
             batch.new_rows.append(_event_row(e, item.id, message_id, now, "applied", None, None))
             continue
         if item.waiting:
@@ -266,6 +321,7 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
             results[i] = {"event_id": e.event_id, "result": "applied", "held": True,
                           "message": f"ditahan: manifest {item.manifest_number} belum diserahkan ke kurir; "
                                      "diterapkan saat penyerahan"}
+            batch.new_at.append(i)
             batch.new_rows.append(_event_row(e, item.id, message_id, now, HELD, None, None))
             batch.held.append(item)
             continue
@@ -275,6 +331,7 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
         if result == "applied" and (far_km is not None or flag):
             item.changes.update(delivered_far_km=far_km, flagged=flag)
         results[i] = {"event_id": e.event_id, "result": result}
+        batch.new_at.append(i)
         batch.new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
     return batch
 
@@ -502,18 +559,29 @@ def _item_rows(items: Iterable[_Item], now: dt.datetime) -> list[dict[str, Any]]
 
 
 def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datetime,
-              message: dict[str, Any] | None, message_id: int | None) -> tuple[int | None, int]:
+              message: dict[str, Any] | None, message_id: int | None, *,
+              messages: list[dict[str, Any]] | None = None) -> tuple[int | None, int]:
     """PostgreSQL: one statement for a folded batch: the message (when given), the new events (`INSERT ... ON
     CONFLICT (event_id) DO NOTHING`), the rejected ones, the items' changes (one UPDATE per set of changed columns)
     and the cards' moves with their history (app.cards.pg_move_parts); all but the message and the events only if
     every event was inserted, and then what follows the moves. Returns the message's id and how many events were
     inserted. Rows go as parameters (`app.db.pg_rows`): one statement text per shape of the batch, so one prepared
-    statement, whatever its size."""
+    statement, whatever its size. `messages` (`apply_group`): several messages instead of one, each row with its
+    number `k`, as have the event and rejected rows (their message's); each message's id is drawn from its sequence
+    in the statement, and its events and rejected events get it."""
     moves, by_card, reasons_only = _card_moves(items, now)
     allowed, refused = check_moves(moves)
     parts: list[str] = []
     params: dict[str, Any] = {}
-    if message is not None:
+    many = messages is not None
+    if many:
+        parts.extend(_sql(("m*",), lambda: [
+            f"m_ AS (SELECT * FROM {pg_rows(_MESSAGE_COLUMNS, 'm_', _MESSAGE_NAMES)})",
+            "mk AS MATERIALIZED (SELECT k, nextval(pg_get_serial_sequence('webhook_message', 'id')) AS id FROM m_)",
+            "m AS (INSERT INTO webhook_message (id, webhook_id, received_at, event_count, body) SELECT mk.id, "
+            "m_.webhook_id, m_.received_at, m_.event_count, m_.body FROM m_ JOIN mk USING (k) RETURNING id)"]))
+        params.update(pg_params(messages, _MESSAGE_NAMES, "m_"))
+    elif message is not None:
         parts.append("m AS (INSERT INTO webhook_message (webhook_id, received_at, event_count, body) VALUES "
                      "(%(webhook_id)s, %(received_at)s, %(event_count)s, %(body)s) RETURNING id)")
         params.update(message)
@@ -522,21 +590,28 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
     of_message = "(SELECT id FROM m)" if message is not None else "%(message_id)s::integer"
     guard = None
     if batch.new_rows:
-        one = len(batch.new_rows) == 1
-        parts.append(_sql(("e", of_message, one), lambda: (
-            f"e AS (INSERT INTO tracking_event (message_id, {', '.join(_EVENT_VALUES)}) SELECT {of_message}, e_.* "
-            f"FROM {pg_rows([_EVENTS.c[n] for n in _EVENT_VALUES], 'e_', one=one)} "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING 1)")))
-        params.update(pg_params(batch.new_rows, _EVENT_VALUES, "e_"))
+        one = len(batch.new_rows) == 1 and not many
+        parts.append(_sql(("e", of_message, one, many), lambda: (
+            f"e AS (INSERT INTO tracking_event (message_id, {', '.join(_EVENT_VALUES)}) "
+            + (f"SELECT mk.id, {', '.join('e_.' + n for n in _EVENT_VALUES)} FROM "
+               f"{pg_rows(_EVENT_COLUMNS_K, 'e_', ('k', *_EVENT_VALUES))} JOIN mk ON mk.k = e_.k" if many else
+               f"SELECT {of_message}, e_.* FROM {pg_rows([_EVENTS.c[n] for n in _EVENT_VALUES], 'e_', one=one)}")
+            + " ON CONFLICT (event_id) DO NOTHING RETURNING 1)")))
+        params.update(pg_params(batch.new_rows, ("k", *_EVENT_VALUES) if many else _EVENT_VALUES, "e_"))
         guard = "(SELECT count(*) FROM e) = %(expected)s"
         params["expected"] = len(batch.new_rows)
     if batch.rejected_rows:
-        one = len(batch.rejected_rows) == 1
-        parts.append(_sql(("r", of_message, one, guard), lambda: (
-            f"r AS (INSERT INTO rejected_event (message_id, {', '.join(_REJECTED_VALUES)}) SELECT {of_message}, r_.* "
-            f"FROM {pg_rows([RejectedEvent.__table__.c[n] for n in _REJECTED_VALUES], 'r_', one=one)}"
-            f"{' WHERE ' + guard if guard else ''})")))
-        params.update(pg_params(batch.rejected_rows, _REJECTED_VALUES, "r_"))
+        one = len(batch.rejected_rows) == 1 and not many
+        where = f" WHERE {guard}" if guard else ""
+        parts.append(_sql(("r", of_message, one, guard, many), lambda: (
+            f"r AS (INSERT INTO rejected_event (message_id, {', '.join(_REJECTED_VALUES)}) "
+            + (f"SELECT mk.id, {', '.join('r_.' + n for n in _REJECTED_VALUES)} FROM "
+               f"{pg_rows(_REJECTED_COLUMNS_K, 'r_', ('k', *_REJECTED_VALUES))} JOIN mk ON mk.k = r_.k{where}"
+               if many else
+               f"SELECT {of_message}, r_.* FROM "
+               f"{pg_rows([RejectedEvent.__table__.c[n] for n in _REJECTED_VALUES], 'r_', one=one)}{where}")
+            + ")")))
+        params.update(pg_params(batch.rejected_rows, ("k", *_REJECTED_VALUES) if many else _REJECTED_VALUES, "r_"))
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in _item_rows(items, now):
         shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
@@ -549,8 +624,9 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
         params.update(card_params)
     if not parts:
         return message_id, 0
-    answer = (f"SELECT {'(SELECT id FROM m)' if message is not None else '%(message_id)s::integer'}, "
-              f"{'(SELECT count(*) FROM e)' if batch.new_rows else '0'}")
+    first = "(SELECT min(id) FROM m)" if many else "(SELECT id FROM m)" if message is not None else \
+        "%(message_id)s::integer"
+    answer = f"SELECT {first}, {'(SELECT count(*) FROM e)' if batch.new_rows else '0'}"
     message_id, inserted = pg_execute(session, f"WITH {', '.join(parts)} {answer}", params).fetchone()
     if inserted == len(batch.new_rows):
         _after_moves(session, items, refused, by_card, reasons_only, now)
@@ -567,7 +643,7 @@ def _item_update(n: int, columns: tuple[str, ...], one: bool, guard: str | None)
 _PARTS: dict[tuple[Any, ...], str] = {}
 
 
-def _sql(key: tuple[Any, ...], build: Any, *args: Any) -> str:
+def _sql(key: tuple[Any, ...], build: Any, *args: Any) -> Any:
     """A part of `_pg_write`'s statement, built once per shape (`build(*args)`)."""
     sql = _PARTS.get(key)
     if sql is None:
@@ -582,6 +658,12 @@ _EVENT_VALUES = ("event_id", "item_id", "tracking_number", "status", "reason_cod
                  "pickup_name", "pickup_address", "pickup_until", "cod_collected", "old_card_collected",
                  "received_by", "settlement_id")
 _REJECTED_VALUES = ("event_id", "tracking_number", "received_at", "message", "raw")
+# Group writes (`apply_group`): the rows carry their message's number `k`.
+_K = Column("k", Integer)
+_EVENT_COLUMNS_K = [_K, *(_EVENTS.c[n] for n in _EVENT_VALUES)]
+_REJECTED_COLUMNS_K = [_K, *(RejectedEvent.__table__.c[n] for n in _REJECTED_VALUES)]
+_MESSAGE_NAMES = ("k", "webhook_id", "received_at", "event_count", "body")
+_MESSAGE_COLUMNS = [_K, *(WebhookMessage.__table__.c[n] for n in _MESSAGE_NAMES[1:])]
 
 
 def _card_moves(items: Iterable[_Item], now: dt.datetime) -> tuple[list[Move], dict[int, _Item], list[dict[str, Any]]]:

@@ -11,25 +11,32 @@ answered before Flask's request pipeline (`CourierGate`): a signed webhook needs
 from __future__ import annotations
 
 import json
+import logging
+import os
+import queue
 import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from app import api, csrf, health, security_headers
-from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, SchemaError, parse_body
+from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, Event, SchemaError, parse_body
 from app.db import ConnectionLost, retried_transaction
 from app.web import json_error
 from delivery.money_routes import settlement_message
-from delivery.service import RetryBatch, Settings, apply_batch
+from delivery.service import RetryBatch, Settings, apply_batch, apply_group
 from delivery.settlements import MESSAGE_TYPE as SETTLEMENT_TYPE
 from delivery.settlements import SETTLEMENT_RESULT, SETTLEMENT_SCHEMA
 
 bp = Blueprint("webhook", __name__)
+log = logging.getLogger("antar.delivery")
 PATH = "/api/v1/courier/events"
 
 
@@ -164,14 +171,135 @@ def _answer(read: Callable[[int], bytes], content_length: int | None, headers: A
     except SchemaError as exc:
         return _error(400, str(exc))
     settings = Settings.from_config(current_app.config)
+    if current_app.extensions["antar.lean_engine"].dialect.name == "postgresql":
+        answer = GROUPS.apply(_Post(current_app._get_current_object(), text, webhook_id, events, settings))
+    else:
+        answer = _apply_alone(text, webhook_id, events, settings)
+    return jsonify(results=answer) if isinstance(answer, list) else answer
+
+
+def _apply_alone(text: str, webhook_id: str, events: list[Event], settings: Settings) -> Any:
+    """One message in a transaction of its own: its results, or the error answer."""
     for _ in range(3):
         try:  # a broken pooled connection (no pre-ping here) is found by the first statement: retried once
-            results = retried_transaction(lambda session: apply_batch(session, text, webhook_id, events, settings))
-            break
+            return retried_transaction(lambda session: apply_batch(session, text, webhook_id, events, settings))
         except RetryBatch:
             continue
         except ConnectionLost:  # lost again on a fresh connection: the database is down or restarting
             return _error(503, "Basis data tidak dapat dihubungi; kirim ulang.")
-    else:
-        return _error(503, "Event yang sama sedang diproses permintaan lain; kirim ulang.")
-    return jsonify(results=results)
+    return _error(503, "Event yang sama sedang diproses permintaan lain; kirim ulang.")
+
+
+@dataclass(eq=False)
+class _Post:
+    """A verified post waiting for its events to be applied (`PostGroups`)."""
+
+    app: Flask
+    text: str
+    webhook_id: str
+    events: list[Event]
+    settings: Settings
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Any = None
+    error: BaseException | None = None
+
+
+class _Alone(Exception):
+    """The group is better applied message by message (`apply_group` said so): roll back."""
+
+
+class PostGroups:
+    """Group commit for the courier's posts, on PostgreSQL. Each post's events are applied by one thread of the
+    process; the posts that arrived while it was busy with the previous group are applied together, as one batch
+    in one transaction (`delivery.service.apply_group`: two statements and one commit for all of them, where each
+    post alone costs two statements and a commit), and each post is answered only after that commit. Under load
+    that is several posts a transaction; a post that arrives alone is applied alone, as before.
+
+    Whatever the group cannot settle is applied post by post, each in its own transaction exactly as a post alone
+    (`_apply_alone`): an item still waiting for its handover or with held events, an event stored meanwhile by another
+    process, a statement that failed (the error is then that post's own), a lost connection. So the answers are those
+    of the posts applied one after the other in their order of arrival."""
+
+    MAX_EVENTS = 1000
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Post] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def apply(self, post: _Post) -> Any:
+        """The post's results (a list) or its error answer; raises what applying it raised."""
+        self._start()
+        self._queue.put(post)
+        if not post.done.wait(300):
+            raise RuntimeError("courier post not applied within 300 s")
+        if post.error is not None:
+            raise post.error
+        return post.answer
+
+    def _start(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:  # once per process (a forked server worker starts its own)
+            if self._pid != os.getpid():
+                threading.Thread(target=self._run, name="courier-posts", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self) -> None:
+        carried: _Post | None = None
+        while True:
+            group = [carried or self._queue.get()]
+            carried, count = None, len(group[0].events)
+            while count < self.MAX_EVENTS:
+                try:
+                    post = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if post.app is not group[0].app or count + len(post.events) > self.MAX_EVENTS:
+                    carried = post
+                    break
+                group.append(post)
+                count += len(post.events)
+            self._apply(group)
+
+    def _apply(self, group: list[_Post]) -> None:
+        try:
+            with group[0].app.app_context():
+                if len(group) > 1 and self._together(group):
+                    return
+                for post in group:
+                    try:
+                        post.answer = _apply_alone(post.text, post.webhook_id, post.events, post.settings)
+                    except BaseException as exc:  # the post's own error, raised in its request
+                        post.error = exc
+        except BaseException as exc:  # pushing the context: every post of the group gets it
+            for post in group:
+                if post.answer is None and post.error is None:
+                    post.error = exc
+        finally:
+            for post in group:
+                post.done.set()
+
+    @staticmethod
+    def _together(group: list[_Post]) -> bool:
+        """Apply the group in one transaction; False (nothing written) when it should go post by post."""
+        messages = [(p.text, p.webhook_id, p.events) for p in group]
+
+        def work(session: Session) -> list[list[dict[str, Any]]]:
+            answers = apply_group(session, messages, group[0].settings)
+            if answers is None:
+                raise _Alone()
+            return answers
+
+        try:
+            answers = retried_transaction(work)
+        except Exception as exc:  # noqa: BLE001 - each post then meets its own outcome alone
+            if not isinstance(exc, _Alone):
+                log.info("courier posts: a group of %d went post by post (%s)", len(group), type(exc).__name__)
+            return False
+        for post, answer in zip(group, answers, strict=True):
+            post.answer = answer
+        return True
+
+
+GROUPS = PostGroups()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from tracking import WIB, event, handed_over, signed_headers
 
@@ -92,3 +93,127 @@ def test_a_database_not_migrated_is_503_not_ready(tmp_path, monkeypatch):
         assert r.status_code == 503 and r.json["error"]["code"] == "not_ready" and r.headers["Retry-After"] == "30"
     finally:
         app.extensions["antar.engine"].dispose()
+
+
+# --- posts that arrive together are applied together (PostgreSQL) ------------------------------------------------
+
+
+def _together(live_url: str, posts: list[list[dict]], monkeypatch) -> tuple[list[int], dict[int, list[dict]]]:
+    """Post `posts[0]`, and while it is being written all the others at once: (sizes of the groups applied together,
+    the results of each post)."""
+    import threading
+
+    import requests
+
+    from delivery.service import apply_group
+
+    groups: list[int] = []
+
+    def counted(session, messages, settings, **kw):
+        groups.append(len(messages))
+        return apply_group(session, messages, settings, **kw)
+
+    monkeypatch.setattr(webhook, "apply_group", counted)
+    answers: dict[int, list[dict]] = {}
+
+    def post(i: int) -> None:
+        body = body_of(posts[i])
+        r = requests.post(live_url + URL.lstrip("/"), data=body, headers=signed_headers(body, msg_id=f"m{i}"),
+                          timeout=30)
+        assert r.status_code == 200, r.text
+        answers[i] = r.json()["results"]
+
+    # The first post is held in the writing thread until all the others wait behind it: they then form one group.
+    real_apply, entered = webhook.GROUPS._apply, threading.Event()
+
+    def held_first(group):
+        if not entered.is_set():
+            entered.set()
+            deadline = time.monotonic() + 20
+            while webhook.GROUPS._queue.qsize() < len(posts) - 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        real_apply(group)
+
+    monkeypatch.setattr(webhook.GROUPS, "_apply", held_first)
+    first = threading.Thread(target=post, args=(0,))
+    first.start()
+    assert entered.wait(20)
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(1, len(posts))]
+    for t in threads:
+        t.start()
+    for t in [first, *threads]:
+        t.join()
+    return groups, answers
+
+
+def test_posts_arriving_together_are_one_transaction_with_the_answers_of_one_after_the_other(
+        webhook_app, live_url, numbers, database_url, monkeypatch):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("posts are grouped on PostgreSQL (SQLite has one writer)")
+    a, b, c, d, e = numbers[:5]
+    posts = [
+        [event(a, "ACCEPTED", T0, "a1")],
+        [event(b, "ACCEPTED", T0, "b1"), event(b, "IN_TRANSIT", T0 + dt.timedelta(hours=1), "b2")],
+        [event(b, "ACCEPTED", T0, "b1")],  # the same event in another post: applied once
+        [event(c, "DELIVERED", T0, "c1", recipient={"name": "SITI", "relationship": "SELF"})],
+        [event("RB000000000ID", "ACCEPTED", T0, "x1"), event(d, "ACCEPTED", T0, "d1")],  # one rejected
+        [event(e, "RETURNED", T0, "e1", reason_code="MOVED")],
+        [event(a, "IN_TRANSIT", T0 + dt.timedelta(hours=2), "a2")],
+        [event(c, "OUT_FOR_DELIVERY", T0 - dt.timedelta(hours=1), "c0")],  # before the delivery: stale
+    ]
+    groups, answers = _together(live_url, posts, monkeypatch)
+    assert groups == [len(posts) - 1]  # one transaction for the seven posts that waited
+    result = {x["event_id"] + ":" + str(i): x["result"] for i, found in answers.items() for x in found}
+    assert result["a1:0"] == "applied" and result["a2:6"] == "applied"
+    assert sorted([result["b1:1"], result["b1:2"]]) == ["applied", "duplicate"] and result["b2:1"] == "applied"
+    # Before the delivery: applied if it came first, else stale; the delivery decides either way.
+    assert result["c1:3"] == "applied" and result["c0:7"] in ("applied", "stale")
+    assert result["x1:4"] == "rejected" and result["d1:4"] == "applied" and result["e1:5"] == "applied"
+    with webhook_app.app_context(), unit_of_work() as s:
+        # Every post is its own message, and every event and rejected event belongs to the message that carried it.
+        assert s.scalar(select(func.count()).select_from(WebhookMessage)) == len(posts)
+        rows = s.execute(text("SELECT e.event_id, m.webhook_id, m.body FROM tracking_event e "
+                              "JOIN webhook_message m ON m.id = e.message_id")).all()
+        assert len(rows) == 8 and all(f'"{event_id}"' in body for event_id, _, body in rows)
+        assert {event_id: wid for event_id, wid, _ in rows}["a2"] == "m6"
+        [(wid,)] = s.execute(text("SELECT m.webhook_id FROM rejected_event r "
+                                  "JOIN webhook_message m ON m.id = r.message_id")).all()
+        assert wid == "m4"
+        states = dict(s.execute(text("SELECT i.tracking_number, c.state FROM manifest_item i "
+                                     "JOIN card c ON c.id = i.card_id")).all())
+    assert [states[n] for n in (a, b, c, d, e)] == ["IN_TRANSIT", "IN_TRANSIT", "DELIVERED", "IN_TRANSIT",
+                                                    "RETURNING"]
+
+
+def test_a_group_that_meets_an_event_stored_meanwhile_goes_post_by_post(webhook_app, live_url, numbers, database_url,
+                                                                       monkeypatch, caplog):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("posts are grouped on PostgreSQL (SQLite has one writer)")
+    from sqlalchemy.orm import Session
+
+    from delivery.service import apply_group
+
+    a, b = numbers[:2]
+    stored_meanwhile = event(a, "ACCEPTED", T0, "a1")
+    real = apply_group
+
+    def racing(session, messages, settings, **kw):
+        # Another process stores one of the group's events between the group's reading and its write.
+        with Session(webhook_app.extensions["antar.engine"]) as other, other.begin():
+            from app.courier.tracking import parse_body
+            from delivery.service import Settings, apply_batch
+            apply_batch(other, "{}", "other", parse_body({"type": "tracking.events", "data": {
+                "events": [stored_meanwhile]}}), Settings())
+        return real(session, messages, settings, **kw)
+
+    monkeypatch.setattr("delivery.service.apply_group", racing)
+    posts = [[event(b, "ACCEPTED", T0, "b0")], [stored_meanwhile], [event(b, "IN_TRANSIT", T0 + dt.timedelta(hours=1),
+                                                                         "b1")]]
+    groups, answers = _together(live_url, posts, monkeypatch)
+    assert groups == [2]  # tried together, then post by post
+    assert answers[1] == [{"event_id": "a1", "result": "duplicate"}]
+    assert answers[2] == [{"event_id": "b1", "result": "applied"}]
+    with webhook_app.app_context(), unit_of_work() as s:
+        # Nothing of the failed group stayed: the three posts, the other process's message, one event each.
+        assert s.scalar(select(func.count()).select_from(WebhookMessage)) == 4
+        assert s.scalar(select(func.count()).select_from(TrackingEvent)) == 3
