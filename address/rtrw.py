@@ -29,8 +29,8 @@ _RW_ONLY = re.compile(rf"\bRW{_SEP}{_NUM}{_END}", re.IGNORECASE | re.ASCII)
 _BARE = re.compile(r"(?<![\w/.\-])(\d{2,3})\s*/\s*(\d{2,3})(?![\w/.\-])", re.ASCII)
 _HOUSE_NUMBER_BEFORE = re.compile(r"\b(?:NO|NOMOR|NMR|BLOK|BLK|KAV)\.?\s*\Z", re.IGNORECASE | re.ASCII)
 
-# A column value: "3", "003", "3.0", "RT 03", "rw.5".
-_COLUMN = re.compile(r"(?:R[TW])?[\s.:\-]*(\d{1,4})(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
+# A column value: "3", "003", "00005", "3.0", "RT 03", "rw.5".
+_COLUMN = re.compile(r"(?:R[TW])?[\s.:\-]*0*(\d{1,4})(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
 
 _TIDY_COMMAS = re.compile(r"\s*,(?:\s*,)+\s*|\s+,")
 _TIDY_SPACES = re.compile(r"\s{2,}")
