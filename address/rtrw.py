@@ -29,8 +29,8 @@ _RW_ONLY = re.compile(rf"\bRW{_SEP}{_NUM}{_END}", re.IGNORECASE | re.ASCII)
 _BARE = re.compile(r"(?<![\w/.\-])(\d{2,3})\s*/\s*(\d{2,3})(?![\w/.\-])", re.ASCII)
 _HOUSE_NUMBER_BEFORE = re.compile(r"\b(?:NO|NOMOR|NMR|BLOK|BLK|KAV)\.?\s*\Z", re.IGNORECASE | re.ASCII)
 
-# A column value: "3", "003", "00005", "3.0", "RT 03", "rw.5".
-_COLUMN = re.compile(r"(?:R[TW])?[\s.:\-]*0*(\d{1,4})(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
+# A column value: "3", "003", "00005", "3.0", "RT 03", "rw.5"; any number of digits ("1234" is over the limit).
+_COLUMN = re.compile(r"(?:R[TW])?[\s.:\-]*(\d+)(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
 
 _TIDY_COMMAS = re.compile(r"\s*,(?:\s*,)+\s*|\s+,")
 _TIDY_SPACES = re.compile(r"\s{2,}")
@@ -44,28 +44,32 @@ def _three_digits(number: int) -> str | None:
     return f"{number:03d}" if 0 < number <= 999 else None
 
 
-def _from_column(value: object) -> str | None:
-    if value is None:
+def _column_number(value: object) -> int | None:
+    """The number an RT or RW column holds, whatever its size, or None when it holds none."""
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        match = _COLUMN.fullmatch(value.strip())
+        return int(match.group(1)) if match else None
+    if isinstance(value, float):  # pandas NaN for an empty cell, 3.0 for a cell Excel saw as a number
+        return None if math.isnan(value) or not value.is_integer() else int(value)
+    if hasattr(value, "__index__"):  # int, numpy integers
+        return value.__index__()
+    return None
+
+
+def _from_column(value: object) -> str | None:
     if isinstance(value, str):
         cached = _column_cache.get(value)
         if cached is not None or value in _column_cache:
             return cached
-        match = _COLUMN.fullmatch(value.strip())
-        result = _three_digits(int(match.group(1))) if match else None
+    number = _column_number(value)
+    result = None if number is None else _three_digits(number)
+    if isinstance(value, str):
         if len(_column_cache) >= _COLUMN_CACHE_MAX:
             _column_cache.clear()
         _column_cache[value] = result
-        return result
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):  # pandas NaN for an empty cell, 3.0 for a cell Excel saw as a number
-        if math.isnan(value) or not value.is_integer():
-            return None
-        return _three_digits(int(value))
-    if hasattr(value, "__index__"):  # int, numpy integers
-        return _three_digits(value.__index__())
-    return None
+    return result
 
 
 def _labelled_span(alamat: str) -> tuple[str | None, str | None]:
@@ -132,23 +136,11 @@ def _from_alamat(alamat: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-# A column value that is a number, whatever its length: "1234", "RT 01234", "1234.0".
-_ANY_NUMBER = re.compile(r"(?:R[TW])?[\s.:\-]*(\d+)(?:[.,]0+)?", re.IGNORECASE | re.ASCII)
-
-
 def over_three_digits(value: object) -> bool:
     """Whether an RT or RW column value is a number above 999 (more than three digits once leading zeros are gone):
     the intake format's length limit, a rejected row naming the column (`normalize_rt_rw` reads it as absent)."""
-    if isinstance(value, str):
-        match = _ANY_NUMBER.fullmatch(value.strip())
-        return match is not None and int(match.group(1)) > 999
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, float):
-        return not math.isnan(value) and value.is_integer() and value > 999
-    if hasattr(value, "__index__"):
-        return value.__index__() > 999
-    return False
+    number = _column_number(value)
+    return number is not None and number > 999
 
 
 def normalize_rt_rw(rt: object, rw: object, alamat: str | None) -> tuple[str | None, str | None]:

@@ -49,7 +49,7 @@ def readyz() -> Any:
 
 def schema_ready(app: Flask) -> bool:
     """Whether the database is migrated to the newest revision: once it was, always (checked again at most every ten
-    seconds until then). The reason while it is not: `not_ready_message(app)`."""
+    seconds until then). While it is not, `app.extensions["antar.schema_state"]["message"]` says why."""
     state = app.extensions["antar.schema_state"]
     if state["ready"]:
         return True

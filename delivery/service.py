@@ -174,7 +174,7 @@ def apply_batch(session: Session, body_text: str, webhook_id: str, events: Seque
     again knowing which events are stored: as on SQLite, where the message is written first (it takes the
     database's write lock) and the stored events are read before the fold."""
     now = now or utcnow()
-    message = {"webhook_id": webhook_id[:100], "received_at": now, "event_count": len(events), "body": body_text}
+    message = _message_row(body_text, webhook_id, events, now)
     numbers = sorted({e.tracking_number for e in events})
     ids = [e.event_id for e in events]
     if not is_postgresql(session):
@@ -235,8 +235,8 @@ def apply_group(session: Session, messages: Sequence[tuple[str, str, Sequence[Ev
     if batch.held:
         return None
     of_message = [k for k, (_, _, batch_events) in enumerate(messages) for _ in batch_events]
-    rows = [{"k": k, "webhook_id": webhook_id[:100], "received_at": now, "event_count": len(batch_events),
-             "body": text} for k, (text, webhook_id, batch_events) in enumerate(messages)]
+    rows = [{"k": k, **_message_row(text, webhook_id, batch_events, now)}
+            for k, (text, webhook_id, batch_events) in enumerate(messages)]
     for row, i in zip(batch.new_rows, batch.new_at, strict=True):
         row["k"] = of_message[i]
     for row, i in zip(batch.rejected_rows, batch.rejected_at, strict=True):
@@ -251,6 +251,11 @@ def apply_group(session: Session, messages: Sequence[tuple[str, str, Sequence[Ev
         out.append(answers[start:start + len(batch_events)])
         start += len(batch_events)
     return out
+
+
+def _message_row(body_text: str, webhook_id: str, events: Sequence[Event], now: dt.datetime) -> dict[str, Any]:
+    """A courier message as stored (`webhook_message`): its id cut to its column."""
+    return {"webhook_id": webhook_id[:100], "received_at": now, "event_count": len(events), "body": body_text}
 
 
 @dataclass
