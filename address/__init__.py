@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from address.native import prefer_fresh_sources
+
+prefer_fresh_sources(__name__, __path__[0], ("normalize", "rtrw"))
+
 
 def init_app(app: Flask) -> None:
     from address import cli, routes

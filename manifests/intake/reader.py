@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -978,7 +978,7 @@ class _RowChecker:
 
 
 def read_print_run(path: str | os.PathLike, *, chunk_rows: int = 5000,
-                   filename: str | None = None, blanko_across_chunks: bool = True) -> Iterator[Chunk]:
+                   filename: str | None = None, blanko_across_chunks: bool = True) -> Generator[Chunk, None, None]:
     """Chunks of checked rows. File-level problems raise IntakeFileError right away (header) or while
     iterating (a CSV that stops parsing part-way).
 
@@ -1005,7 +1005,7 @@ def _raw_cell(value: Any) -> str:
     return text if len(text) <= _RAW_CELL_MAX else f"{text[:_RAW_CELL_MAX]}… ({len(text)} karakter)"
 
 
-def _chunks(source: _Source, checker: _RowChecker, blanko_across_chunks: bool = True) -> Iterator[Chunk]:
+def _chunks(source: _Source, checker: _RowChecker, blanko_across_chunks: bool = True) -> Generator[Chunk, None, None]:
     lines_read = 0
     has_data = False
     try:

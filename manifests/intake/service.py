@@ -10,7 +10,9 @@ import gc
 import json
 import os
 import re
+import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -100,9 +102,11 @@ def import_print_run(
     alone = pipeline.chain is not None and bool(pipeline.chain.remotes)
     with _bulk_work(session), _Writer(session, threaded=not alone) as writer:
         # A blanko used again in an earlier chunk is found among the cards written (`_drop_known_blanko`).
+        # The chunks are written one after the other, in the order read (one writer thread): each chunk's cards
+        # stand for their NIKs against the next one's. Reading and placing addresses needs no database, so it runs
+        # up to `_Writer.DEPTH` chunks ahead of the writer.
         for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name, blanko_across_chunks=False):
             addresses = [ctx.address(row) for row in chunk.rows]
-            writer.wait()  # the chunk before is in: its cards stand for their NIKs against this one's
             if progress and result.rows_read:
                 progress(result)
             writer.submit(ctx.add_chunk, chunk.rows, addresses, chunk.rejected, result)
@@ -129,19 +133,26 @@ _SQLITE_CACHE_KIB = 16 * 1024
 # of a 132,554-row import, against 1.0-1.5 s at 20,000 (timed with `gc.callbacks`, BENCHMARKS.md); the garbage it
 # can hold back is at most that many young objects.
 _GC_THRESHOLD = (200_000, 20, 20)
+# How long a thread may hold the interpreter's lock while another waits for it, for the length of an import (Python's
+# default is 5 ms): the writer thread asks for it back after each statement SQLite executed without it, a few dozen
+# times per chunk, while the reading thread runs Python; at 5 ms those waits made the writer the slower of the two.
+_SWITCH_INTERVAL = 0.001
 _gc_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, ...] = ()
+_switch_saved = 0.005
 
 
 @contextmanager
 def _bulk_work(session: Session) -> Iterator[None]:
-    global _gc_users, _gc_saved
+    global _gc_users, _gc_saved, _switch_saved
     with _gc_lock:  # imports may run side by side (background jobs): the first one in changes it, the last one out
         if _gc_users == 0:  # puts it back
             _gc_saved = gc.get_threshold()
             gc.set_threshold(*_GC_THRESHOLD)
             gc.freeze()
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(_SWITCH_INTERVAL)
         _gc_users += 1
     # The driver's connection itself: a PRAGMA is no part of the transaction, and puts the cache back also after a
     # failed statement.
@@ -158,6 +169,7 @@ def _bulk_work(session: Session) -> Iterator[None]:
             _gc_users -= 1
             if _gc_users == 0:
                 gc.set_threshold(*_gc_saved)
+                sys.setswitchinterval(_switch_saved)
                 gc.unfreeze()  # back into the oldest generation: collected again like any other object
 
 
@@ -276,8 +288,11 @@ class _IntakeContext:
         the line that has it."""
         known: dict[str, tuple[str, int, int]] = {}
         for batch in _batches([r.nomor_blanko for r in rows]):
-            known.update((blanko, (nik, run_id, line)) for blanko, nik, run_id, line in self.session.execute(
-                select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line).where(Card.nomor_blanko.in_(batch))))
+            found = _sqlite_in(self.session, "SELECT nomor_blanko, nik, print_run_id, line FROM card WHERE "
+                               "nomor_blanko IN ({})", batch) if not is_postgresql(self.session) else \
+                self.session.execute(select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line)
+                                     .where(Card.nomor_blanko.in_(batch)))
+            known.update((blanko, (nik, run_id, line)) for blanko, nik, run_id, line in found)
         if not known:
             return rows, addresses
         fresh, kept = [], []
@@ -310,8 +325,8 @@ class _IntakeContext:
         postgresql = is_postgresql(self.session)
         for batch in _batches(sorted(set(niks))):
             found = self.session.execute(_PG_NIK_HOLDERS, {"niks": list(batch), "office": self.office.id}) \
-                if postgresql else self.session.execute(select(Card.nik, Card.id, Card.state).where(
-                    Card.office_id == self.office.id, Card.nik.in_(batch)))
+                if postgresql else _sqlite_in(self.session, "SELECT nik, id, state FROM card WHERE office_id = ? "
+                                              "AND nik IN ({})", batch, self.office.id)
             holders.update((nik, card_id) for nik, card_id, state in found if state in HOLDS_NIK)
         return holders
 
@@ -345,19 +360,23 @@ class _IntakeContext:
 
 
 class _Writer:
-    """One chunk's database work at a time, in a thread of its own, while the next chunk is read, checked and its
-    addresses placed: the database driver lets other threads run while its statements execute (on SQLite the
-    indexes and triggers of a card table are most of an import's database time). Same session and transaction,
-    one chunk after the other: the session is used by one thread at a time (the caller only reads the file and
-    places addresses between `submit` and `wait`). An in-memory SQLite database (one connection per thread), or an
+    """The chunks' database work, in a thread of its own and in the order submitted, while the next chunks are
+    read, checked and their addresses placed: the database driver lets other threads run while its statements
+    execute (on SQLite the indexes and triggers of a card table are most of an import's database time). Same
+    session and transaction, one chunk after the other: the session is used by the writer alone while chunks are
+    pending (the caller only reads the file and places addresses, up to `DEPTH` chunks ahead, so that neither
+    thread waits for the other's uneven chunks). An in-memory SQLite database (one connection per thread), or an
     import whose address pipeline uses the session (`threaded=False`), is written in the calling thread."""
+
+    DEPTH = 3
 
     def __init__(self, session: Session, *, threaded: bool = True) -> None:
         url = session.get_bind().url
         in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
         self._threaded = threaded and not in_memory
         self._executor: ThreadPoolExecutor | None = None
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._failed = False
 
     def __enter__(self) -> _Writer:
         if self._threaded:
@@ -365,20 +384,38 @@ class _Writer:
         return self
 
     def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self.wait()
         if self._executor is None:
             fn(*args)
-        else:
-            self._pending = self._executor.submit(fn, *args)
+            return
+        while len(self._pending) >= self.DEPTH:
+            self._pending.popleft().result()  # an error in the writer is raised here, in the caller's thread
+        self._pending.append(self._executor.submit(self._run, fn, args))
+
+    def _run(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        if self._failed:
+            return  # a chunk before failed: the import stops there (the caller raises that chunk's error)
+        try:
+            fn(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()  # an error in the writer is raised here, in the caller's thread
+        """Until every chunk submitted is written (an error of any is raised here)."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def __exit__(self, *exc: object) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True)  # never leave the session to a writer still running
+            # Never leave the session to a writer still running; after an error, the chunks not begun are dropped.
+            self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+def _sqlite_in(session: Session, sql: str, values: Sequence[str], *before: Any) -> Iterable[tuple[Any, ...]]:
+    """SQLite: `sql` with `IN ({})` filled with a placeholder per value, through the driver. With SQLAlchemy's
+    expanding IN, each of an import's lookups rendered and processed its 2,000 parameters anew (half of the
+    writer thread's Python besides the cards' values, BENCHMARKS.md)."""
+    return session.connection().exec_driver_sql(sql.format(", ".join("?" * len(values))), (*before, *values))
 
 
 def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -4,6 +4,8 @@ the driver (SQLite) with ids that follow the database's, and the process setting
 from __future__ import annotations
 
 import gc
+import sys
+import time
 
 import pytest
 from helpers import card_row, cli, make_nik, write_csv
@@ -49,14 +51,14 @@ def found_state(found: dict, card_id: int) -> CardState:
 def test_a_failing_chunk_leaves_nothing_and_puts_the_settings_back(app, runner, tmp_path, monkeypatch):
     app.config["INTAKE_CHUNK_ROWS"] = 10
     path = write_csv(tmp_path / "a.csv", [card_row(i) for i in range(1, 51)])
-    threshold = gc.get_threshold()
+    threshold, switch_before = gc.get_threshold(), sys.getswitchinterval()
     real = service._IntakeContext.add_chunk
     calls = {"n": 0}
     during: list[tuple[tuple[int, ...], int]] = []
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
-        during.append((gc.get_threshold(), gc.get_freeze_count()))
+        during.append((gc.get_threshold(), gc.get_freeze_count(), sys.getswitchinterval()))
         if calls["n"] == 4:
             raise RuntimeError("disk penuh")
         return real(self, *args, **kwargs)
@@ -65,8 +67,9 @@ def test_a_failing_chunk_leaves_nothing_and_puts_the_settings_back(app, runner, 
     result = runner.invoke(main, ["import", str(path)])
     assert result.exit_code != 0 and calls["n"] == 4
     # During the import the collector looks less often and not at what the process held before it; after it, as before.
-    assert all(t == service._GC_THRESHOLD and frozen > 0 for t, frozen in during)
-    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+    assert all(t == service._GC_THRESHOLD and frozen > 0 and switch == service._SWITCH_INTERVAL
+               for t, frozen, switch in during)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0 and sys.getswitchinterval() == switch_before
     monkeypatch.undo()
     with app.app_context(), unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Card)) == 0
@@ -119,3 +122,34 @@ def test_a_blanko_used_again_in_a_later_chunk_is_found_among_the_cards_written(a
     again = cli(runner, "import", str(write_csv(tmp_path / "b.csv", [*rows, card_row(50)]))).output
     assert "1 kartu diimpor" in again and "2 baris ditolak" in again and "14 sudah diimpor sebelumnya" in again
     assert "baris 15: [nomor_blanko] Nomor blanko BLK0000004 sudah tercatat untuk kartu dengan NIK lain" in again
+
+
+def test_reading_runs_ahead_of_the_writer_and_the_chunks_go_in_in_order(app, runner, tmp_path, monkeypatch):
+    """The reading thread needs no database: it reads and places the next chunks while the writer writes, up to
+    `_Writer.DEPTH` of them, and the writer takes them in the order read."""
+    app.config["INTAKE_CHUNK_ROWS"] = 10
+    path = write_csv(tmp_path / "a.csv", [card_row(i) for i in range(1, 81)])
+    real_read, real_add = service.read_print_run, service._IntakeContext.add_chunk
+    read: list[int] = []
+    seen: list[tuple[int, int]] = []  # (first line of the chunk written, chunks read by then)
+
+    def reading(*args, **kwargs):
+        for chunk in real_read(*args, **kwargs):
+            read.append(chunk.rows[0].line)
+            yield chunk
+
+    def adding(self, rows, *args, **kwargs):
+        if not seen:  # the first chunk waits until the reader is as far ahead as it may be
+            deadline = time.monotonic() + 10
+            while len(read) < 1 + service._Writer.DEPTH and time.monotonic() < deadline:
+                time.sleep(0.01)
+        seen.append((rows[0].line, len(read)))
+        return real_add(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(service, "read_print_run", reading)
+    monkeypatch.setattr(service._IntakeContext, "add_chunk", adding)
+    assert "80 kartu diimpor" in cli(runner, "import", str(path)).output
+    assert seen[0][1] == 1 + service._Writer.DEPTH  # DEPTH chunks handed to the writer and the next one read
+    assert [line for line, _ in seen] == read == list(range(2, 82, 10))
+    with app.app_context(), unit_of_work() as s:
+        assert s.scalars(select(Card.line).order_by(Card.id)).all() == list(range(2, 82))
