@@ -91,7 +91,7 @@ _FLAG_ORDER = {f: i for i, f in enumerate((
 ))}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class AddressInput:
     """An address as read: each field a cell of the file (text, a number Excel made of it, NaN or None). `Any`, not
     `object`: mypyc (setup.py) checks a compiled class's field types when they are set, and reads `object` as a name
@@ -107,8 +107,21 @@ class AddressInput:
     kode_pos: Any = None
     kode_wilayah: Any = None
 
+    def __init__(self, alamat: Any = None, rt: Any = None, rw: Any = None, kelurahan: Any = None,
+                 kecamatan: Any = None, kabupaten_kota: Any = None, provinsi: Any = None, kode_pos: Any = None,
+                 kode_wilayah: Any = None) -> None:  # native code when compiled: see NormalizedAddress
+        self.alamat = alamat
+        self.rt = rt
+        self.rw = rw
+        self.kelurahan = kelurahan
+        self.kecamatan = kecamatan
+        self.kabupaten_kota = kabupaten_kota
+        self.provinsi = provinsi
+        self.kode_pos = kode_pos
+        self.kode_wilayah = kode_wilayah
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class NormalizedAddress:
     status: str  # "CLEAR" or "UNCLEAR"
     flags: list[Flag]
@@ -121,6 +134,23 @@ class NormalizedAddress:
     street: str | None
     rt: str | None
     rw: str | None
+
+    # Written out rather than made by `dataclass`: compiled (setup.py), this one is native code; the one `dataclass`
+    # makes is a Python function, called for every address.
+    def __init__(self, status: str, flags: list[Flag], kode_wilayah: str | None, kelurahan: str | None,
+                 kecamatan: str | None, kabupaten_kota: str | None, provinsi: str | None, kode_pos: str | None,
+                 street: str | None, rt: str | None, rw: str | None) -> None:
+        self.status = status
+        self.flags = flags
+        self.kode_wilayah = kode_wilayah
+        self.kelurahan = kelurahan
+        self.kecamatan = kecamatan
+        self.kabupaten_kota = kabupaten_kota
+        self.provinsi = provinsi
+        self.kode_pos = kode_pos
+        self.street = street
+        self.rt = rt
+        self.rw = rw
 
 
 # ---------------------------------------------------------------------------------------------------------------

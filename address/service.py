@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from address.geocode import GeocoderChain, GeoQuery, GeoResult, Precision
+from address.geocode import NO_RESULT, GeocoderChain, GeoQuery, GeoResult, Precision
 from address.normalize import (
     BLOCKING,
     FLAG_LABELS,
@@ -58,7 +58,7 @@ class AddressPipeline:
         norm = self.normalizer.normalize(inp)
         if for_delivery:
             _flag_placeholder_street(norm)
-        geo = GeoResult(None, None, Precision.NONE, "none")
+        geo = NO_RESULT
         if self.chain is not None and norm.kode_wilayah and norm.status == "CLEAR":
             # Without a remote geocoder only the kelurahan's code matters: no query to build.
             chain = self.chain

@@ -923,12 +923,14 @@ class _RowChecker:
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
             rt, rw = rt or found_rt, rw or found_rw
-        card = CardRow(
+        # tuple.__new__: what CardRow(...) does, without the named tuple's `__new__`, a Python function that the
+        # compiled module (setup.py) would call for every row.
+        card: CardRow = tuple.__new__(CardRow, (
             line, nik, nama, tempat_lahir, born, gender, alamat, rt, rw,
             self._kelurahan[kelurahan], self._kecamatan[kecamatan], self._kabupaten_kota[kabupaten_kota],
             self._provinsi[provinsi], self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk,
             nomor_blanko, printed, _no_hp(no_hp), cod_amount, collect_old_card,
-        )
+        ))
         self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line  # last: a rejected row claims no blanko
         return card
 
