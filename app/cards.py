@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, false, insert, select, update
@@ -310,39 +309,46 @@ def cards_by_blanko(session: Session, office_id: int, blankos: Iterable[str]) ->
 
 @dataclass(frozen=True, slots=True)
 class NewCard:
-    """A card to create: its columns (`nomor_blanko` among them; not `state`), its first state and why."""
+    """A card to create: its columns' values (in the order `create_cards` is given the columns: a tuple per card,
+    not a dict, as an import makes 100,000 of them), its first state and why."""
 
-    values: Mapping[str, Any]
+    values: Sequence[Any]
     state: CardState
     reason: str
 
 
-def create_cards(session: Session, cards: Sequence[NewCard], actor: Actor, *,
+def create_cards(session: Session, columns: Sequence[str], cards: Sequence[NewCard], actor: Actor, *,
                  at: dt.datetime | None = None) -> list[int]:
-    """Insert new cards in bulk, each with its first history row; returns their ids in the order given.
+    """Insert new cards in bulk, each with its first history row; returns their ids in the order given. `columns`:
+    the card columns of each card's values (`nomor_blanko` among them; not `id`, `state` or `state_changed_at`).
 
     Core executemany with RETURNING runs as a few multi-row INSERTs (the ORM's ordered variant falls back to one
     statement per row on SQLite); the ids are matched back by the unique blanko number.
     """
     if not cards:
         return []
+    if len(cards[0].values) != len(columns) or {"id", "state", "state_changed_at"} & set(columns):
+        raise ValueError(f"create_cards: {len(cards[0].values)} values for the columns {', '.join(columns)}")
     for state in {c.state for c in cards}:
         check_move("baru", None, state)
     at = at or utcnow()
     table = Card.__table__
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        return _create_cards_sqlite(conn, cards, actor, at)
+        return _create_cards_sqlite(conn, columns, cards, actor, at)
     stmt = insert(table).returning(table.c.id, table.c.nomor_blanko)
     id_of = dict((b, i) for i, b in conn.execute(
-        stmt, [{**c.values, "state": c.state, "state_changed_at": at} for c in cards]))
-    ids = [id_of[c.values["nomor_blanko"]] for c in cards]
+        stmt, [{**dict(zip(columns, c.values, strict=True)), "state": c.state, "state_changed_at": at}
+               for c in cards]))
+    blanko = list(columns).index("nomor_blanko")
+    ids = [id_of[c.values[blanko]] for c in cards]
     conn.execute(insert(CardHistory.__table__), [
         _history(cid, None, c.state, at, actor, c.reason) for cid, c in zip(ids, cards, strict=True)])
     return ids
 
 
-def _create_cards_sqlite(conn: Any, cards: Sequence[NewCard], actor: Actor, at: dt.datetime) -> list[int]:
+def _create_cards_sqlite(conn: Any, columns: Sequence[str], cards: Sequence[NewCard], actor: Actor,
+                         at: dt.datetime) -> list[int]:
     """`create_cards` on SQLite, through the driver: SQLAlchemy's per-row parameter processing cost more than SQLite's
     own insert (an intake creates 100,000 cards and more at once), and many rows per INSERT statement make SQLite's
     per-statement work (the card triggers' statement journal) once per batch instead of once per card. The values
@@ -352,7 +358,7 @@ def _create_cards_sqlite(conn: Any, cards: Sequence[NewCard], actor: Actor, at: 
     cards."""
     card, history = Card.__table__, CardHistory.__table__
     dialect = conn.dialect
-    keys = [k for k in cards[0].values if k not in ("id", "state", "state_changed_at")]
+    keys = list(columns)
     defaults = {c.name: c.default.arg for c in card.c if c.name not in keys and c.default is not None
                 and c.default.is_scalar and c.name not in ("id", "state", "state_changed_at")}
     names = ["id", *keys, *defaults, "state", "state_changed_at"]
@@ -369,10 +375,9 @@ def _create_cards_sqlite(conn: Any, cards: Sequence[NewCard], actor: Actor, at: 
     used_states = {c.state for c in cards}
     state, when = processor(card.c.state), processor(card.c.state_changed_at)(at)
     states = {s: state(s) for s in used_states}
-    pick = itemgetter(*keys) if len(keys) > 1 else (lambda values: (values[keys[0]],))
     rows = []
     for c in cards:
-        row = [None, *pick(c.values), *constant, states[c.state], when]
+        row = [None, *c.values, *constant, states[c.state], when]
         for i, process, seen in convert:
             value = row[i]
             if value in seen:

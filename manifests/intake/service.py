@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, insert, select, text
@@ -209,10 +209,27 @@ _DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang b
 _STREET_MAX = Card.__table__.c.street.type.length
 
 
+class _Address(NamedTuple):
+    """A row's address as card columns: by name (`values`, for the rules) and as the values of `_ADDRESS_COLUMNS`."""
+
+    values: dict[str, Any]
+    row: tuple[Any, ...]
+
+
+# The columns `card_address_values` sets, in the order of `_Address.row`.
+_ADDRESS_COLUMNS = ("address_status", "address_flags", "kelurahan_code", "address_candidate", "street", "rt", "rw",
+                    "kode_pos", "lat", "lng", "geo_precision")
+# A card's columns, in the order of `_IntakeContext._card_values`.
+_CARD_COLUMNS = ("office_id", "print_run_id", "line", "nomor_blanko", "nik", "nama", "tempat_lahir", "tanggal_lahir",
+                 "jenis_kelamin", "alamat", *_ADDRESS_COLUMNS, "kelurahan_raw", "kecamatan_raw", "kabupaten_kota_raw",
+                 "provinsi_raw", "kode_wilayah_raw", "kode_pos_raw", "no_kk", "no_kk_hash", "no_hp", "tanggal_cetak",
+                 "cod_amount", "collect_old_card", "duplicate_of_id")
+
+
 @dataclass(slots=True)
 class _NewCard:
     row: CardRow
-    address: dict
+    address: _Address
     state: CardState
     reason: str
     duplicate_of: int | None = None
@@ -227,13 +244,13 @@ class _IntakeContext:
         self.actor = actor
         self.pipeline = pipeline
         self.kk_key = current_app.config["ANTAR_KK_KEY"]
-        self._ids = {"office_id": office.id, "print_run_id": run.id}  # read once: ORM attributes cost per card
-        self._addresses: dict[tuple, dict] = {}
+        self._ids = (office.id, run.id)  # read once: ORM attributes cost per card
+        self._addresses: dict[tuple, _Address] = {}
         self.withdrawals = list(
             session.scalars(select(Withdrawal).where(Withdrawal.office_id == office.id, Withdrawal.active))
         )
 
-    def add_chunk(self, rows: list[CardRow], addresses: list[dict], rejected: list[RejectedRow],
+    def add_chunk(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
                   result: ImportResult) -> None:
         """Make the cards of a chunk's rows (`addresses`: each row's, from `address`) and record its rejections."""
         rows, addresses = self._drop_known_blanko(rows, addresses, rejected, result)
@@ -241,15 +258,16 @@ class _IntakeContext:
         firsts: list[_NewCard] = []
         dups: list[_NewCard] = []
         for row, address in zip(rows, addresses, strict=True):
-            if address["street"] and len(address["street"]) > _STREET_MAX:
+            street = address.values["street"]
+            if street and len(street) > _STREET_MAX:
                 rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
-                                            f"{len(address['street'])} karakter, paling banyak {_STREET_MAX}", {}))
+                                            f"{len(street)} karakter, paling banyak {_STREET_MAX}", {}))
                 continue
             if row.nik in holders:
                 dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
                 continue
             holders[row.nik] = -1  # held by a card of this chunk; its id is known after the insert
-            firsts.append(_NewCard(row, address, *self._start_state(address)))
+            firsts.append(_NewCard(row, address, *self._start_state(address.values)))
         ids = self._insert_cards(firsts)
         holders.update({c.row.nik: i for c, i in zip(firsts, ids, strict=True)})
         for c in dups:
@@ -266,7 +284,7 @@ class _IntakeContext:
             ])
             result.rejected.extend(rejected)
 
-    def address(self, row: CardRow) -> dict:
+    def address(self, row: CardRow) -> _Address:
         """The card columns of the row's address (shared by rows with the same address: family members printed in
         the same run, the same household over several runs; read-only). No database: the address pipeline of an
         import places addresses from memory (loaded region geometry, no remote geocoder)."""
@@ -274,14 +292,17 @@ class _IntakeContext:
                row.kode_pos, row.kode_wilayah)
         address = self._addresses.get(key)
         if address is None:
-            address = card_address_values(self.pipeline.place(AddressInput(*key)))
+            values = card_address_values(self.pipeline.place(AddressInput(*key)))
+            if values.keys() != set(_ADDRESS_COLUMNS):
+                raise RuntimeError(f"card_address_values: {sorted(values)} is not {sorted(_ADDRESS_COLUMNS)}")
+            address = _Address(values, tuple([values[k] for k in _ADDRESS_COLUMNS]))
             if len(self._addresses) >= _ADDRESS_CACHE_MAX:
                 self._addresses.clear()
             self._addresses[key] = address
         return address
 
-    def _drop_known_blanko(self, rows: list[CardRow], addresses: list[dict], rejected: list[RejectedRow],
-                           result: ImportResult) -> tuple[list[CardRow], list[dict]]:
+    def _drop_known_blanko(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
+                           result: ImportResult) -> tuple[list[CardRow], list[_Address]]:
         """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected. A
         blanko of a card this file made in an earlier chunk (the reader checks within a chunk only) is what the
         reader says of a repeat within a chunk: the same card listed twice is skipped, another NIK rejected naming
@@ -340,23 +361,18 @@ class _IntakeContext:
         return CardState.READY, "Diterima dari cetakan; alamat jelas"
 
     def _insert_cards(self, items: list[_NewCard]) -> list[int]:
-        return create_cards(self.session, [NewCard(self._card_values(c), c.state, c.reason) for c in items],
-                            self.actor)
+        return create_cards(self.session, _CARD_COLUMNS,
+                            [NewCard(self._card_values(c), c.state, c.reason) for c in items], self.actor)
 
-    def _card_values(self, c: _NewCard) -> dict:
+    def _card_values(self, c: _NewCard) -> tuple[Any, ...]:
+        """The values of `_CARD_COLUMNS` (a tuple, not a dict: made for every card)."""
         r = c.row
-        return {
-            **self._ids, "line": r.line,
-            "nomor_blanko": r.nomor_blanko, "nik": r.nik, "nama": r.nama, "tempat_lahir": r.tempat_lahir,
-            "tanggal_lahir": r.tanggal_lahir, "jenis_kelamin": r.jenis_kelamin, "alamat": r.alamat,
-            **c.address, "kelurahan_raw": r.kelurahan, "kecamatan_raw": r.kecamatan,
-            "kabupaten_kota_raw": r.kabupaten_kota, "provinsi_raw": r.provinsi,
-            "kode_wilayah_raw": r.kode_wilayah, "kode_pos_raw": r.kode_pos,
-            "no_kk": None, "no_kk_hash": kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # never in clear
-            "no_hp": r.no_hp, "tanggal_cetak": r.tanggal_cetak,
-            "cod_amount": r.cod_amount, "collect_old_card": r.collect_old_card,
-            "duplicate_of_id": c.duplicate_of,
-        }
+        return (
+            *self._ids, r.line, r.nomor_blanko, r.nik, r.nama, r.tempat_lahir, r.tanggal_lahir, r.jenis_kelamin,
+            r.alamat, *c.address.row, r.kelurahan, r.kecamatan, r.kabupaten_kota, r.provinsi, r.kode_wilayah,
+            r.kode_pos, None, kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # no_kk never in clear
+            r.no_hp, r.tanggal_cetak, r.cod_amount, r.collect_old_card, c.duplicate_of,
+        )
 
 
 class _Writer:
