@@ -127,12 +127,13 @@ def import_print_run(
 # take rows at random places, and with the default 2 MB their pages go back and forth to the file.
 _SQLITE_CACHE_KIB = 16 * 1024
 # The garbage collector during an import: its young generation made larger, so that it looks less often at what the
-# import keeps (the normalizer's caches, the reader's memos: objects without cycles), which it would otherwise go
-# through again and again; and what the process held before the import (modules, the region list, the normalizer's
-# indexes) frozen out of its sight until the import ends (`gc.freeze`). At 200,000 the collector spent 0.5-0.7 s
-# of a 132,554-row import, against 1.0-1.5 s at 20,000 (timed with `gc.callbacks`, BENCHMARKS.md); the garbage it
-# can hold back is at most that many young objects.
-_GC_THRESHOLD = (200_000, 20, 20)
+# import keeps (the normalizer's caches, the reader's memos, the chunks read ahead: objects without cycles), which it
+# would otherwise go through again and again; and what the process held before the import (modules, the region list,
+# the normalizer's indexes) frozen out of its sight until the import ends (`gc.freeze`). Timed with `gc.callbacks` in
+# a 132,554-row import: 1.0-1.5 s at 20,000, 0.25-0.28 s in 3 collections at 200,000, 0.12-0.14 s in one at
+# 1,000,000 (the one after the import, when the threshold is back; BENCHMARKS.md). The garbage it can hold back is
+# at most that many young objects: the 1,000,000-row import's peak stays under 400 MiB.
+_GC_THRESHOLD = (1_000_000, 20, 20)
 # How long a thread may hold the interpreter's lock while another waits for it, for the length of an import (Python's
 # default is 5 ms): the writer thread asks for it back after each statement SQLite executed without it, a few dozen
 # times per chunk, while the reading thread runs Python; at 5 ms those waits made the writer the slower of the two.
