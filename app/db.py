@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -76,7 +78,26 @@ def simulated_clock(now: dt.datetime) -> Iterator[None]:
         _clock_offset = saved
 
 
+# The engines made, each with the process that made it (`dispose_engines`).
+_ENGINES: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine this process made: `antar` does it when a command ends, so that
+    the database sees its connections closed (SQLite checkpoints its write-ahead log when the last one closes)
+    before the interpreter exits, whatever else is left to free (app/launch.py). An engine inherited from the
+    process this one was forked from (a gunicorn worker) only forgets its connections: they are the parent's."""
+    for made, pid in list(_ENGINES.items()):
+        made.dispose(close=pid == os.getpid())
+
+
 def make_engine(url: str, *, busy_seconds: float = 30.0, pre_ping: bool = True) -> Engine:
+    engine = _make_engine(url, busy_seconds=busy_seconds, pre_ping=pre_ping)
+    _ENGINES[engine] = os.getpid()
+    return engine
+
+
+def _make_engine(url: str, *, busy_seconds: float, pre_ping: bool) -> Engine:
     if url.startswith("sqlite"):
         # A writer waits this long for another (an import holds the lock for its whole transaction); then the
         # request fails with "database is locked", which the application answers with 503 and Retry-After.
