@@ -1,5 +1,5 @@
 """Build step: the pure-Python modules on an import's hot path compiled to C extension modules with mypyc (the
-compiler mypy ships; black and mypy itself are built with it). The same code, type-checked: 1.5-1.6 times as fast
+compiler mypy ships; black and mypy itself are built with it). The same code, type-checked: 1.6-1.8 times as fast
 on addresses and rows (BENCHMARKS.md, intake). Each source's SHA-256 is recorded beside its extension
 (address/native.py runs the source instead when the two differ). Without mypyc or a C compiler, the package
 installs as pure Python, with a warning."""
