@@ -141,11 +141,11 @@ class Card(Base):
 
     __tablename__ = "card"
     __table_args__ = (
-        Index("ix_card_office_state", "office_id", "state"),
         Index("ix_card_office_nik", "office_id", "nik"),
         # With the state: the reconciliation's counts per kelurahan and state, and a print run's counts per state, are
         # index-only scans (migration 0016).
         Index("ix_card_office_kelurahan_state", "office_id", "kelurahan_code", "state"),
+        # By office and state (lists, counts), and by when the state changed: one index for both (migration 0019).
         Index("ix_card_office_state_changed", "office_id", "state", "state_changed_at"),
         Index("ix_card_print_run_state", "print_run_id", "state"),
     )
