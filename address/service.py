@@ -93,8 +93,13 @@ def query_of(norm: NormalizedAddress) -> GeoQuery:
                     provinsi=norm.provinsi, kode_pos=norm.kode_pos)
 
 
+# The card columns an address sets (`card_address_values`'s keys, in its order).
+CARD_ADDRESS_COLUMNS = ("address_status", "address_flags", "kelurahan_code", "address_candidate", "street", "rt",
+                        "rw", "kode_pos", "lat", "lng", "geo_precision")
+
+
 def card_address_values(placed: Placed) -> dict[str, Any]:
-    """The card columns an address sets (the state is decided by the caller)."""
+    """The card columns an address sets (`CARD_ADDRESS_COLUMNS`; the state is decided by the caller)."""
     a, g = placed.address, placed.geo
     clear = a.status == "CLEAR"
     return {

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,7 +26,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from address.normalize import AddressInput
-from address.service import AddressPipeline, card_address_values, flag_labels
+from address.service import CARD_ADDRESS_COLUMNS, AddressPipeline, card_address_values, flag_labels
 from app import jobs
 from app.cards import HOLDS_NIK, Actor, Card, CardState, NewCard, create_cards
 from app.db import is_postgresql, unit_of_work
@@ -211,20 +212,21 @@ _STREET_MAX = Card.__table__.c.street.type.length
 
 
 class _Address(NamedTuple):
-    """A row's address as card columns: by name (`values`, for the rules) and as the values of `_ADDRESS_COLUMNS`."""
+    """A row's address as card columns: by name (`values`, for the rules) and as the values of
+    `CARD_ADDRESS_COLUMNS`."""
 
     values: dict[str, Any]
     row: tuple[Any, ...]
 
 
-# The columns `card_address_values` sets, in the order of `_Address.row`.
-_ADDRESS_COLUMNS = ("address_status", "address_flags", "kelurahan_code", "address_candidate", "street", "rt", "rw",
-                    "kode_pos", "lat", "lng", "geo_precision")
+# An address's card columns as `_Address.row`, and the keys its `values` must have (checked once per address placed).
+_address_row = itemgetter(*CARD_ADDRESS_COLUMNS)
+_ADDRESS_KEYS = frozenset(CARD_ADDRESS_COLUMNS)
 # A card's columns, in the order of `_IntakeContext._card_values`.
 _CARD_COLUMNS = ("office_id", "print_run_id", "line", "nomor_blanko", "nik", "nama", "tempat_lahir", "tanggal_lahir",
-                 "jenis_kelamin", "alamat", *_ADDRESS_COLUMNS, "kelurahan_raw", "kecamatan_raw", "kabupaten_kota_raw",
-                 "provinsi_raw", "kode_wilayah_raw", "kode_pos_raw", "no_kk", "no_kk_hash", "no_hp", "tanggal_cetak",
-                 "cod_amount", "collect_old_card", "duplicate_of_id")
+                 "jenis_kelamin", "alamat", *CARD_ADDRESS_COLUMNS, "kelurahan_raw", "kecamatan_raw",
+                 "kabupaten_kota_raw", "provinsi_raw", "kode_wilayah_raw", "kode_pos_raw", "no_kk", "no_kk_hash",
+                 "no_hp", "tanggal_cetak", "cod_amount", "collect_old_card", "duplicate_of_id")
 
 
 @dataclass(slots=True)
@@ -294,9 +296,9 @@ class _IntakeContext:
         address = self._addresses.get(key)
         if address is None:
             values = card_address_values(self.pipeline.place(AddressInput(*key)))
-            if values.keys() != set(_ADDRESS_COLUMNS):
-                raise RuntimeError(f"card_address_values: {sorted(values)} is not {sorted(_ADDRESS_COLUMNS)}")
-            address = _Address(values, tuple([values[k] for k in _ADDRESS_COLUMNS]))
+            if values.keys() != _ADDRESS_KEYS:
+                raise RuntimeError(f"card_address_values: {sorted(values)} is not {sorted(_ADDRESS_KEYS)}")
+            address = _Address(values, _address_row(values))
             if len(self._addresses) >= _ADDRESS_CACHE_MAX:
                 self._addresses.clear()
             self._addresses[key] = address
