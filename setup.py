@@ -26,12 +26,14 @@ class BuildExt(build_ext):
             print(f"warning: the compiled modules were not built ({exc}); antar runs as pure Python",
                   file=sys.stderr)
             return
+        # The record goes where the extensions went, and only there: one beside an older in-place build (a wheel
+        # built from an edited checkout) would pass that build's extensions off as compiled from the new sources.
         for folder in sorted({Path(p).parent for p in COMPILED}):
             record = {Path(p).name: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in COMPILED
                       if Path(p).parent == folder}
-            for target in {folder, Path(self.build_lib) / folder} if not self.inplace else {folder}:
-                target.mkdir(parents=True, exist_ok=True)
-                (target / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+            target = folder if self.inplace else Path(self.build_lib) / folder
+            target.mkdir(parents=True, exist_ok=True)
+            (target / RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def extensions() -> list:
