@@ -8,7 +8,6 @@ commit on their own.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import weakref
@@ -16,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import orjson
 from flask import Flask, current_app
 from sqlalchemy import DateTime, MetaData, bindparam, cast, create_engine, event, func, update
 from sqlalchemy import exc as sa_exc
@@ -259,17 +259,12 @@ def pg_params(rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: s
     """The parameters of `pg_rows` (`one` when there is one row); a key missing from a row is NULL. Values go to the
     database as they are (no type processing: datetimes must be timezone-aware, as `UTCDateTime` requires). Many
     rows: NULLs are left out of the JSON (`json_to_recordset` reads a missing key as NULL): a shorter text to write
-    and for the database to parse (an event row has 28 columns, most of them usually empty)."""
+    and for the database to parse (an event row has 28 columns, most of them usually empty). The JSON is written by
+    orjson, datetimes and dates in ISO 8601 with their offset: a quarter of a 500-event batch's Python time went to
+    `json.dumps` and its datetime hook."""
     if len(rows) == 1:
         return {f"{prefix}{n}": rows[0].get(n) for n in names}
-    return {prefix: json.dumps([{k: v for k, v in r.items() if v is not None} for r in rows], default=_json_value,
-                               separators=(",", ":"))}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.date):  # datetime too: ISO 8601 with its offset
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a column value")
+    return {prefix: orjson.dumps([{k: v for k, v in r.items() if v is not None} for r in rows]).decode()}
 
 
 def update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from flask import current_app
 from geopy.distance import great_circle
 from sqlalchemy import (
@@ -344,7 +345,7 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
 def _stored(session: Session, ids: list[str]) -> dict[str, tuple[str, str, dt.datetime]]:
     """The events of `ids` already stored: event_id -> (tracking number, status, occurred_at in UTC)."""
     if is_postgresql(session):
-        rows = pg_execute(session, _PG_STORED, {"ids": json.dumps(ids)}).fetchall()
+        rows = pg_execute(session, _PG_STORED, {"ids": orjson.dumps(ids).decode()}).fetchall()
     else:
         rows = session.execute(select(_EVENTS.c.event_id, _EVENTS.c.tracking_number, _EVENTS.c.status,
                                       _EVENTS.c.occurred_at).where(_EVENTS.c.event_id.in_(ids))).all()
@@ -361,7 +362,7 @@ def _lock_items(session: Session, numbers: Sequence[str]) -> dict[str, _Item]:
     PostgreSQL, with their card and manifest, whether events wait held for them, and when their kelurahan's boundary
     was loaded (None without one)."""
     if is_postgresql(session):
-        rows = pg_execute(session, _LOCK_PG_SQL, {"numbers": json.dumps(list(numbers))}).fetchall()
+        rows = pg_execute(session, _LOCK_PG_SQL, {"numbers": orjson.dumps(list(numbers)).decode()}).fetchall()
     else:
         rows = session.connection().execute(_LOCK, {"numbers": list(numbers)}).all()
     items = {}

@@ -10,7 +10,6 @@ answered before Flask's request pipeline (`CourierGate`): a signed webhook needs
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -20,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+import orjson
+from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 from werkzeug.datastructures import EnvironHeaders
@@ -157,12 +157,12 @@ def _answer(read: Callable[[int], bytes], content_length: int | None, headers: A
     if not _verified(text, headers):
         return _error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
                            "dari sekarang.")
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
+    try:  # orjson: strict JSON (no NaN, no lone surrogate), nesting at most 1024 deep
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit"):
+            return _error(400, "JSON bersarang terlalu dalam; kontrak hanya memakai beberapa tingkat objek.")
         return _error(400, f"JSON tidak valid: {exc}")
-    except RecursionError:
-        return _error(400, "JSON bersarang terlalu dalam; kontrak hanya memakai beberapa tingkat objek.")
     webhook_id = headers.get("webhook-id", "")
     if isinstance(body, dict) and body.get("type") == SETTLEMENT_TYPE:
         return settlement_message(body, text, webhook_id)
@@ -175,7 +175,14 @@ def _answer(read: Callable[[int], bytes], content_length: int | None, headers: A
         answer = GROUPS.apply(_Post(current_app._get_current_object(), text, webhook_id, events, settings))
     else:
         answer = _apply_alone(text, webhook_id, events, settings)
-    return jsonify(results=answer) if isinstance(answer, list) else answer
+    return _results(answer) if isinstance(answer, list) else answer
+
+
+def _results(answer: list[dict[str, Any]]) -> Response:
+    """`{"results": [...]}` as `jsonify` writes it (keys sorted, compact, a final newline), by orjson: 500 results
+    in a fraction of the time."""
+    return Response(orjson.dumps({"results": answer}, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
+                    mimetype="application/json")
 
 
 def _apply_alone(text: str, webhook_id: str, events: list[Event], settings: Settings) -> Any:

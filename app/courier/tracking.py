@@ -231,8 +231,15 @@ def parse_timestamp(text: str, where: str) -> tuple[dt.datetime, str]:
         raise SchemaError(f"{where}: waktu tanpa zona waktu; kontrak mewajibkan offset, mis. +07:00")
     if not FIRST_YEAR <= ts.year <= LAST_YEAR:
         raise SchemaError(f"{where}: tahun {ts.year} di luar {FIRST_YEAR}..{LAST_YEAR}")
-    offset = ts.strftime("%z")
-    return ts.astimezone(dt.UTC), f"{offset[:3]}:{offset[3:]}"
+    delta = ts.utcoffset()
+    offset = _OFFSETS.get(delta)
+    if offset is None:
+        text = ts.strftime("%z")
+        offset = _OFFSETS[delta] = f"{text[:3]}:{text[3:]}"
+    return ts.astimezone(dt.UTC), offset
+
+
+_OFFSETS: dict[dt.timedelta | None, str] = {}  # an offset as written back (`+07:00`), by its value
 
 
 def parse_body(body: Any) -> list[Event]:

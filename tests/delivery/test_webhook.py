@@ -116,6 +116,11 @@ def test_unconfigured_secrets_are_503_so_the_courier_retries(webhook_app, client
     (lambda b: b.replace('"event_id": "e1"', '"event_id": 7'), "data.events[0].event_id"),
     (lambda b: b.replace('"attempt": 1', '"attempt": "satu"'), "data.events[0].attempt"),
     (lambda b: b.replace('"lat": null', '"lat": "x"'), "data.events[0].location.lat"),
+    # Strict JSON: no NaN (a coordinate that is none), no lone surrogate (text no column can hold), not nested deeper
+    # than any contract needs.
+    (lambda b: b.replace('"lat": null', '"lat": NaN'), "JSON tidak valid"),
+    (lambda b: b.replace('"courier_id": "PTR-0192"', '"courier_id": "\\ud800"'), "JSON tidak valid"),
+    (lambda b: '{"type": "tracking.events", "data": ' + "[" * 2000 + "]" * 2000 + "}", "bersarang"),
 ])
 def test_malformed_or_off_schema_body_is_400_naming_the_field(webhook_app, client, numbers, mutate, field):
     body = mutate(body_of([event(numbers[0], "ACCEPTED", T0, "e1")]))
