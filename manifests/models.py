@@ -101,12 +101,14 @@ class ManifestItem(Base):
         Index("uq_manifest_item_active_card", "card_id", unique=True,
               sqlite_where=text("active"), postgresql_where=text("active")),
         Index("ix_manifest_item_manifest_seq", "manifest_id", "seq"),
-        # The few items the problem lists, the COD and old-card figures read, out of one per card (migration 0016).
+        # The few items the problem lists, the COD and old-card figures read, out of one per card (migration 0016). No
+        # condition on a column every courier event changes (`tracking_status`): its item is then updated in place
+        # (migration 0020).
         *(Index(name, column, sqlite_where=text(condition), postgresql_where=text(condition))
           for name, column, condition in (
             ("ix_manifest_item_open", "manifest_id", "active AND final IS false"),
             ("ix_manifest_item_flagged", "manifest_id", "flagged IS NOT NULL"),
-            ("ix_manifest_item_at_post_office", "pickup_until", "tracking_status = 'AVAILABLE_FOR_PICKUP'"),
+            ("ix_manifest_item_at_post_office", "pickup_until", "pickup_until IS NOT NULL"),
             ("ix_manifest_item_cod", "manifest_id", "cod_amount IS NOT NULL"),
             ("ix_manifest_item_old_card", "manifest_id", "collect_old_card IS true"),
             ("ix_manifest_item_old_card_collected", "manifest_id", "old_card_collected IS true"))),

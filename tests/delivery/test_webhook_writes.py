@@ -5,14 +5,18 @@ history and dashboard counts on both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 from tracking import WIB, event, handed_over, post_events
 
 from app import tally
 from app.cards import Card, CardHistory, CardState
+from app.courier.tracking import parse_body
 from app.db import unit_of_work
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
+from delivery.service import Settings, apply_batch
 from manifests.models import ManifestItem
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
@@ -81,3 +85,22 @@ def test_one_batch_moves_cards_to_different_states_and_counts_them_once(webhook_
     assert [c.return_reason for c in states] == [None, "DECEASED", None, None]
     with webhook_app.app_context(), unit_of_work() as s:
         assert tally.differences(s, states[0].office_id) == []
+
+
+def test_an_event_that_changes_no_indexed_column_updates_its_item_in_place(webhook_app, client, runner, tmp_path):
+    """PostgreSQL (migration 0020): no index of `manifest_item` depends on its tracking status, and its pages keep
+    room, so an IN_TRANSIT writes a new version of each item on its page without touching an index (a HOT update)."""
+    if webhook_app.extensions["antar.engine"].dialect.name != "postgresql":
+        pytest.skip("heap-only updates are PostgreSQL's")
+    numbers = handed_over(webhook_app, runner, tmp_path)
+    assert {r["result"] for r in post_events(client, [event(n, "ACCEPTED", T0, f"{n}-acc")
+                                                      for n in numbers]).json["results"]} == {"applied"}
+    body = {"type": "tracking.events", "data": {"events": [
+        event(n, "IN_TRANSIT", T0 + dt.timedelta(hours=1), f"{n}-it") for n in numbers]}}
+    with webhook_app.app_context(), unit_of_work() as s:
+        results = apply_batch(s, json.dumps(body), "msg_it", parse_body(body), Settings.from_config(webhook_app.config))
+        assert {r["result"] for r in results} == {"applied"}
+        updated, in_place = s.execute(text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                                           "WHERE relid = 'manifest_item'::regclass")).one()
+    assert updated == len(numbers) and in_place == updated
+    assert {_state(webhook_app, n)[0].tracking_status for n in numbers} == {"IN_TRANSIT"}
