@@ -145,7 +145,7 @@ ACCESS_LOG_FORMAT = ('{"t": "%(t)s", "ip": "%(h)s", "method": "%(m)s", "path": "
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="Proses pekerja gunicorn.")
-@click.option("--threads", default=8, show_default=True, type=int,
+@click.option("--threads", default=16, show_default=True, type=int,
               help="Thread per pekerja (kiriman kurir yang datang bersamaan diterapkan dalam satu transaksi).")
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
