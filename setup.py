@@ -26,6 +26,8 @@ class BuildExt(build_ext):
             print(f"warning: the compiled modules were not built ({exc}); antar runs as pure Python",
                   file=sys.stderr)
             return
+        if not self.extensions:  # nothing compiled (no mypyc): a record written now would vouch for older extensions
+            return
         # The record goes where the extensions went, and only there: one beside an older in-place build (a wheel
         # built from an edited checkout) would pass that build's extensions off as compiled from the new sources.
         for folder in sorted({Path(p).parent for p in COMPILED}):

@@ -57,3 +57,22 @@ def test_an_extension_compiled_from_the_source_there_is_used(tmp_path):
     code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import fresh.mod"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.returncode != 0 and "ImportError" in loaded.stderr  # Python went for the (fake) extension
+
+
+def test_a_build_without_mypyc_leaves_the_record_as_it_was(tmp_path):
+    """`setup.py build_ext --inplace` where mypyc is missing compiles nothing: it must not record the sources there
+    as compiled, or extensions from an earlier build would be used for sources edited since."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "setup.py").write_text((root / "setup.py").read_text())
+    for source in ("address/normalize.py", "address/rtrw.py", "manifests/intake/reader.py"):
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / source).write_text("EDITED = True\n")
+    earlier = json.dumps({"normalize.py": "0" * 64, "rtrw.py": "0" * 64})
+    (tmp_path / "address" / RECORD).write_text(earlier)
+    build = ("import sys; sys.modules['mypyc'] = sys.modules['mypyc.build'] = None; "
+             "sys.argv = ['setup.py', 'build_ext', '--inplace']; exec(open('setup.py').read())")
+    done = subprocess.run([sys.executable, "-c", build], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "mypyc not installed" in done.stderr
+    assert (tmp_path / "address" / RECORD).read_text() == earlier
+    assert not (tmp_path / "manifests" / "intake" / RECORD).exists()
