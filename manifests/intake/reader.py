@@ -693,8 +693,14 @@ def _check_gender(value: str) -> str:
     return gender
 
 
+# Control characters (C0, DEL, C1) that a register's export can leave inside a cell become a space, as a tab or a
+# line break already does: no name or address keeps an invisible character, nor loses the gap it stood for.
+_CONTROLS: dict[int, str] = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
+
+
 def _collapse(value: str) -> str:
-    return " ".join(value.split())
+    """The words of a free-text cell, one space between them."""
+    return " ".join(value.translate(_CONTROLS).split())
 
 
 def _optional_text(value: str) -> str | None:
@@ -885,12 +891,12 @@ class _RowChecker:
             printed = None  # reported in its turn below: NIK, name and birth date come first
         reference = printed or self._today
         nik = _check_nik(nik, reference)
-        nama = " ".join(nama.split()).upper()
+        nama = _collapse(nama).upper()
         if nama in _EMPTY_MARKERS:
             raise _Reject("nama", "Nama kosong")
         if len(nama) > _NAMA_MAX:
             raise _too_long("nama", nama)
-        alamat = " ".join(alamat.split())
+        alamat = _collapse(alamat)
         if not alamat:
             raise _Reject("alamat", "Alamat kosong")
         if len(alamat) > _ALAMAT_MAX:

@@ -742,3 +742,11 @@ def test_check_print_run_reads_only_the_start(tmp_path):
     intake.check_print_run(path)  # the malformed row at the end is for the import to find
     with pytest.raises(IntakeFileError, match="baris 302 berisi"):
         read_all(path)
+
+
+def test_control_characters_in_a_name_or_an_address_stand_for_a_space(tmp_path):
+    rows, rejected, _ = read_all(write_csv(tmp_path, [
+        card(nama="SITI\x01AMINAH\x7f", alamat="KP.\x0bSAWAH\x85NO. 5", tempat_lahir="BE\x02KASI"),
+    ]))
+    assert rejected == []
+    assert (rows[0].nama, rows[0].alamat, rows[0].tempat_lahir) == ("SITI AMINAH", "KP. SAWAH NO. 5", "BE KASI")
