@@ -425,6 +425,7 @@ def main() -> None:
     parser.add_argument("--py-spy-bin", default=shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")))
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
+    args.bare_threads = args.bare_threads or args.server_threads
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -462,8 +463,7 @@ def main() -> None:
               flush=True)
 
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.bare_threads or args.server_threads),
-                     "-k", "gthread",
+        bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.bare_threads), "-k", "gthread",
                      "-b", "127.0.0.1:{port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
                      "--graceful-timeout", "10"]
         antar_argv = [str(Path(sys.executable).with_name("antar")), "serve", "--host", "127.0.0.1", "--port",
@@ -509,7 +509,7 @@ def main() -> None:
         summary = {"date": dt.date.today().isoformat(), "postgres": pg, "cores": os.cpu_count(),
                    "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
                    "gunicorn": f"{args.workers} workers x {args.server_threads} threads (gthread)",
-                   "bare_threads": args.bare_threads or args.server_threads,
+                   "bare_threads": args.bare_threads,
                    "single": phase_summary(runs, "single", "req_per_s", 0.5),
                    "batch_500": {**phase_summary(runs, "batch", "events_per_s", None), "target_events_per_s": 20_000},
                    "in_process_single_post": in_process}
