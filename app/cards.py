@@ -171,7 +171,7 @@ class Card(Base):
     kode_pos_raw: Mapped[str | None] = mapped_column(String(5))
     no_kk: Mapped[str | None] = mapped_column(String(16))  # not written any more: see no_kk_hash
     # The family card number as a keyed hash (HMAC-SHA256, key outside the database): the citizen's second factor.
-    no_kk_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    no_kk_hash: Mapped[str | None] = mapped_column(String(64))  # read beside the NIK only: no index of its own
     no_hp: Mapped[str | None] = mapped_column(String(20))
     cod_amount: Mapped[int | None]  # layanan COD: the fee the citizen pays the postman, whole rupiah
     collect_old_card: Mapped[bool] = mapped_column(default=False, server_default=false())
