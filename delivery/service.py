@@ -586,7 +586,7 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
             "mk AS MATERIALIZED (SELECT k, nextval(pg_get_serial_sequence('webhook_message', 'id')) AS id FROM m_)",
             "m AS (INSERT INTO webhook_message (id, webhook_id, received_at, event_count, body) SELECT mk.id, "
             "m_.webhook_id, m_.received_at, m_.event_count, m_.body FROM m_ JOIN mk USING (k) RETURNING id)"]))
-        params.update(pg_params(messages, _MESSAGE_NAMES, "m_"))
+        params.update(pg_params(messages, _MESSAGE_NAMES, "m_", one=False))
     elif message is not None:
         parts.append("m AS (INSERT INTO webhook_message (webhook_id, received_at, event_count, body) VALUES "
                      "(%(webhook_id)s, %(received_at)s, %(event_count)s, %(body)s) RETURNING id)")
@@ -603,7 +603,7 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
                f"{pg_rows(_EVENT_COLUMNS_K, 'e_', ('k', *_EVENT_VALUES))} JOIN mk ON mk.k = e_.k" if many else
                f"SELECT {of_message}, e_.* FROM {pg_rows([_EVENTS.c[n] for n in _EVENT_VALUES], 'e_', one=one)}")
             + " ON CONFLICT (event_id) DO NOTHING RETURNING 1)")))
-        params.update(pg_params(batch.new_rows, ("k", *_EVENT_VALUES) if many else _EVENT_VALUES, "e_"))
+        params.update(pg_params(batch.new_rows, ("k", *_EVENT_VALUES) if many else _EVENT_VALUES, "e_", one=one))
         guard = "(SELECT count(*) FROM e) = %(expected)s"
         params["expected"] = len(batch.new_rows)
     if batch.rejected_rows:
@@ -617,7 +617,8 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
                f"SELECT {of_message}, r_.* FROM "
                f"{pg_rows([RejectedEvent.__table__.c[n] for n in _REJECTED_VALUES], 'r_', one=one)}{where}")
             + ")")))
-        params.update(pg_params(batch.rejected_rows, ("k", *_REJECTED_VALUES) if many else _REJECTED_VALUES, "r_"))
+        params.update(pg_params(batch.rejected_rows, ("k", *_REJECTED_VALUES) if many else _REJECTED_VALUES, "r_",
+                                 one=one))
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in _item_rows(items, now):
         shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)

@@ -130,3 +130,29 @@ def test_a_batch_over_every_item_of_its_pages_updates_them_in_place(webhook_app,
         updated, in_place = _item_updates(s)
     assert updated == len(numbers) and in_place >= 0.9 * updated, (updated, in_place)
     assert {_state(webhook_app, n)[0].tracking_status for n in numbers} == {"ACCEPTED"}
+
+
+def test_a_group_with_one_new_event_and_one_rejected_is_written_by_its_one_statement(webhook_app, runner, tmp_path):
+    """PostgreSQL (`apply_group`): the group's statement takes its rows as JSON arrays, also when only one event of
+    the group is new (the other message repeats it) and one is rejected; a single row was once sent as a VALUES
+    row's parameters, which that statement does not read, and the group fell back to post by post."""
+    if webhook_app.extensions["antar.engine"].dialect.name != "postgresql":
+        pytest.skip("groups are PostgreSQL's")
+    from delivery.service import apply_group
+
+    [number] = handed_over(webhook_app, runner, tmp_path)[:1]
+    first = [event(number, "ACCEPTED", T0, "g-acc")]
+    second = [event(number, "ACCEPTED", T0, "g-acc"), event("RB000000000ID", "ACCEPTED", T0, "g-unknown")]
+    messages = [(json.dumps(m), f"msg_g{k}", parse_body({"type": "tracking.events", "data": {"events": m}}))
+                for k, m in enumerate((first, second))]
+    with webhook_app.app_context(), unit_of_work() as s:
+        answers = apply_group(s, messages, Settings.from_config(webhook_app.config))
+    assert [[r["result"] for r in a] for a in answers] == [["applied"], ["duplicate", "rejected"]]
+    with webhook_app.app_context(), unit_of_work() as s:
+        stored = s.execute(select(TrackingEvent.event_id, WebhookMessage.webhook_id)
+                           .join(WebhookMessage, WebhookMessage.id == TrackingEvent.message_id)).all()
+        rejected = s.execute(select(RejectedEvent.event_id, WebhookMessage.webhook_id)
+                             .join(WebhookMessage, WebhookMessage.id == RejectedEvent.message_id)).all()
+    assert [tuple(r) for r in stored] == [("g-acc", "msg_g0")]
+    assert [tuple(r) for r in rejected] == [("g-unknown", "msg_g1")]
+    assert _state(webhook_app, number)[0].tracking_status == "ACCEPTED"
