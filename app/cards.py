@@ -489,20 +489,20 @@ def pg_move_parts(moves: Sequence[Move], actor: Actor, at: dt.datetime, *, prefi
     rows = [{"id": m.card_id, "state": m.target, "state_changed_at": at, **m.values,
              **{f"set_{k}": k in m.values for k in extra}, "from_state": m.current, "reason": m.reason[:500]}
             for m in moves]
-    src = f"{prefix}_"
-    key = (prefix, tuple(extra), len(rows) == 1, guard)
+    src, one = f"{prefix}_", len(rows) == 1
+    key = (prefix, tuple(extra), one, guard)
     parts = _PG_MOVE_PARTS.get(key)
     if parts is None:
         sets = ", ".join(["state = v.state", "state_changed_at = v.state_changed_at",
                           *(f"{k} = CASE WHEN v.set_{k} THEN v.{k} ELSE card.{k} END" for k in extra)])
         only = f" AND {guard}" if guard else ""
         parts = _PG_MOVE_PARTS[key] = [
-            f"{src} AS (SELECT * FROM {pg_rows(columns, src, names, one=len(rows) == 1)})",
+            f"{src} AS (SELECT * FROM {pg_rows(columns, src, names, one=one)})",
             f"{prefix}_cards AS (UPDATE card SET {sets} FROM {src} AS v WHERE card.id = v.id{only})",
             f"{prefix}_history AS (INSERT INTO card_history (card_id, from_state, to_state, at, actor, user_id, "
             f"reason) SELECT v.id, v.from_state, v.state, %({prefix}_at)s::timestamptz, "
             f"%({prefix}_actor)s::varchar, %({prefix}_user)s::integer, v.reason FROM {src} AS v WHERE true{only})"]
-    return parts, {**pg_params(rows, names, src), f"{prefix}_at": at, f"{prefix}_actor": actor.label,
+    return parts, {**pg_params(rows, names, src, one=one), f"{prefix}_at": at, f"{prefix}_actor": actor.label,
                    f"{prefix}_user": actor.user_id}
 
 

@@ -623,8 +623,9 @@ def _pg_write(session: Session, batch: _Batch, items: list[_Item], now: dt.datet
     for r in _item_rows(items, now):
         shapes.setdefault(tuple(sorted(k for k in r if k != "id")), []).append(r)
     for n, (columns, rows) in enumerate(shapes.items()):
-        parts.append(_sql(("i", n, columns, len(rows) == 1, guard), _item_update, n, columns, len(rows) == 1, guard))
-        params.update(pg_params(rows, ("id", *columns), f"i{n}_"))
+        one = len(rows) == 1
+        parts.append(_sql(("i", n, columns, one, guard), _item_update, n, columns, one, guard))
+        params.update(pg_params(rows, ("id", *columns), f"i{n}_", one=one))
     if allowed:
         card_parts, card_params = pg_move_parts(allowed, COURIER, now, guard=guard)
         parts.extend(card_parts)
