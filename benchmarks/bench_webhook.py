@@ -15,14 +15,18 @@ posts read from files, none twice:
   --batch-items items.
 
 Each phase is `wrk -t<threads> -c<connections> -d<duration>` against each server in turn, after a warm-up of a few
-seconds on events of other items; --rounds repeats the turns (fresh items each round) and the median of the rounds'
+seconds on events of other items, and after a CHECKPOINT and a sync (no phase pays for the writes of the one
+before); --rounds repeats the turns (fresh items each round; round r starts with the server after round r-1's
+first, so that no server always follows the durable endpoint's writes) and the median of the rounds'
 ratios antar/bare is reported: on a machine shared with other work, the servers of one round saw about the same
 load. Durability as in production: PostgreSQL keeps `synchronous_commit=on` and `fsync=on`, and antar's 200 goes out
 after the commit. Every answer's results are counted by the Lua script and checked against the rows stored.
 
 Set-up (not timed): a fresh schema migrated to head, the Bekasi kelurahan boundaries loaded (when the file is there),
 handed-over items bulk-inserted (cards WITH_COURIER with a kelurahan and a location, manifests HANDED_OVER of 500
-items, active items with S10 numbers).
+items, active items with S10 numbers), then `VACUUM (ANALYZE)` of those tables and a `CHECKPOINT`: the tables as they
+are when events come, days after the import (without it, autovacuum worked through the new rows during the first
+measured round, which then ran at half the speed of the others).
 
 Also in the output: CPU per post of wrk, the gunicorn processes and the apps' PostgreSQL backends (found by
 `application_name`; wrk's includes reading its files), the machine's load average, and, in-process (Flask test client
@@ -150,7 +154,12 @@ def handed_over_items(url: str, count: int, geo: Path | None) -> list[Item]:
         for table in ("manifest", "card", "manifest_item"):
             conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            conn.exec_driver_sql(f"ANALYZE {table}")
+    # As an office's tables are when the courier's events come, days after the import: vacuumed (hint bits set,
+    # visibility map written) and the import's WAL checkpointed. Otherwise autovacuum takes up the hundreds of
+    # thousands of rows just inserted during the first measured round, and that round pays for the set-up.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) manifest, card, manifest_item, region_geo")
+        conn.exec_driver_sql("CHECKPOINT")
     engine.dispose()
     return items
 
@@ -309,6 +318,17 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
             "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
             "cpu_us_per_post": {k: round(1e6 * v / max(posts, 1)) for k, v in cpu.items()},
             "load_average": [load0, os.getloadavg()[0]]}
+
+
+def settle(url: str) -> None:
+    """Before each measured phase (not timed): what the phase before wrote is checkpointed and written out (the
+    durable endpoint's batches write about half a gigabyte in 10 seconds), so that no phase pays for another's
+    writes."""
+    engine = sa.create_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    engine.dispose()
+    os.sync()
 
 
 def stored_events(url: str) -> int:
@@ -486,6 +506,7 @@ def main() -> None:
             write_signed(prefix, plans[plan])  # signed just before: timestamps are checked (5 minutes)
             db_pids = backend_pids(setup_url, app_names[name]) if name in app_names else []
             before = stored_events(setup_url) if name == "antar" else 0
+            settle(setup_url)
             spy = args.py_spy if (name == "antar" and plan == "single0") else None
             r = run_wrk(server, prefix, args, seconds, BATCH if phase == "batch" else 1, db_pids, spy)
             if name == "antar":
@@ -502,7 +523,8 @@ def main() -> None:
             run(name, "warm", "warm", args.warm_up)
         for phase in ("single", "batch"):
             for r in range(args.rounds):
-                for name in servers:
+                names = list(servers)
+                for name in names[r % len(names):] + names[:r % len(names)]:  # each server first in turn
                     run(name, phase, f"{phase}{r}", args.duration)
 
         in_process = statements_per_post(plain_url, probe)
