@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -221,3 +223,77 @@ def test_a_group_that_meets_an_event_stored_meanwhile_goes_post_by_post(webhook_
         # Nothing of the failed group stayed: the three posts, the other process's message, one event each.
         assert s.scalar(select(func.count()).select_from(WebhookMessage)) == 4
         assert s.scalar(select(func.count()).select_from(TrackingEvent)) == 3
+
+
+
+def _groups_of(linger: float) -> tuple[webhook.PostGroups, list[int], threading.Event, Any]:
+    """A PostGroups of its own whose groups are recorded (their sizes) instead of written, each held while `gate` is
+    clear; `post()` sends one post from a thread of its own, as a request thread does, and returns that thread."""
+    groups = webhook.PostGroups()
+    groups.LINGER = linger
+    sizes: list[int] = []
+    gate = threading.Event()
+    gate.set()
+
+    def apply(group):
+        sizes.append(len(group))
+        gate.wait(20)
+        for p in group:
+            p.answer = []
+            p.done.set()
+
+    groups._apply = apply
+    app = object()
+
+    def post() -> threading.Thread:
+        t = threading.Thread(target=groups.apply, args=(webhook._Post(app, "{}", "m", [object()], None),))
+        t.start()
+        return t
+
+    return groups, sizes, gate, post
+
+
+def _wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + 20
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _group_behind_a_held_one(groups: webhook.PostGroups, sizes: list[int], gate: threading.Event, post: Any,
+                             n: int) -> None:
+    """A post applied alone and held; `n` posts queue behind it and are the next group."""
+    gate.clear()
+    held = post()
+    _wait_for(lambda: groups._queue.qsize() == 0 and sizes)
+    others = [post() for _ in range(n)]
+    _wait_for(lambda: groups._queue.qsize() == n)
+    gate.set()
+    for t in [held, *others]:
+        t.join(20)
+
+
+def test_while_posts_come_together_a_group_waits_briefly_for_as_many_as_the_last_had():
+    groups, sizes, gate, post = _groups_of(linger=2.0)  # generous: the machine's speed does not matter
+    _group_behind_a_held_one(groups, sizes, gate, post, 3)
+    assert sizes == [1, 3]
+    # The last group had three posts: a post now waits for two more that come a little later, and the three are one
+    # group (without the wait, the first would have been a group alone and the two the next).
+    first = post()
+    time.sleep(0.2)
+    rest = [post(), post()]
+    for t in [first, *rest]:
+        t.join(20)
+    assert sizes == [1, 3, 3]
+
+
+def test_a_post_that_comes_alone_is_applied_at_once_or_after_a_burst_waits_at_most_the_linger():
+    groups, sizes, gate, post = _groups_of(linger=0.3)
+    started = time.monotonic()
+    post().join(20)
+    assert sizes == [1] and time.monotonic() - started < 0.25  # the last group (none yet) had one post: no wait
+    _group_behind_a_held_one(groups, sizes, gate, post, 2)
+    assert sizes == [1, 1, 2]
+    started = time.monotonic()
+    post().join(20)
+    waited = time.monotonic() - started
+    assert sizes == [1, 1, 2, 1] and 0.25 <= waited < 2.0  # waited for company, then went alone
