@@ -57,8 +57,8 @@ class CardRow(NamedTuple):
     kecamatan: str | None
     kabupaten_kota: str | None
     provinsi: str | None
-    kode_wilayah: str | None
-    kode_pos: str | None
+    kode_wilayah: str | None  # a kelurahan code, or the value as written when it is not one (is_kode_wilayah)
+    kode_pos: str | None  # a kode pos, or the value as written when it is not one (is_kode_pos)
     no_kk: str | None
     nomor_blanko: str
     tanggal_cetak: dt.date
@@ -730,19 +730,40 @@ _NO_PHONE = frozenset({"0", "TIDAK ADA", "TDK ADA", "BELUM ADA", "BLM ADA"})
 
 
 def _kode_wilayah(value: str) -> str | None:
+    """The kelurahan code in its dotted form; a value that is not one as written (`is_kode_wilayah` says which:
+    staff see it on the card, the address is placed without it); None for an empty cell."""
     text = value.strip()
     if len(text) > LIMITS["kode_wilayah"]:
         raise _too_long("kode_wilayah", text)
     match = _KODE_WILAYAH.fullmatch(text)
-    return ".".join(match.groups()) if match else None
+    if match:
+        return ".".join(match.groups())
+    return None if text.upper() in _EMPTY_MARKERS else text
 
 
 def _kode_pos(value: str) -> str | None:
+    """The five-digit kode pos; a value that is not one as written (`is_kode_pos` says which); None for an empty
+    cell."""
     text = value.strip()
     if len(text) > LIMITS["kode_pos"]:
         raise _too_long("kode_pos", text)
-    text = text.removesuffix(".0")
-    return text if _KODE_POS.fullmatch(text) else None
+    code = text.removesuffix(".0")
+    if _KODE_POS.fullmatch(code):
+        return code
+    return None if text.upper() in _EMPTY_MARKERS else text
+
+
+_DOTTED_KODE_WILAYAH = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}", re.ASCII)
+
+
+def is_kode_wilayah(value: str | None) -> bool:
+    """Whether a row's `kode_wilayah` is a kelurahan code (else it is the file's value as written, or None)."""
+    return value is not None and _DOTTED_KODE_WILAYAH.fullmatch(value) is not None
+
+
+def is_kode_pos(value: str | None) -> bool:
+    """Whether a row's `kode_pos` is a kode pos (else it is the file's value as written, or None)."""
+    return value is not None and _KODE_POS.fullmatch(value) is not None
 
 
 def _no_hp(value: str) -> str | None:

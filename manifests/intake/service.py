@@ -41,6 +41,8 @@ from manifests.intake.reader import (
     check_print_run,
     estimate_rows,
     file_sha256,
+    is_kode_pos,
+    is_kode_wilayah,
     read_print_run,
 )
 
@@ -266,11 +268,13 @@ class _IntakeContext:
                 rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
                                             f"{len(street)} karakter, paling banyak {_STREET_MAX}", {}))
                 continue
+            note = _odd_codes(row)
             if row.nik in holders:
-                dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON))
+                dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON + note))
                 continue
             holders[row.nik] = -1  # held by a card of this chunk; its id is known after the insert
-            firsts.append(_NewCard(row, address, *self._start_state(address.values)))
+            state, reason = self._start_state(address.values)
+            firsts.append(_NewCard(row, address, state, reason + note))
         ids = self._insert_cards(firsts)
         holders.update({c.row.nik: i for c, i in zip(firsts, ids, strict=True)})
         for c in dups:
@@ -291,8 +295,10 @@ class _IntakeContext:
         """The card columns of the row's address (shared by rows with the same address: family members printed in
         the same run, the same household over several runs; read-only). No database: the address pipeline of an
         import places addresses from memory (loaded region geometry, no remote geocoder)."""
+        pos, code = row.kode_pos, row.kode_wilayah  # what is not a code is placed without (`_odd_codes`)
         key = (row.alamat, row.rt, row.rw, row.kelurahan, row.kecamatan, row.kabupaten_kota, row.provinsi,
-               row.kode_pos, row.kode_wilayah)
+               pos if pos is None or is_kode_pos(pos) else None,
+               code if code is None or is_kode_wilayah(code) else None)
         address = self._addresses.get(key)
         if address is None:
             values = card_address_values(self.pipeline.place(AddressInput(*key)))
@@ -372,10 +378,24 @@ class _IntakeContext:
         r = c.row
         return (
             *self._ids, r.line, r.nomor_blanko, r.nik, r.nama, r.tempat_lahir, r.tanggal_lahir, r.jenis_kelamin,
-            r.alamat, *c.address.row, r.kelurahan, r.kecamatan, r.kabupaten_kota, r.provinsi, r.kode_wilayah,
-            r.kode_pos, None, kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # no_kk never in clear
+            r.alamat, *c.address.row, r.kelurahan, r.kecamatan, r.kabupaten_kota, r.provinsi,
+            r.kode_wilayah if is_kode_wilayah(r.kode_wilayah) else None,  # codes only; the rest is in the history
+            r.kode_pos if is_kode_pos(r.kode_pos) else None,
+            None, kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # no_kk never in clear
             r.no_hp, r.tanggal_cetak, r.cod_amount, r.collect_old_card, c.duplicate_of,
         )
+
+
+def _odd_codes(row: CardRow) -> str:
+    """What the row's code columns held that is not a code, for the card's first history line: the card keeps only
+    codes in those columns and its address is placed without the rest, but nothing the file said is lost, and staff
+    see why the code did not count."""
+    notes = []
+    if row.kode_wilayah is not None and not is_kode_wilayah(row.kode_wilayah):
+        notes.append(f"kode wilayah di berkas '{row.kode_wilayah}' bukan kode kelurahan")
+    if row.kode_pos is not None and not is_kode_pos(row.kode_pos):
+        notes.append(f"kode pos di berkas '{row.kode_pos}' bukan 5 angka")
+    return f"; {'; '.join(notes)} (tidak dipakai untuk alamat)" if notes else ""
 
 
 class _Writer:

@@ -188,3 +188,29 @@ def test_every_column_of_an_imported_card_holds_its_own_value(app, runner, tmp_p
         # Placed by the kelurahan's geometry where the region data has it (not in every test set-up): then a point.
         assert card.geo_precision in {p.value for p in Precision}
         assert (card.lat is None) == (card.lng is None) == (card.geo_precision == Precision.NONE.value)
+
+
+def test_a_code_column_that_is_not_a_code_is_kept_in_the_cards_history_and_not_used_for_the_address(app, runner,
+                                                                                                   tmp_path):
+    """A kode pos or kode wilayah that is not one (four digits, a code with a part too many) is not lost: the card's
+    first history line says what the file had and that it was not used; the card's code columns hold codes only, and
+    the address is placed as if the column were empty."""
+    rows = [card_row(1, kode_pos="1751", kode_wilayah="32.16.06.1001.9999"),
+            card_row(2, kode_pos="17510", kode_wilayah="32.16.06.1001"),
+            card_row(3, kode_pos="-", kode_wilayah=""),  # empty, as registers write it: nothing to note
+            card_row(4, kode_pos="", kode_wilayah="")]
+    assert "4 kartu diimpor" in cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).output
+    with app.app_context(), unit_of_work() as s:
+        cards = s.scalars(select(Card).order_by(Card.line)).all()
+        first: dict[int, str] = {}
+        for h in s.scalars(select(CardHistory).order_by(CardHistory.id)):
+            first.setdefault(h.card_id, h.reason)
+    odd, good, dash, empty = cards
+    assert (odd.kode_pos_raw, odd.kode_wilayah_raw) == (None, None)
+    assert (good.kode_pos_raw, good.kode_wilayah_raw) == ("17510", "32.16.06.1001")
+    assert ("kode wilayah di berkas '32.16.06.1001.9999' bukan kode kelurahan; kode pos di berkas '1751' bukan "
+            "5 angka (tidak dipakai untuk alamat)") in first[odd.id]
+    assert "kode" not in first[good.id] and "kode" not in first[dash.id] and "kode" not in first[empty.id]
+    # Placed as the card without codes: the same kelurahan, status and flags.
+    placed = ("kelurahan_code", "address_status", "address_flags", "kode_pos", "state")
+    assert [getattr(odd, k) for k in placed] == [getattr(empty, k) for k in placed]

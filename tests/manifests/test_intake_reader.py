@@ -129,7 +129,11 @@ def test_valid_row_is_cleaned(tmp_path):
     assert chunks[-1].lines_read == 1
 
 
-def test_optional_values_that_are_not_well_formed_become_none(tmp_path):
+def test_optional_codes_that_are_not_well_formed_are_kept_as_written_and_told_apart(tmp_path):
+    # Not codes: kept as the file wrote them (the import notes them in the card's history and places the address
+    # without them); `is_kode_wilayah` / `is_kode_pos` tell a code from such a value. Empty cells are None.
+    from manifests.intake.reader import is_kode_pos, is_kode_wilayah
+
     rows, rejected, _ = read_all(
         write_csv(
             tmp_path,
@@ -141,18 +145,23 @@ def test_optional_values_that_are_not_well_formed_become_none(tmp_path):
                     kode_pos="17520x",
                     no_hp="+62 812 345 678",
                 ),
+                card(nomor_blanko="B0010", kode_wilayah="-", kode_pos="N/A"),
             ],
         )
     )
     assert rejected == []
     assert (rows[0].kode_wilayah, rows[0].kode_pos, rows[0].no_kk, rows[0].no_hp, rows[0].provinsi) == (
         "32.16.06.1001",
-        None,
+        "1752",
         None,
         None,
         None,
     )
-    assert (rows[1].kode_wilayah, rows[1].kode_pos, rows[1].no_hp) == (None, None, "+62812345678")
+    assert (rows[1].kode_wilayah, rows[1].kode_pos, rows[1].no_hp) == ("32.16.6.1001", "17520x", "+62812345678")
+    assert (rows[2].kode_wilayah, rows[2].kode_pos) == (None, None)
+    assert [is_kode_wilayah(r.kode_wilayah) for r in rows] == [True, False, False]
+    assert [is_kode_pos(r.kode_pos) for r in rows] == [False, False, False]
+    assert is_kode_pos("17510") and not is_kode_pos("17510.0") and not is_kode_pos("1751")
 
 
 @pytest.mark.parametrize(
