@@ -218,10 +218,11 @@ class _Alone(Exception):
 
 class PostGroups:
     """Group commit for the courier's posts, on PostgreSQL. Each post's events are applied by one thread of the
-    process; the posts that arrived while it was busy with the previous group are applied together, as one batch
-    in one transaction (`delivery.service.apply_group`: two statements and one commit for all of them, where each
-    post alone costs two statements and a commit), and each post is answered only after that commit. Under load
-    that is several posts a transaction; a post that arrives alone is applied alone, as before.
+    process; the posts that arrived while it was busy with the previous group (and, while posts come together, in
+    the next few milliseconds: `LINGER`) are applied together, as one batch in one transaction
+    (`delivery.service.apply_group`: two statements and one commit for all of them, where each post alone costs two
+    statements and a commit), and each post is answered only after that commit. Under load that is several posts a
+    transaction; a post that arrives alone is applied alone, at once.
 
     Whatever the group cannot settle is applied post by post, each in its own transaction exactly as a post alone
     (`_apply_alone`): an item still waiting for its handover or with held events, an event stored meanwhile by another
