@@ -219,6 +219,9 @@ class _Address(NamedTuple):
 
     values: dict[str, Any]
     row: tuple[Any, ...]
+    # The row's kode_wilayah and kode_pos if they are codes, else None (part of the key the address is shared by):
+    # what the card stores and what its address was placed with.
+    codes: tuple[str | None, str | None]
 
 
 # An address's card columns as `_Address.row`, and the keys its `values` must have (checked once per address placed).
@@ -268,7 +271,7 @@ class _IntakeContext:
                 rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
                                             f"{len(street)} karakter, paling banyak {_STREET_MAX}", {}))
                 continue
-            note = _odd_codes(row)
+            note = _odd_codes(row, address.codes)
             if row.nik in holders:
                 dups.append(_NewCard(row, address, CardState.DUPLICATE, _DUPLICATE_REASON + note))
                 continue
@@ -295,16 +298,16 @@ class _IntakeContext:
         """The card columns of the row's address (shared by rows with the same address: family members printed in
         the same run, the same household over several runs; read-only). No database: the address pipeline of an
         import places addresses from memory (loaded region geometry, no remote geocoder)."""
-        pos, code = row.kode_pos, row.kode_wilayah  # what is not a code is placed without (`_odd_codes`)
-        key = (row.alamat, row.rt, row.rw, row.kelurahan, row.kecamatan, row.kabupaten_kota, row.provinsi,
-               pos if pos is None or is_kode_pos(pos) else None,
-               code if code is None or is_kode_wilayah(code) else None)
+        # What is not a code is placed without (and noted: `_odd_codes`).
+        pos = row.kode_pos if is_kode_pos(row.kode_pos) else None
+        code = row.kode_wilayah if is_kode_wilayah(row.kode_wilayah) else None
+        key = (row.alamat, row.rt, row.rw, row.kelurahan, row.kecamatan, row.kabupaten_kota, row.provinsi, pos, code)
         address = self._addresses.get(key)
         if address is None:
             values = card_address_values(self.pipeline.place(AddressInput(*key)))
             if values.keys() != _ADDRESS_KEYS:
                 raise RuntimeError(f"card_address_values: {sorted(values)} is not {sorted(_ADDRESS_KEYS)}")
-            address = _Address(values, _address_row(values))
+            address = _Address(values, _address_row(values), (code, pos))
             if len(self._addresses) >= _ADDRESS_CACHE_MAX:
                 self._addresses.clear()
             self._addresses[key] = address
@@ -379,21 +382,21 @@ class _IntakeContext:
         return (
             *self._ids, r.line, r.nomor_blanko, r.nik, r.nama, r.tempat_lahir, r.tanggal_lahir, r.jenis_kelamin,
             r.alamat, *c.address.row, r.kelurahan, r.kecamatan, r.kabupaten_kota, r.provinsi,
-            r.kode_wilayah if is_kode_wilayah(r.kode_wilayah) else None,  # codes only; the rest is in the history
-            r.kode_pos if is_kode_pos(r.kode_pos) else None,
+            *c.address.codes,  # codes only; a value that is not one is in the history (`_odd_codes`)
             None, kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # no_kk never in clear
             r.no_hp, r.tanggal_cetak, r.cod_amount, r.collect_old_card, c.duplicate_of,
         )
 
 
-def _odd_codes(row: CardRow) -> str:
-    """What the row's code columns held that is not a code, for the card's first history line: the card keeps only
-    codes in those columns and its address is placed without the rest, but nothing the file said is lost, and staff
-    see why the code did not count."""
+def _odd_codes(row: CardRow, codes: tuple[str | None, str | None]) -> str:
+    """What the row's code columns held that is not a code (`codes`: its `_Address.codes`), for the card's first
+    history line: the card keeps only codes in those columns and its address is placed without the rest, but nothing
+    the file said is lost, and staff see why the code did not count."""
+    kode_wilayah, kode_pos = codes
     notes = []
-    if row.kode_wilayah is not None and not is_kode_wilayah(row.kode_wilayah):
+    if row.kode_wilayah is not None and kode_wilayah is None:
         notes.append(f"kode wilayah di berkas '{row.kode_wilayah}' bukan kode kelurahan")
-    if row.kode_pos is not None and not is_kode_pos(row.kode_pos):
+    if row.kode_pos is not None and kode_pos is None:
         notes.append(f"kode pos di berkas '{row.kode_pos}' bukan 5 angka")
     return f"; {'; '.join(notes)} (tidak dipakai untuk alamat)" if notes else ""
 
