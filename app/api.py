@@ -172,7 +172,7 @@ def operation(summary: str, *, tags: Iterable[str] = (), body: Mapping[str, Any]
 # what a valid value means for it (which statuses a list has); this bounds what reaches it.
 _CODE = string(30, pattern=r"^[A-Za-z_]*$", description="kode huruf besar, mis. DRAFT")
 PAGE_PARAMETERS: dict[str, dict[str, Any]] = {
-    "hal": PAGE, "hal_tidak": PAGE,
+    "hal": PAGE, "hal_tidak": PAGE, "hal_beda": PAGE,
     "status": _CODE, "state": _CODE, "alasan": _CODE,
     "kelurahan": string(13, pattern=r"^(\d{2}\.\d{2}\.\d{2}\.\d{4})?$", description="kode kelurahan"),
     "kecamatan": string(8, pattern=r"^(\d{2}\.\d{2}\.\d{2})?$", description="kode kecamatan"),

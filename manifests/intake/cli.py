@@ -60,6 +60,14 @@ def import_command(file: str, office_code: str | None, errors_csv: str | None, s
         f"{result.rows_rejected} baris ditolak, "
         f"{result.already_imported} sudah diimpor sebelumnya."
     )
+    if result.changed:
+        click.echo(f"{result.rows_changed} baris yang sudah diimpor sebelumnya berisi lain di berkas ini; kartunya "
+                   f"tidak diubah:")
+        for c in result.changed[:show]:
+            click.echo(f"  baris {c.line}: blanko {c.nomor_blanko}, berbeda: {', '.join(c.fields)}")
+        if result.rows_changed > show:
+            click.echo(f"  ... dan {result.rows_changed - show} baris lain (lihat halaman print run "
+                       f"#{result.print_run_id}).")
     for r in result.rejected[:show]:
         click.echo(f"  baris {r.line}: [{r.field or '-'}] {r.reason}")
     if result.rows_rejected > show:

@@ -31,6 +31,8 @@ class PrintRun(Base):
     rows_rejected: Mapped[int] = mapped_column(default=0)
     # Rows whose card (by nomor_blanko) an earlier run already brought in.
     rows_already_imported: Mapped[int] = mapped_column(default=0)
+    # Of those, the rows where the file says something else than the card (`IntakeDifference`).
+    rows_changed: Mapped[int] = mapped_column(default=0, server_default="0")
     duplicates: Mapped[int] = mapped_column(default=0)
     withdrawn: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -49,6 +51,21 @@ class IntakeRejection(Base):
     field: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)  # the row as read, JSON
+
+
+class IntakeDifference(Base):
+    """A row of a print-run file whose card an earlier run brought in, where the file now says something else (a
+    corrected export from SIAK, say). The card is not changed by it (one card per blanko, made once): the row counts
+    as already imported, and this records which of the file's columns differ, for staff to act on."""
+
+    __tablename__ = "intake_difference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    print_run_id: Mapped[int] = mapped_column(ForeignKey("print_run.id"), index=True)
+    line: Mapped[int]
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    # The file's column names, comma-separated ("alamat,no_hp"): no values, so no personal data of its own.
+    fields: Mapped[str] = mapped_column(String(200))
 
 
 class Withdrawal(Base):

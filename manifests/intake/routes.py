@@ -23,7 +23,7 @@ from app.regions import office_regions
 from app.web import csv_response, json_error, page_arg, paginate
 from manifests import sorting
 from manifests.intake import service
-from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
+from manifests.intake.models import IntakeDifference, IntakeRejection, PrintRun, Withdrawal
 from manifests.intake.reader import IntakeFileError
 
 bp = Blueprint("intake", __name__, template_folder="templates")
@@ -70,6 +70,9 @@ def _result_json(r: service.ImportResult) -> dict[str, Any]:
         "rows_read": r.rows_read, "cards_imported": r.cards_imported, "duplicates": r.duplicates,
         "withdrawn": r.withdrawn, "already_imported": r.already_imported, "rows_rejected": r.rows_rejected,
         "rejected": [{"line": x.line, "field": x.field, "reason": x.reason} for x in r.rejected],
+        "rows_changed": r.rows_changed,
+        "changed": [{"line": x.line, "nomor_blanko": x.nomor_blanko, "card_id": x.card_id, "fields": list(x.fields)}
+                    for x in r.changed],
     }
 
 # The upload's answer lists the first rejected rows; the print run's page has all of them, page by page.
@@ -105,7 +108,16 @@ def intake_page() -> Any:
                            rejected_preview=PAGE_PREVIEW), status
 
 
-PRINT_RUN_RESULT = {"type": "object", "properties": {"print_run_id": {"type": ["integer", "null"]}}}
+PRINT_RUN_RESULT = {"type": "object", "properties": {
+    "print_run_id": {"type": ["integer", "null"]},
+    "already_imported": {"type": "integer", "description": "baris yang kartunya sudah dibuat print run sebelumnya"},
+    "rows_changed": {"type": "integer", "description": "dari baris itu, yang isinya di berkas ini berbeda dari "
+                                                       "kartunya (kartu tidak diubah)"},
+    "changed": {"type": "array", "items": {
+        "type": "object", "required": ["line", "nomor_blanko", "card_id", "fields"],
+        "properties": {"line": {"type": "integer"}, "nomor_blanko": {"type": "string"}, "card_id": {"type": "integer"},
+                       "fields": {"type": "array", "items": {"type": "string"},
+                                  "description": "kolom berkas yang berbeda"}}}}}}
 
 
 @bp.route("/api/v1/print-runs", methods=["POST"])
@@ -154,10 +166,19 @@ def run_page(run_id: int) -> Any:
         # Full NIKs in the reasons: staff correct these rows in SIAK (UU PDP: who opened them is recorded).
         record_access(session, f"Baris ditolak print run #{run.id} (halaman {number})", len(rejected.rows),
                       holds=("nik", "baris_ditolak"))
+        changed = paginate(session, select(IntakeDifference.line, IntakeDifference.fields, Card.nomor_blanko)
+                           .join(Card, Card.id == IntakeDifference.card_id)
+                           .where(IntakeDifference.print_run_id == run.id)
+                           .order_by(IntakeDifference.line, IntakeDifference.id), page_arg(CHANGED_PAGE))
         states = dict(session.execute(
             select(Card.state, func.count()).where(Card.print_run_id == run.id).group_by(Card.state)).all())
     g.page_title = f"Print run #{run_id}"
-    return render_template("run.html", run=run, rejected=rejected, states=states)
+    return render_template("run.html", run=run, rejected=rejected, states=states, changed=changed,
+                           changed_param=CHANGED_PAGE)
+
+
+# The print run's page: the rows already imported whose file says something else are a second list, with its page.
+CHANGED_PAGE = "hal_beda"
 
 
 @bp.route("/impor/<int:run_id>/ditolak.csv")

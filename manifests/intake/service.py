@@ -33,7 +33,7 @@ from app.db import is_postgresql, unit_of_work
 from app.jobs import JobContext, JobError
 from app.models import Office
 from app.pseudonym import kk_hash
-from manifests.intake.models import IntakeRejection, PrintRun, Withdrawal
+from manifests.intake.models import IntakeDifference, IntakeRejection, PrintRun, Withdrawal
 from manifests.intake.reader import (
     CardRow,
     IntakeFileError,
@@ -65,10 +65,36 @@ class ImportResult:
     withdrawn: int = 0
     unclear: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    # Of the rows already imported, those where the file says something else than the card (not imported either).
+    changed: list[ChangedRow] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
         return len(self.rejected)
+
+    @property
+    def rows_changed(self) -> int:
+        return len(self.changed)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRow:
+    """A row whose card an earlier run brought in (same blanko, same NIK) where the file now says something else:
+    the card is not changed (counted as already imported); `fields` are the file's columns that differ."""
+
+    line: int
+    card_id: int
+    nomor_blanko: str
+    fields: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return changed_reason(self.fields)
+
+
+def changed_reason(fields: Sequence[str]) -> str:
+    return (f"Kartu ini sudah dibuat print run sebelumnya; berkas ini menulis {', '.join(fields)} berbeda. "
+            "Kartu tidak diubah.")
 
 
 class IntakeError(ValueError):
@@ -121,6 +147,7 @@ def import_print_run(
     run.cards_imported = result.cards_imported
     run.rows_rejected = result.rows_rejected
     run.rows_already_imported = result.already_imported
+    run.rows_changed = result.rows_changed
     run.duplicates = result.duplicates
     run.withdrawn = result.withdrawn
     return result
@@ -234,6 +261,16 @@ _CARD_COLUMNS = ("office_id", "print_run_id", "line", "nomor_blanko", "nik", "na
                  "no_hp", "tanggal_cetak", "cod_amount", "collect_old_card", "duplicate_of_id")
 
 
+# What `_differences` compares of a row already imported and its card: the file's column, the card's.
+_COMPARED = (("nama", "nama"), ("tempat_lahir", "tempat_lahir"), ("tanggal_lahir", "tanggal_lahir"),
+             ("jenis_kelamin", "jenis_kelamin"), ("alamat", "alamat"), ("kelurahan", "kelurahan_raw"),
+             ("kecamatan", "kecamatan_raw"), ("kabupaten_kota", "kabupaten_kota_raw"), ("provinsi", "provinsi_raw"),
+             ("kode_wilayah", "kode_wilayah_raw"), ("kode_pos", "kode_pos_raw"), ("no_hp", "no_hp"),
+             ("tanggal_cetak", "tanggal_cetak"), ("biaya_antar", "cod_amount"), ("tarik_ktp_lama", "collect_old_card"))
+_COMPARED_FIELDS = tuple(f for f, _ in _COMPARED)
+_KNOWN_COLUMNS = ("no_kk_hash", "no_kk", *(c for _, c in _COMPARED))
+
+
 @dataclass(slots=True)
 class _NewCard:
     row: CardRow
@@ -261,7 +298,8 @@ class _IntakeContext:
     def add_chunk(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
                   result: ImportResult) -> None:
         """Make the cards of a chunk's rows (`addresses`: each row's, from `address`) and record its rejections."""
-        rows, addresses = self._drop_known_blanko(rows, addresses, rejected, result)
+        changed: list[ChangedRow] = []
+        rows, addresses = self._drop_known_blanko(rows, addresses, rejected, changed, result)
         holders = self._nik_holders([r.nik for r in rows])
         firsts: list[_NewCard] = []
         dups: list[_NewCard] = []
@@ -293,6 +331,11 @@ class _IntakeContext:
                  "raw": json.dumps(r.raw, ensure_ascii=False, default=str)} for r in rejected
             ])
             result.rejected.extend(rejected)
+        if changed:
+            self.session.execute(insert(IntakeDifference), [
+                {"print_run_id": self.run.id, "line": c.line, "card_id": c.card_id, "fields": ",".join(c.fields)}
+                for c in changed])
+            result.changed.extend(changed)
 
     def address(self, row: CardRow) -> _Address:
         """The card columns of the row's address (shared by rows with the same address: family members printed in
@@ -314,23 +357,23 @@ class _IntakeContext:
         return address
 
     def _drop_known_blanko(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
-                           result: ImportResult) -> tuple[list[CardRow], list[_Address]]:
-        """Rows whose card an earlier run brought in are skipped; a blanko reused for another NIK is rejected. A
-        blanko of a card this file made in an earlier chunk (the reader checks within a chunk only) is what the
-        reader says of a repeat within a chunk: the same card listed twice is skipped, another NIK rejected naming
-        the line that has it."""
-        known: dict[str, tuple[str, int, int]] = {}
+                           changed: list[ChangedRow], result: ImportResult) -> tuple[list[CardRow], list[_Address]]:
+        """Rows whose card an earlier run brought in are skipped (`changed` gets those where the file says something
+        else than the card: `_differences`); a blanko reused for another NIK is rejected. A blanko of a card this
+        file made in an earlier chunk (the reader checks within a chunk only) is what the reader says of a repeat
+        within a chunk: the same card listed twice is skipped, another NIK rejected naming the line that has it."""
+        known: dict[str, tuple[str, int, int, int]] = {}
         for batch in _batches([r.nomor_blanko for r in rows]):
-            found = _sqlite_in(self.session, "SELECT nomor_blanko, nik, print_run_id, line FROM card WHERE "
+            found = _sqlite_in(self.session, "SELECT nomor_blanko, nik, print_run_id, line, id FROM card WHERE "
                                "nomor_blanko IN ({})", batch) if not is_postgresql(self.session) else \
-                self.session.execute(select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line)
+                self.session.execute(select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line, Card.id)
                                      .where(Card.nomor_blanko.in_(batch)))
-            known.update((blanko, (nik, run_id, line)) for blanko, nik, run_id, line in found)
+            known.update((blanko, (nik, run_id, line, card_id)) for blanko, nik, run_id, line, card_id in found)
         if not known:
             return rows, addresses
-        fresh, kept = [], []
+        fresh, kept, again = [], [], []
         for row, address in zip(rows, addresses, strict=True):
-            nik, run_id, line = known.get(row.nomor_blanko, (None, None, None))
+            nik, run_id, line, card_id = known.get(row.nomor_blanko, (None, None, None, None))
             if nik is None:
                 fresh.append(row)
                 kept.append(address)
@@ -340,12 +383,44 @@ class _IntakeContext:
                                                                           f"dipakai di baris {line} (NIK {nik})", {}))
             elif nik == row.nik:
                 result.already_imported += 1
+                again.append((row, address, card_id))
             else:
                 rejected.append(RejectedRow(
                     row.line, "nomor_blanko",
                     f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", {},
                 ))
+        changed.extend(self._changed(again))
         return fresh, kept
+
+    def _changed(self, again: list[tuple[CardRow, _Address, int]]) -> Iterator[ChangedRow]:
+        """Of the rows already imported (each with its address and its card's id), those that differ from their
+        card (`_differences`), read by the card's id (typed by the ORM on every database)."""
+        cards: dict[int, Any] = {}
+        for batch in _batches([card_id for _, _, card_id in again]):
+            cards.update((c.id, c) for c in self.session.execute(
+                select(Card.id, *(Card.__table__.c[n] for n in _KNOWN_COLUMNS)).where(Card.id.in_(batch))))
+        for row, address, card_id in again:
+            fields = self._differences(row, address, cards[card_id])
+            if fields:
+                yield ChangedRow(row.line, card_id, row.nomor_blanko, fields)
+
+    def _differences(self, row: CardRow, address: _Address, card: Any) -> tuple[str, ...]:
+        """The file's columns where `row` says something else than the card an earlier run made of it (`card`: the
+        values of `_KNOWN_COLUMNS`). Compared are the columns the card keeps as the file wrote them and nothing
+        changes later; not rt and rw, which the card keeps as placed, and staff's address corrections change."""
+        kode_wilayah, kode_pos = address.codes
+        if card.no_kk_hash is not None:
+            no_kk_same = row.no_kk is not None and kk_hash(row.no_kk, self.kk_key) == card.no_kk_hash
+        else:  # a card of before the hash, or without a family card number
+            no_kk_same = row.no_kk == card.no_kk
+        mine = (row.nama, row.tempat_lahir, row.tanggal_lahir, row.jenis_kelamin, row.alamat, row.kelurahan,
+                row.kecamatan, row.kabupaten_kota, row.provinsi, kode_wilayah, kode_pos, row.no_hp, row.tanggal_cetak,
+                row.cod_amount, row.collect_old_card)
+        theirs = (getattr(card, c) for _, c in _COMPARED)
+        fields = [name for name, a, b in zip(_COMPARED_FIELDS, mine, theirs, strict=True) if a != b]
+        if not no_kk_same:
+            fields.append("no_kk")
+        return tuple(fields)
 
     def _nik_holders(self, niks: Sequence[str]) -> dict[str, int]:
         """The cards that stand for these NIKs. The state is checked here, not in SQL: with it in the WHERE,
@@ -460,7 +535,7 @@ def _sqlite_in(session: Session, sql: str, values: Sequence[str], *before: Any) 
     return session.connection().exec_driver_sql(sql.format(", ".join("?" * len(values))), (*before, *values))
 
 
-def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def _batches(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), _LOOKUP_BATCH):
         yield items[i : i + _LOOKUP_BATCH]
 
@@ -514,7 +589,8 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
         "print_run_id": result.print_run_id,
         "counts": {"Baris dibaca": result.rows_read, "Kartu diimpor": result.cards_imported,
                    "Cetak ganda": result.duplicates, "Ditarik": result.withdrawn, "Alamat belum jelas": result.unclear,
-                   "Baris ditolak": result.rows_rejected, "Sudah diimpor sebelumnya": result.already_imported},
+                   "Baris ditolak": result.rows_rejected, "Sudah diimpor sebelumnya": result.already_imported,
+                   "Sudah diimpor, isi berbeda": result.rows_changed},
         "links": [{"label": f"Print run #{result.print_run_id}: baris ditolak dan status kartu",
                    "url": f"/impor/{result.print_run_id}"}],
     }

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import card_row, cards, cli, make_nik, report, write_csv
+from helpers import HEADER, card_row, cards, cli, make_nik, report, write_csv
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -176,6 +176,54 @@ def test_reimport_imports_nothing_twice(app, runner, tmp_path):
     assert "2 kartu diimpor" in more.output and "5 sudah diimpor sebelumnya" in more.output
     data = report(runner)
     assert data["printed"] == 7 and data["rejected_rows"] == 1
+
+
+def test_a_row_already_imported_that_the_file_now_writes_otherwise_is_reported_and_the_card_kept(app, runner,
+                                                                                                   tmp_path):
+    write_csv(tmp_path / "a.csv", [card_row(1), card_row(2, no_hp="081234567890", kode_pos="1751"), card_row(3)])
+    cli(runner, "import", str(tmp_path / "a.csv"))
+    # A corrected export: row 2's address, phone and birth place changed; row 3 the same but for its RT (kept as
+    # placed on the card: not compared); row 4 the same with its odd kode pos written again; row 5 new.
+    write_csv(tmp_path / "b.csv", [
+        card_row(1, alamat="JL. MELATI NO. 9", no_hp="081299998888", tempat_lahir="JAKARTA"),
+        card_row(3, rt="004"), card_row(2, no_hp="081234567890", kode_pos="1751"), card_row(5)])
+    out = cli(runner, "import", str(tmp_path / "b.csv")).output
+    assert "1 kartu diimpor" in out and "3 sudah diimpor sebelumnya" in out
+    assert "1 baris yang sudah diimpor sebelumnya berisi lain di berkas ini" in out
+    assert "baris 2: blanko BLK0000001, berbeda: tempat_lahir, alamat, no_hp" in out
+    assert "BLK0000002" not in out and "BLK0000003" not in out
+    first = cards(app)["BLK0000001"]
+    assert (first.alamat, first.no_hp, first.tempat_lahir) == ("JL. RAYA JATIMULYA NO. 1", None, "BEKASI")
+    with app.app_context(), unit_of_work() as session:
+        run = session.get(PrintRun, 2)
+        assert (run.rows_already_imported, run.rows_changed) == (3, 1)
+
+
+def test_rows_already_imported_but_written_otherwise_are_in_the_api_answer_and_on_the_run_page(app, staff,
+                                                                                               tmp_path):
+    rows = [card_row(i) for i in range(1, 4)]
+    first = write_csv(tmp_path / "a.csv", rows).read_bytes()
+    assert staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(first), "a.csv")},
+                      content_type="multipart/form-data").status_code == 201
+    rows[0] = card_row(1, kelurahan="SETIA MEKAR", no_kk="3216061234567890")
+    rows[2] = card_row(3, tanggal_cetak="03-11-2026", layanan="COD", biaya_antar="20000")
+    header = [*HEADER, "layanan", "biaya_antar"]
+    second = write_csv(tmp_path / "b.csv", rows, header=header).read_bytes()
+    response = staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(second), "b.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 201, response.data
+    body = response.get_json()
+    assert (body["cards_imported"], body["already_imported"], body["rows_changed"]) == (0, 3, 2)
+    assert body["changed"] == [
+        {"line": 2, "nomor_blanko": "BLK0000001", "card_id": 1, "fields": ["kelurahan", "no_kk"]},
+        {"line": 4, "nomor_blanko": "BLK0000003", "card_id": 3,
+         "fields": ["tanggal_cetak", "biaya_antar", "tarik_ktp_lama"]}]
+    html = staff.get(f"/impor/{body['print_run_id']}").get_data(as_text=True)
+    assert "Sudah diimpor, berisi lain di berkas ini (2)" in html and "2 di antaranya berisi lain" in html
+    assert "BLK0000003</a></td>\n    <td>tanggal_cetak, biaya_antar, tarik_ktp_lama</td>" in html
+    # Its own page of the list, beside the rejected rows' (one page here: a second one is empty, and says so).
+    empty = staff.get(f"/impor/{body['print_run_id']}?hal_beda=2").get_data(as_text=True)
+    assert "Halaman 2 kosong" in empty and "BLK0000003</a>" not in empty
 
 
 def test_blanko_reused_for_another_nik_is_rejected(app, runner, tmp_path):
