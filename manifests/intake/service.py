@@ -592,7 +592,9 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
                    "Baris ditolak": result.rows_rejected, "Sudah diimpor sebelumnya": result.already_imported,
                    "Sudah diimpor, isi berbeda": result.rows_changed},
         "links": [{"label": f"Print run #{result.print_run_id}: baris ditolak dan status kartu",
-                   "url": f"/impor/{result.print_run_id}"}],
+                   "url": f"/impor/{result.print_run_id}"}]
+        + ([{"label": f"{result.rows_changed} baris yang sudah diimpor berisi lain di berkas ini",
+             "url": f"/impor/{result.print_run_id}#berbeda"}] if result.changed else []),
     }
 
 

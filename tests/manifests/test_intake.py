@@ -224,6 +224,20 @@ def test_rows_already_imported_but_written_otherwise_are_in_the_api_answer_and_o
     # Its own page of the list, beside the rejected rows' (one page here: a second one is empty, and says so).
     empty = staff.get(f"/impor/{body['print_run_id']}?hal_beda=2").get_data(as_text=True)
     assert "Halaman 2 kosong" in empty and "BLK0000003</a>" not in empty
+    # Uploaded on the page (a background job): the job's counts and a link to the list.
+    rows[1] = card_row(2, nama="WARGA NOMOR DUA")
+    third = write_csv(tmp_path / "c.csv", rows, header=header).read_bytes()
+    response = staff.post("/impor", data={"file": (io.BytesIO(third), "c.csv")}, content_type="multipart/form-data")
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    for _ in range(200):  # without Redis the job runs in a thread of this process
+        job = staff.get(f"/api/v1/jobs/{job_id}").json
+        if job["finished"]:
+            break
+        time.sleep(0.05)
+    result = job["result"]
+    assert result["counts"]["Sudah diimpor sebelumnya"] == 3 and result["counts"]["Sudah diimpor, isi berbeda"] == 3
+    assert {"label": "3 baris yang sudah diimpor berisi lain di berkas ini",
+            "url": f"/impor/{result['print_run_id']}#berbeda"} in result["links"]
 
 
 def test_blanko_reused_for_another_nik_is_rejected(app, runner, tmp_path):
