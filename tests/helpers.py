@@ -97,3 +97,18 @@ def xlsx_bytes(rows: list[dict[str, str]], header: list[str] = HEADER) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def finished_job(client: FlaskClient, started: Any, tries: int = 400) -> dict:
+    """The job a page started (`started`: its 302 to `/tugas/<id>`), polled through the API until it finished.
+    Without Redis the job runs in a thread of the test's process."""
+    import time
+
+    assert started.status_code == 302 and "/tugas/" in started.headers["Location"], started
+    job_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    for _ in range(tries):
+        job = client.get(f"/api/v1/jobs/{job_id}").json
+        if job["finished"]:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} not finished: {job}")

@@ -100,23 +100,15 @@ def test_the_login_page_points_citizens_to_their_status_page(client):
 
 def test_the_reconciliation_workbook_as_a_background_job(app, runner, staff, tmp_path):
     import io
-    import time
 
-    from helpers import card_row, cli, write_csv
+    from helpers import card_row, cli, finished_job, write_csv
     from openpyxl import load_workbook
 
     assert cli(runner, "import", str(write_csv(tmp_path / "r.csv", [card_row(i) for i in range(1, 4)]))).exit_code == 0
-    started = staff.post("/laporan/xlsx-tugas")
-    assert started.status_code == 302 and "/tugas/" in started.headers["Location"]
-    job_id = int(started.headers["Location"].rsplit("/", 1)[1])
-    for _ in range(200):
-        job = staff.get(f"/api/v1/jobs/{job_id}").json
-        if job["finished"]:
-            break
-        time.sleep(0.05)
+    job = finished_job(staff, staff.post("/laporan/xlsx-tugas"))
     assert job["status"] == "DONE", job
     download = staff.get(job["result"]["links"][0]["url"])
     assert download.status_code == 200
     book = load_workbook(io.BytesIO(download.data))
     assert book["Ringkasan"]["B3"].value == 3  # cards printed
-    assert staff.get(f"/laporan/unduhan/{job_id + 1}").status_code == 404
+    assert staff.get(f"/laporan/unduhan/{job['id'] + 1}").status_code == 404

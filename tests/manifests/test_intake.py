@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import pytest
-from helpers import HEADER, card_row, cards, cli, make_nik, report, write_csv
+from helpers import HEADER, card_row, cards, cli, finished_job, make_nik, report, write_csv
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -88,15 +87,9 @@ def test_http_upload_reports_rejections_and_page_shows_them(app, staff, tmp_path
 def test_intake_page_upload_runs_as_a_job_and_shows_per_row_errors(app, staff, tmp_path):
     data = file_with_bad_rows(tmp_path).read_bytes()
     response = staff.post("/impor", data={"file": (io.BytesIO(data), "run.csv")}, content_type="multipart/form-data")
-    assert response.status_code == 302 and "/tugas/" in response.headers["Location"]
-    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    for _ in range(200):  # without Redis the job runs in a thread of this process
-        job = staff.get(f"/api/v1/jobs/{job_id}").json
-        if job["finished"]:
-            break
-        time.sleep(0.05)
+    job = finished_job(staff, response)
     assert job["status"] == "DONE" and job["result"]["summary"] == "Print run #1 diimpor: 2 kartu."
-    assert "Print run #1 diimpor: 2 kartu" in staff.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Print run #1 diimpor: 2 kartu" in staff.get(response.headers["Location"]).get_data(as_text=True)
     html = staff.get("/impor/1").get_data(as_text=True)
     assert "<td class=\"num\">3</td><td>nik</td>" in html
     # The same file again: nothing is imported twice, the page says which run has it.
@@ -228,13 +221,7 @@ def test_rows_already_imported_but_written_otherwise_are_in_the_api_answer_and_o
     rows[1] = card_row(2, nama="WARGA NOMOR DUA")
     third = write_csv(tmp_path / "c.csv", rows, header=header).read_bytes()
     response = staff.post("/impor", data={"file": (io.BytesIO(third), "c.csv")}, content_type="multipart/form-data")
-    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    for _ in range(200):  # without Redis the job runs in a thread of this process
-        job = staff.get(f"/api/v1/jobs/{job_id}").json
-        if job["finished"]:
-            break
-        time.sleep(0.05)
-    result = job["result"]
+    result = finished_job(staff, response)["result"]
     assert result["counts"]["Sudah diimpor sebelumnya"] == 3 and result["counts"]["Sudah diimpor, isi berbeda"] == 3
     assert {"label": "3 baris yang sudah diimpor berisi lain di berkas ini",
             "url": f"/impor/{result['print_run_id']}#berbeda"} in result["links"]

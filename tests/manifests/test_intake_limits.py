@@ -9,12 +9,11 @@ import csv
 import io
 import json
 import re
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import HEADER, card_row, cards, cli, write_csv, xlsx_bytes
+from helpers import HEADER, card_row, cards, cli, finished_job, write_csv, xlsx_bytes
 from sqlalchemy import func, select
 
 from app.cards import Card
@@ -217,13 +216,7 @@ def test_malformed_csv_past_the_start_fails_the_job_with_its_line_and_leaves_not
         f.write(",".join(card_row(1000, nama='"TANPA PENUTUP').values()) + "\n")
     response = staff.post("/impor", data={"file": (io.BytesIO(path.read_bytes()), "run.csv")},
                           content_type="multipart/form-data")
-    assert response.status_code == 302 and "/tugas/" in response.headers["Location"]
-    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    for _ in range(400):  # without Redis the job runs in a thread of this process
-        job = staff.get(f"/api/v1/jobs/{job_id}").json
-        if job["finished"]:
-            break
-        time.sleep(0.05)
+    job = finished_job(staff, response)
     assert job["status"] == "FAILED"
     assert "run.csv: CSV tidak dapat dibaca: tanda kutip (\") yang dibuka di baris 303" in job["error"]
     assert counts(app) == (0, 0, 0)
