@@ -274,6 +274,22 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def kernel_and_switches(pids: list[int]) -> tuple[float, int]:
+    """The processes' CPU seconds in the kernel (stime: sockets, polls, futexes) and their context switches
+    (voluntary and involuntary, all threads), to tell where a server's CPU goes besides its Python."""
+    kernel, switches = 0, 0
+    for pid in pids:
+        try:
+            kernel += int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[12])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        switches += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return kernel / os.sysconf("SC_CLK_TCK"), switches
+
+
 def backend_pids(url: str, application_name: str) -> list[int]:
     """The server processes of the app's own connections (the database is local): their CPU is its share.
     Shared background processes (WAL writer, checkpointer) are left out, as are other users of the server."""
@@ -298,13 +314,15 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for pid in server.workers()]
     server_pids = server.pids()
-    before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids))
+    before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids),
+              kernel_and_switches(server_pids))
     load0 = os.getloadavg()[0]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
     out = done.stdout
-    after = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids))
+    after = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids),
+             kernel_and_switches(server_pids))
     for spy in spies:
         spy.wait(timeout=60)
     line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT "))
@@ -317,6 +335,9 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
             "events_per_s": round(posts * events_per_post / seconds_run, 1),
             "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
             "cpu_us_per_post": {k: round(1e6 * v / max(posts, 1)) for k, v in cpu.items()},
+            # Of the gunicorn processes' CPU, the kernel's part, and their threads' context switches, per post.
+            "gunicorn_kernel_us_per_post": round(1e6 * (after[3][0] - before[3][0]) / max(posts, 1)),
+            "gunicorn_switches_per_post": round((after[3][1] - before[3][1]) / max(posts, 1), 1),
             "load_average": [load0, os.getloadavg()[0]]}
 
 
