@@ -87,15 +87,6 @@ class ChangedRow:
     nomor_blanko: str
     fields: tuple[str, ...]
 
-    @property
-    def reason(self) -> str:
-        return changed_reason(self.fields)
-
-
-def changed_reason(fields: Sequence[str]) -> str:
-    return (f"Kartu ini sudah dibuat print run sebelumnya; berkas ini menulis {', '.join(fields)} berbeda. "
-            "Kartu tidak diubah.")
-
 
 class IntakeError(ValueError):
     """The import cannot go ahead; the message is for staff."""
@@ -268,7 +259,7 @@ _COMPARED = (("nama", "nama"), ("tempat_lahir", "tempat_lahir"), ("tanggal_lahir
              ("kode_wilayah", "kode_wilayah_raw"), ("kode_pos", "kode_pos_raw"), ("no_hp", "no_hp"),
              ("tanggal_cetak", "tanggal_cetak"), ("biaya_antar", "cod_amount"), ("tarik_ktp_lama", "collect_old_card"))
 _COMPARED_FIELDS = tuple(f for f, _ in _COMPARED)
-_KNOWN_COLUMNS = ("no_kk_hash", "no_kk", *(c for _, c in _COMPARED))
+_COMPARED_COLUMNS = ("no_kk_hash", "no_kk", *(c for _, c in _COMPARED))
 
 
 @dataclass(slots=True)
@@ -398,7 +389,7 @@ class _IntakeContext:
         cards: dict[int, Any] = {}
         for batch in _batches([card_id for _, _, card_id in again]):
             cards.update((c.id, c) for c in self.session.execute(
-                select(Card.id, *(Card.__table__.c[n] for n in _KNOWN_COLUMNS)).where(Card.id.in_(batch))))
+                select(Card.id, *(Card.__table__.c[n] for n in _COMPARED_COLUMNS)).where(Card.id.in_(batch))))
         for row, address, card_id in again:
             fields = self._differences(row, address, cards[card_id])
             if fields:
@@ -406,7 +397,7 @@ class _IntakeContext:
 
     def _differences(self, row: CardRow, address: _Address, card: Any) -> tuple[str, ...]:
         """The file's columns where `row` says something else than the card an earlier run made of it (`card`: the
-        values of `_KNOWN_COLUMNS`). Compared are the columns the card keeps as the file wrote them and nothing
+        values of `_COMPARED_COLUMNS`). Compared are the columns the card keeps as the file wrote them and nothing
         changes later; not rt and rw, which the card keeps as placed, and staff's address corrections change."""
         kode_wilayah, kode_pos = address.codes
         if card.no_kk_hash is not None:
