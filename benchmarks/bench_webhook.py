@@ -29,7 +29,8 @@ are when events come, days after the import (without it, autovacuum worked throu
 measured round, which then ran at half the speed of the others).
 
 Also in the output: CPU per post of wrk, the gunicorn processes and the apps' PostgreSQL backends (found by
-`application_name`; wrk's includes reading its files), the machine's load average, and, in-process (Flask test client
+`application_name`; wrk's includes reading its files), the gunicorn processes' kernel CPU and context switches per
+post, the machine's load average, and, in-process (Flask test client
 on the same database), the statements the driver runs and the commits per single-event post.
 
     .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
