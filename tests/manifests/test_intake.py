@@ -214,7 +214,20 @@ def test_rows_already_imported_but_written_otherwise_are_in_the_api_answer_and_o
     html = staff.get(f"/impor/{body['print_run_id']}").get_data(as_text=True)
     assert "Sudah diimpor, berisi lain di berkas ini (2)" in html and "2 di antaranya berisi lain" in html
     assert "BLK0000003</a></td>\n    <td>tanggal_cetak, biaya_antar, tarik_ktp_lama</td>" in html
-    # Its own page of the list, beside the rejected rows' (one page here: a second one is empty, and says so).
+    # Its own pages, beside the rejected rows' (one page here: a second one is empty, and says so); they open at
+    # the list.
+    many = write_csv(tmp_path / "m.csv", [card_row(i, no_hp=f"0812345678{i % 100:02d}") for i in range(10, 70)],
+                     header=header)
+    staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(many.read_bytes()), "m.csv")},
+               content_type="multipart/form-data")
+    again = staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(many.read_bytes().replace(b"0812", b"0813")),
+                                                             "n.csv")}, content_type="multipart/form-data").get_json()
+    assert again["rows_changed"] == 60
+    first_page = staff.get(f"/impor/{again['print_run_id']}").get_data(as_text=True)
+    assert f'href="/impor/{again["print_run_id"]}?hal_beda=2#berbeda" rel="next"' in first_page
+    assert "BLK0000059</a>" in first_page and "BLK0000060</a>" not in first_page
+    second_page = staff.get(f"/impor/{again['print_run_id']}?hal_beda=2").get_data(as_text=True)
+    assert "BLK0000060</a>" in second_page and "BLK0000059</a>" not in second_page
     empty = staff.get(f"/impor/{body['print_run_id']}?hal_beda=2").get_data(as_text=True)
     assert "Halaman 2 kosong" in empty and "BLK0000003</a>" not in empty
     # Uploaded on the page (a background job): the job's counts and a link to the list.
