@@ -252,14 +252,17 @@ _CARD_COLUMNS = ("office_id", "print_run_id", "line", "nomor_blanko", "nik", "na
                  "no_hp", "tanggal_cetak", "cod_amount", "collect_old_card", "duplicate_of_id")
 
 
-# What `_differences` compares of a row already imported and its card: the file's column, the card's.
-_COMPARED = (("nama", "nama"), ("tempat_lahir", "tempat_lahir"), ("tanggal_lahir", "tanggal_lahir"),
-             ("jenis_kelamin", "jenis_kelamin"), ("alamat", "alamat"), ("kelurahan", "kelurahan_raw"),
-             ("kecamatan", "kecamatan_raw"), ("kabupaten_kota", "kabupaten_kota_raw"), ("provinsi", "provinsi_raw"),
-             ("kode_wilayah", "kode_wilayah_raw"), ("kode_pos", "kode_pos_raw"), ("no_hp", "no_hp"),
-             ("tanggal_cetak", "tanggal_cetak"), ("biaya_antar", "cod_amount"), ("tarik_ktp_lama", "collect_old_card"))
-_COMPARED_FIELDS = tuple(f for f, _ in _COMPARED)
-_COMPARED_COLUMNS = ("no_kk_hash", "no_kk", *(c for _, c in _COMPARED))
+# What `_differences` compares of a row already imported and its card: the file's column, the row's attribute
+# (`CardRow`; None for the codes, compared as the card stores them: `_Address.codes`), the card's column.
+_COMPARED = (("nama", "nama", "nama"), ("tempat_lahir", "tempat_lahir", "tempat_lahir"),
+             ("tanggal_lahir", "tanggal_lahir", "tanggal_lahir"), ("jenis_kelamin", "jenis_kelamin", "jenis_kelamin"),
+             ("alamat", "alamat", "alamat"), ("kelurahan", "kelurahan", "kelurahan_raw"),
+             ("kecamatan", "kecamatan", "kecamatan_raw"), ("kabupaten_kota", "kabupaten_kota", "kabupaten_kota_raw"),
+             ("provinsi", "provinsi", "provinsi_raw"), ("kode_wilayah", None, "kode_wilayah_raw"),
+             ("kode_pos", None, "kode_pos_raw"), ("no_hp", "no_hp", "no_hp"),
+             ("tanggal_cetak", "tanggal_cetak", "tanggal_cetak"), ("biaya_antar", "cod_amount", "cod_amount"),
+             ("tarik_ktp_lama", "collect_old_card", "collect_old_card"))
+_COMPARED_COLUMNS = ("no_kk_hash", "no_kk", *(c for _, _, c in _COMPARED))
 
 
 @dataclass(slots=True)
@@ -399,16 +402,13 @@ class _IntakeContext:
         """The file's columns where `row` says something else than the card an earlier run made of it (`card`: the
         values of `_COMPARED_COLUMNS`). Compared are the columns the card keeps as the file wrote them and nothing
         changes later; not rt and rw, which the card keeps as placed, and staff's address corrections change."""
-        kode_wilayah, kode_pos = address.codes
+        codes = dict(zip(("kode_wilayah", "kode_pos"), address.codes, strict=True))
+        fields = [name for name, mine, theirs in _COMPARED
+                  if (getattr(row, mine) if mine else codes[name]) != getattr(card, theirs)]
         if card.no_kk_hash is not None:
             no_kk_same = row.no_kk is not None and kk_hash(row.no_kk, self.kk_key) == card.no_kk_hash
         else:  # a card of before the hash, or without a family card number
             no_kk_same = row.no_kk == card.no_kk
-        mine = (row.nama, row.tempat_lahir, row.tanggal_lahir, row.jenis_kelamin, row.alamat, row.kelurahan,
-                row.kecamatan, row.kabupaten_kota, row.provinsi, kode_wilayah, kode_pos, row.no_hp, row.tanggal_cetak,
-                row.cod_amount, row.collect_old_card)
-        theirs = (getattr(card, c) for _, c in _COMPARED)
-        fields = [name for name, a, b in zip(_COMPARED_FIELDS, mine, theirs, strict=True) if a != b]
         if not no_kk_same:
             fields.append("no_kk")
         return tuple(fields)

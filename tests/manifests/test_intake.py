@@ -192,6 +192,17 @@ def test_a_row_already_imported_that_the_file_now_writes_otherwise_is_reported_a
         assert (run.rows_already_imported, run.rows_changed) == (3, 1)
 
 
+def test_the_codes_of_a_row_already_imported_are_compared_as_the_card_keeps_them(app, runner, tmp_path):
+    write_csv(tmp_path / "a.csv", [card_row(1), card_row(2, kode_pos="1751")])
+    cli(runner, "import", str(tmp_path / "a.csv"))
+    # Row 1 now has a kelurahan code and another kode pos; row 2's kode pos is still not one (no card keeps it).
+    write_csv(tmp_path / "b.csv", [card_row(1, kode_wilayah="32.16.06.1001", kode_pos="17511"),
+                                   card_row(2, kode_pos="175")])
+    out = cli(runner, "import", str(tmp_path / "b.csv")).output
+    assert "1 baris yang sudah diimpor sebelumnya berisi lain di berkas ini" in out
+    assert "baris 2: blanko BLK0000001, berbeda: kode_wilayah, kode_pos" in out and "BLK0000002" not in out
+
+
 def test_rows_already_imported_but_written_otherwise_are_in_the_api_answer_and_on_the_run_page(app, staff,
                                                                                                tmp_path):
     rows = [card_row(i) for i in range(1, 4)]
