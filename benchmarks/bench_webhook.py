@@ -264,11 +264,17 @@ class Server:
             self.proc.wait(timeout=30)
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (which may hold spaces): [11] utime, [12] stime, in
+    clock ticks."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(pid)
         except (FileNotFoundError, ProcessLookupError):
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
@@ -281,7 +287,7 @@ def kernel_and_switches(pids: list[int]) -> tuple[float, int]:
     kernel, switches = 0, 0
     for pid in pids:
         try:
-            kernel += int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[12])
+            kernel += int(_stat(pid)[12])
             for task in Path(f"/proc/{pid}/task").iterdir():
                 for line in (task / "status").read_text().splitlines():
                     if "ctxt_switches:" in line:
