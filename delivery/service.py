@@ -77,7 +77,7 @@ from app.courier.tracking import (
     Status,
     semantic_error,
 )
-from app.dates import as_local, tanggal
+from app.dates import tanggal, wib_text
 from app.db import is_postgresql, pg_execute, pg_params, pg_rows, update_by_id, utcnow
 from app.filters import thousands
 from delivery.models import RejectedEvent, TrackingEvent, WebhookMessage
@@ -730,10 +730,10 @@ def _late_reason(it: _Item) -> list[dict[str, Any]]:
 
 def _move_reason(e: Event) -> str:
     """The card's history line for a courier's event: status, reason, local time, place, resi and event id."""
-    reason = f"Kurir: {STATUS_LABELS[Status(e.status)]}"
+    reason = f"Kurir: {STATUS_LABELS[e.status]}"
     if e.reason_code:
         reason += f" ({REASON_LABELS.get(e.reason_code, e.reason_code)})"
-    reason += f", {as_local(e.occurred_at):%d-%m-%Y %H:%M} WIB" + (f" di {e.post_office}" if e.post_office else "")
+    reason += f", {wib_text(e.occurred_at)}" + (f" di {e.post_office}" if e.post_office else "")
     if e.status == Status.AVAILABLE_FOR_PICKUP and e.pickup_until:
         reason += f"; diambil di {e.pickup_name or e.pickup_post_office} sampai {tanggal(e.pickup_until)}"
     return reason + f" [resi {e.tracking_number}, event {e.event_id}]"

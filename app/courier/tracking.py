@@ -258,8 +258,15 @@ def parse_body(body: Any) -> list[Event]:
             post_office=location.get("post_office"), lat=None if lat is None else float(lat),
             lng=None if lng is None else float(lng), recipient_name=recipient.get("name"),
             relationship=recipient.get("relationship"), photo_url=proof.get("photo_url"),
-            signature_url=proof.get("signature_url"), courier_id=e.get("courier_id"), **_last_mile(e)))
+            signature_url=proof.get("signature_url"), courier_id=e.get("courier_id"),
+            **(_last_mile(e) if not _LAST_MILE_KEYS.isdisjoint(e) else _NO_LAST_MILE)))
     return events
+
+
+# The keys of section 6.2 in an event object: an event without any (most of them) keeps `Event`'s defaults, without
+# the fields read one by one.
+_LAST_MILE_KEYS = frozenset({"pickup", "old_card", "cod_collected", "old_card_collected", "settlement_id"})
+_NO_LAST_MILE: dict[str, Any] = {}
 
 
 def _last_mile(e: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +299,7 @@ def semantic_error(e: Event) -> str | None:
     """Why an event that matches the schema cannot be applied (it is then `rejected`), or None."""
     if e.status not in RANK:
         return f"status '{e.status}' tidak ada di kontrak"
-    allowed = REASONS_BY_STATUS.get(Status(e.status), ())
+    allowed = REASONS_BY_STATUS.get(e.status, ())  # a StrEnum key is found by its text: no Status() to make
     if e.status == Status.RETURNED and not e.reason_code:
         return "RETURNED tanpa reason_code"
     if e.reason_code is not None and e.reason_code not in allowed:

@@ -17,6 +17,7 @@ import zxingcpp
 from openpyxl import load_workbook
 
 from app.courier.s10 import is_valid, tracking_number
+from app.dates import wib_text
 from manifests.documents import (
     COLUMNS,
     ROWS_FIRST_PAGE,
@@ -210,6 +211,13 @@ def test_indonesian_dates_in_wib() -> None:
     assert tanggal(dt.datetime(2026, 2, 28, 18, 0, tzinfo=dt.UTC)) == "1 Maret 2026"
     assert tanggal(dt.datetime(2026, 8, 17, 1, 0)) == "17 Agustus 2026"  # naive means UTC
     assert tanggal(dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))) == "1 Januari 2026"
+
+
+def test_wib_text_as_pages_show_a_moment() -> None:
+    assert wib_text(dt.datetime(2026, 12, 31, 17, 5, 59, tzinfo=dt.UTC)) == "01-01-2027 00:05 WIB"  # the next year
+    assert wib_text(dt.datetime(2026, 3, 4, 1, 2)) == "04-03-2026 08:02 WIB"  # naive means UTC
+    assert wib_text(dt.datetime(2026, 3, 4, 9, 2, tzinfo=dt.timezone(dt.timedelta(hours=9)))) == "04-03-2026 07:02 WIB"
+    assert wib_text(None) == "-" and wib_text(None, "") == ""
 
 
 @pytest.mark.parametrize(
