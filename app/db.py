@@ -255,16 +255,20 @@ def pg_rows(columns: Sequence[Any], prefix: str, names: Sequence[str] | None = N
     return f"json_to_recordset(%({prefix})s::json) AS {prefix}({fields})"
 
 
-def pg_params(rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: str, *, one: bool) -> dict[str, Any]:
+def pg_params(rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: str, *, one: bool,
+              sparse: bool = False) -> dict[str, Any]:
     """The parameters of `pg_rows`, given the same `one` as it was (no default: a statement written for many rows
     takes them as JSON even when there is one, so the two must agree at each call); a key missing from a row is NULL.
     Values go to the database as they are (no type processing: datetimes must be timezone-aware, as `UTCDateTime`
     requires). Many rows: NULLs are left out of the JSON (`json_to_recordset` reads a missing key as NULL): a shorter
     text to write and for the database to parse (an event row has 28 columns, most of them usually empty). The JSON
     is written by orjson, datetimes and dates in ISO 8601 with their offset: a quarter of a 500-event batch's Python
-    time went to `json.dumps` and its datetime hook."""
+    time went to `json.dumps` and its datetime hook. `sparse`: the rows already leave their NULLs out (the courier
+    webhook's event rows, built so): not filtered again."""
     if one:
         return {f"{prefix}{n}": rows[0].get(n) for n in names}
+    if sparse:
+        return {prefix: orjson.dumps(rows).decode()}
     return {prefix: orjson.dumps([{k: v for k, v in r.items() if v is not None} for r in rows]).decode()}
 
 

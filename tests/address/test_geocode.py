@@ -4,6 +4,7 @@ the cache, and the far-from-kelurahan check. Runs on SQLite and PostgreSQL (the 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from geopy.distance import geodesic
+from geopy.distance import geodesic, great_circle
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 from geopy.geocoders.base import Geocoder
@@ -29,6 +30,7 @@ from address.geocode import (
     Precision,
     centroid_of,
     far_from_kelurahan,
+    great_circle_km,
     load_geo_file,
     nominatim_precision,
     nominatim_remote,
@@ -465,3 +467,15 @@ def test_config_errors_are_clear(geo_app: Flask) -> None:
         assert GeocoderChain.from_config({"ANTAR_NOMINATIM_URL": "http://x"}, session, remote=False).remotes == []
     remote = nominatim_remote("https://example.org/nominatim/", "antar-test", 0.5)
     assert isinstance(remote.client, Nominatim) and remote.client.api == "https://example.org/nominatim/search"
+
+
+def test_great_circle_km_is_geopys_great_circle() -> None:
+    rng = random.Random(16)
+    pairs = [((-6.2668, 107.0295), (-6.2668, 107.0295)), ((0.0, 0.0), (0.0, 180.0)), ((90.0, 0.0), (-90.0, 0.0)),
+             ((-6.2, 179.9), (-6.3, -179.9))]
+    pairs += [((rng.uniform(-90, 90), rng.uniform(-180, 180)), (rng.uniform(-90, 90), rng.uniform(-180, 180)))
+              for _ in range(500)]
+    pairs += [((lat, lng), (lat + rng.uniform(-0.05, 0.05), lng + rng.uniform(-0.05, 0.05)))  # a delivery's metres
+              for lat, lng in ((rng.uniform(-8, -5), rng.uniform(105, 109)) for _ in range(500))]
+    for a, b in pairs:
+        assert great_circle_km(*a, *b) == pytest.approx(great_circle(a, b).km, rel=1e-12, abs=1e-9), (a, b)
