@@ -26,7 +26,7 @@ def waktu_html(moment: dt.datetime | None, empty: str = "—") -> Markup | str:
         return empty
     local = as_local(moment)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        local.isoformat(timespec="minutes"), local.strftime("%d-%m-%Y %H:%M WIB"), waktu(local))
+        local.isoformat(timespec="minutes"), wib_text(local), waktu(local))
 
 
 def waktu_pendek(moment: dt.datetime | None, empty: str = "—") -> Markup | str:

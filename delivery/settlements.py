@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from app.api import describe_errors
 from app.cards import Actor
 from app.courier.tracking import SchemaError, Status, parse_timestamp
-from app.dates import as_local, today_local
+from app.dates import as_local, today_local, wib_text
 from app.db import utcnow
 from app.models import Office
 from app.web import PAGE_SIZE, Page
@@ -205,7 +205,7 @@ def record_settlement(session: Session, s: Settlement, *, default_office: Office
         if existing.digest == s.digest:
             return "duplicate"
         raise SettlementConflict(
-            f"Setoran {s.settlement_id} sudah dicatat pada {as_local(existing.received_at):%d-%m-%Y %H:%M} WIB "
+            f"Setoran {s.settlement_id} sudah dicatat pada {wib_text(existing.received_at)} "
             "dengan isi lain; setoran yang sudah dicatat tidak dapat diubah. Kirim koreksi dengan settlement_id baru.")
     office_id = _office_of(session, [n for n, _ in s.items]) or default_office.id
     row = CodSettlement(
@@ -433,7 +433,7 @@ def resolve_difference(session: Session, office: Office, kind: str, key: str, no
     if current.resolution is not None:
         r = current.resolution
         raise SettlementConflict(f"Selisih ini sudah diselesaikan oleh {r.resolved_by} pada "
-                                 f"{as_local(r.resolved_at):%d-%m-%Y %H:%M} WIB.")
+                                 f"{wib_text(r.resolved_at)}.")
     at = utcnow()
     session.add(CodResolution(office_id=office.id, kind=kind, key=key, resolved_at=at, resolved_by=actor.label,
                               user_id=actor.user_id, note=note))
