@@ -5,9 +5,11 @@ Commands are thin: parse, open a unit of work, call an operation, print the resu
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
+import socket
 import sys
 from typing import Any
 
@@ -150,6 +152,23 @@ def _freeze_startup_objects(worker: Any) -> None:
     gc.freeze()
 
 
+def _port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on host:port. `antar serve`'s workers each bind a listening socket of their
+    own with SO_REUSEPORT, which would let a second `antar serve` (a forgotten one, say) bind the same port and take
+    half of the connections instead of failing; a bind without it, with SO_REUSEADDR as gunicorn's own (a port whose
+    old connections linger in TIME_WAIT is free), fails while anything listens there. Other errors (a host that is
+    not this machine's) are left for gunicorn to report."""
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
 @main.command("serve", help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -170,10 +189,18 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("post_worker_init", _freeze_startup_objects)
+            # Each worker listens on a socket of its own and the kernel spreads new connections between them. On one
+            # shared socket the workers race to accept, and a burst of connections (a courier's client opening its
+            # pool) could all land on one worker: under `wrk`, 32 keep-alive connections split 0/32 or 1/31 in some
+            # runs, and one worker then served them all with the other idle (BENCHMARKS.md).
+            self.cfg.set("reuse_port", True)
 
         def load(self) -> Any:
             return create_app()
 
+    if _port_taken(host, port):
+        raise click.ClickException(f"Port {port} di {host} sudah dipakai proses lain (mungkin `antar serve` yang masih "
+                                   "berjalan): hentikan proses itu atau pilih --port lain.")
     console.print(f"Antar melayani di http://{host}:{port}/ ({workers} pekerja x {threads} thread)")
     app = create_app()
     storage = str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://")

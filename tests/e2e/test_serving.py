@@ -55,6 +55,17 @@ def test_sessions_hold_across_workers_and_logout_ends_them_on_the_server(office)
     assert "/login" in copied.get(f"{base}/impor").url
 
 
+def test_a_second_server_on_a_port_in_use_stops_with_one_clear_line(office):
+    """The workers listen with SO_REUSEPORT (connections spread between them); a second `antar serve` on the same
+    port must still refuse to start, not quietly take part of the connections."""
+    port = office["base"].rsplit(":", 1)[1]
+    proc = antar(office["env"], "serve", "--port", port, "--workers", "2", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"Port {port} di 127.0.0.1 sudah dipakai" in proc.stderr and "--port" in proc.stderr
+    assert "Antar melayani" not in proc.stdout
+    assert all(requests.get(f"{office['base']}/healthz", timeout=5).status_code == 200 for _ in range(10))
+
+
 def test_health_and_readiness(office):
     base = office["base"]
     assert requests.get(f"{base}/healthz").json() == {"status": "ok"}
