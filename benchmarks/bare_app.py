@@ -10,8 +10,8 @@
   `BARE_DSN` names the database, where the benchmark made the table `bare_event (event_id text PRIMARY KEY, body
   text)`.
 
-    .venv/bin/gunicorn -w 2 --threads 8 -k gthread -b 127.0.0.1:8001 benchmarks.bare_app:app
-    BARE_DSN=postgresql://... .venv/bin/gunicorn -w 2 --threads 8 -k gthread -b 127.0.0.1:8002 \\
+    .venv/bin/gunicorn -w 2 --threads 8 -k gthread --reuse-port -b 127.0.0.1:8001 benchmarks.bare_app:app
+    BARE_DSN=postgresql://... .venv/bin/gunicorn -w 2 --threads 8 -k gthread --reuse-port -b 127.0.0.1:8002 \\
         benchmarks.bare_app:durable_app
 """
 

@@ -1,7 +1,8 @@
 """Courier webhook benchmark: `antar serve` on PostgreSQL against a bare Flask endpoint, both driven by `wrk`.
 
 Three servers run side by side with the same gunicorn set-up: `antar serve --workers W --threads T` (its own access
-log included), and `gunicorn -w W --threads T -k gthread` with the same access-log line for the two apps of
+log included, each worker listening on a socket of its own), and `gunicorn -w W --threads T -k gthread --reuse-port`
+with the same access-log line for the two apps of
 `benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's URL and answer shape that only parses the JSON
 (no signature, no schema, no database): **the baseline**; and `durable_app`, the same plus one durable write per post
 (an INSERT of the events and a synchronous commit): not a target, it shows what durability alone costs here. The
@@ -30,7 +31,11 @@ measured round, which then ran at half the speed of the others).
 
 Also in the output: CPU per post of wrk, the gunicorn processes and the apps' PostgreSQL backends (found by
 `application_name`; wrk's includes reading its files), the gunicorn processes' kernel CPU and context switches per
-post, the machine's load average, and, in-process (Flask test client
+post, the machine's load average, how many posts each of antar's transactions applied (`posts_per_transaction`:
+the mean and the count of each size; delivery/webhook.py `PostGroups`), how wrk's connections were split between
+the workers (`connections_per_worker`; with one listening socket shared by the workers, before `--reuse-port`,
+splits of 0 and 32 left one worker of the bare endpoint, or of antar, with every connection), and, in-process (Flask
+test client
 on the same database), the statements the driver runs and the commits per single-event post.
 
     .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
@@ -49,6 +54,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -57,6 +63,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -297,6 +304,18 @@ def kernel_and_switches(pids: list[int]) -> tuple[float, int]:
     return kernel / os.sysconf("SC_CLK_TCK"), switches
 
 
+def connections_per_worker(server: Server, after: float) -> list[int]:
+    """After `after` seconds of a phase: how many of the client connections each gunicorn worker holds (`ss` from
+    iproute2, by owning process), smallest first; empty when `ss` is missing."""
+    time.sleep(after)
+    if shutil.which("ss") is None:
+        return []
+    out = subprocess.run(["ss", "-Htnp", "state", "established", f"( sport = :{server.port} )"],
+                         capture_output=True, text=True).stdout
+    held = Counter(int(pid) for pid in re.findall(r"pid=(\d+)", out))
+    return sorted(held.get(pid, 0) for pid in server.workers())
+
+
 def backend_pids(url: str, application_name: str) -> list[int]:
     """The server processes of the app's own connections (the database is local): their CPU is its share.
     Shared background processes (WAL writer, checkpointer) are left out, as are other users of the server."""
@@ -321,10 +340,14 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for pid in server.workers()]
     server_pids = server.pids()
+    split: list[int] = []
+    counter = threading.Thread(target=lambda: split.extend(connections_per_worker(server, min(3.0, seconds / 3))))
     before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids),
               kernel_and_switches(server_pids))
     load0 = os.getloadavg()[0]
+    counter.start()
     done = subprocess.run(argv, capture_output=True, text=True)
+    counter.join()
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
     out = done.stdout
@@ -345,6 +368,9 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
             # Of the gunicorn processes' CPU, the kernel's part, and their threads' context switches, per post.
             "gunicorn_kernel_us_per_post": round(1e6 * (after[3][0] - before[3][0]) / max(posts, 1)),
             "gunicorn_switches_per_post": round((after[3][1] - before[3][1]) / max(posts, 1), 1),
+            # wrk's connections as the workers hold them (the kernel spreads them between the workers' sockets):
+            # a worker's posts are applied by its one applying thread, in groups of at most its threads.
+            "connections_per_worker": split,
             "load_average": [load0, os.getloadavg()[0]]}
 
 
@@ -365,6 +391,28 @@ def stored_events(url: str) -> int:
         n = conn.exec_driver_sql("SELECT count(*) FROM tracking_event").scalar_one()
     engine.dispose()
     return n
+
+
+def last_message_id(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM webhook_message").scalar_one()
+    engine.dispose()
+    return n
+
+
+def group_sizes(url: str, after_id: int) -> dict[str, Any]:
+    """How many posts each transaction of antar's applied (delivery/webhook.py `PostGroups`), from the messages
+    stored after `after_id`: the messages of one group share their `received_at` (the group's one `now`), a post
+    applied alone has its own. The mean and how many groups had each size."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT n, count(*) FROM (SELECT count(*) AS n FROM webhook_message WHERE id > %(after)s "
+            "GROUP BY received_at) AS g GROUP BY n ORDER BY n", {"after": after_id}).all()
+    engine.dispose()
+    groups, posts = sum(k for _, k in rows), sum(n * k for n, k in rows)
+    return {"mean": round(posts / max(groups, 1), 2), "sizes": {str(n): k for n, k in rows}}
 
 
 # --- in-process: statements per post ---------------------------------------------------------------------------
@@ -513,7 +561,7 @@ def main() -> None:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.bare_threads), "-k", "gthread",
                      "-b", "127.0.0.1:{port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-                     "--graceful-timeout", "10"]
+                     "--graceful-timeout", "10", "--reuse-port"]
         antar_argv = [str(Path(sys.executable).with_name("antar")), "serve", "--host", "127.0.0.1", "--port",
                       "{port}", "--workers", str(args.workers), "--threads", str(args.server_threads)]
         specs = {
@@ -534,16 +582,20 @@ def main() -> None:
             write_signed(prefix, plans[plan])  # signed just before: timestamps are checked (5 minutes)
             db_pids = backend_pids(setup_url, app_names[name]) if name in app_names else []
             before = stored_events(setup_url) if name == "antar" else 0
+            last_id = last_message_id(setup_url) if name == "antar" else 0
             settle(setup_url)
             spy = args.py_spy if (name == "antar" and plan == "single0") else None
             r = run_wrk(server, prefix, args, seconds, BATCH if phase == "batch" else 1, db_pids, spy)
             if name == "antar":
                 time.sleep(2)  # the requests wrk left in flight finish
                 r["stored"] = stored_events(setup_url) - before
+                r["posts_per_transaction"] = group_sizes(setup_url, last_id)
                 if phase != "warm":
                     check(r, phase, args.connections)
+            groups = f", {r['posts_per_transaction']['mean']} posts a transaction" if name == "antar" else ""
             print(f"{name} {plan}: {r['req_per_s']} req/s, {r['events_per_s']} events/s, {r['results']}, "
-                  f"non-200 {r['non200']}, load {r['load_average']}", file=sys.stderr, flush=True)
+                  f"non-200 {r['non200']}{groups}, connections per worker {r['connections_per_worker']}, "
+                  f"load {r['load_average']}", file=sys.stderr, flush=True)
             runs.setdefault(f"{name}_{phase}", []).append(r)
             return r
 
