@@ -385,20 +385,20 @@ def settle(url: str) -> None:
     os.sync()
 
 
-def stored_events(url: str) -> int:
+def _count(url: str, sql: str) -> int:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        n = conn.exec_driver_sql("SELECT count(*) FROM tracking_event").scalar_one()
+        n = conn.exec_driver_sql(sql).scalar_one()
     engine.dispose()
     return n
+
+
+def stored_events(url: str) -> int:
+    return _count(url, "SELECT count(*) FROM tracking_event")
 
 
 def last_message_id(url: str) -> int:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        n = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM webhook_message").scalar_one()
-    engine.dispose()
-    return n
+    return _count(url, "SELECT coalesce(max(id), 0) FROM webhook_message")
 
 
 def group_sizes(url: str, after_id: int) -> dict[str, Any]:
