@@ -2,12 +2,11 @@
 
 Three servers run side by side with the same gunicorn set-up: `antar serve --workers W --threads T` (its own access
 log included, each worker listening on a socket of its own), and `gunicorn -w W --threads T -k gthread --reuse-port`
-with the same access-log line for the two apps of
-`benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's URL and answer shape that only parses the JSON
-(no signature, no schema, no database): **the baseline**; and `durable_app`, the same plus one durable write per post
-(an INSERT of the events and a synchronous commit): not a target, it shows what durability alone costs here. The
-load is `wrk` (C: the load generator is not the bottleneck), with `benchmarks/webhook_posts.lua` sending pre-signed
-posts read from files, none twice:
+with the same access-log line for the two apps of `benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's
+URL and answer shape that only parses the JSON (no signature, no schema, no database): **the baseline**; and
+`durable_app`, the same plus one durable write per post (an INSERT of the events and a synchronous commit): not a
+target, it shows what durability alone costs here. The load is `wrk` (C: the load generator is not the bottleneck),
+with `benchmarks/webhook_posts.lua` sending pre-signed posts read from files, none twice:
 
 - **single-event posts**: one new event per post for --single-items items, each ACCEPTED, IN_TRANSIT,
   OUT_FOR_DELIVERY, then DELIVERED (location near the address, recipient, proof), status by status; all events of
@@ -35,8 +34,7 @@ post, the machine's load average, how many posts each of antar's transactions ap
 the mean and the count of each size; delivery/webhook.py `PostGroups`), how wrk's connections were split between
 the workers (`connections_per_worker`; with one listening socket shared by the workers, before `--reuse-port`,
 splits of 0 and 32 left one worker of the bare endpoint, or of antar, with every connection), and, in-process (Flask
-test client
-on the same database), the statements the driver runs and the commits per single-event post.
+test client on the same database), the statements the driver runs and the commits per single-event post.
 
     .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
         [--workers 2] [--server-threads 16] [--bare-threads T] [--single-items 10000] [--batch-items 200000]
