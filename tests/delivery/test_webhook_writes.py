@@ -156,3 +156,21 @@ def test_a_group_with_one_new_event_and_one_rejected_is_written_by_its_one_state
     assert [tuple(r) for r in stored] == [("g-acc", "msg_g0")]
     assert [tuple(r) for r in rejected] == [("g-unknown", "msg_g1")]
     assert _state(webhook_app, number)[0].tracking_status == "ACCEPTED"
+
+
+def test_a_batch_body_is_stored_as_received_and_compressed_with_lz4(webhook_app, client, runner, tmp_path):
+    """PostgreSQL (migration 0025): a message body large enough to be compressed is compressed with LZ4, not the
+    server's slower default, and reads back exactly as the courier sent it."""
+    if webhook_app.extensions["antar.engine"].dialect.name != "postgresql":
+        pytest.skip("column compression is PostgreSQL's")
+    numbers = handed_over(webhook_app, runner, tmp_path, rows=[card_row(i) for i in range(1, 21)])
+    events = [event(n, "ACCEPTED", T0 + dt.timedelta(minutes=k), f"{n}-acc") for k, n in enumerate(numbers)]
+    answer = post_events(client, events, msg_id="msg_lz4")
+    assert answer.status_code == 200 and {r["result"] for r in answer.json["results"]} == {"applied"}
+    sent = json.dumps({"type": "tracking.events", "data": {"events": events}})
+    assert len(sent) > 4000  # over the size at which PostgreSQL compresses a value
+    with webhook_app.app_context(), unit_of_work() as s:
+        body, method = s.execute(text("SELECT body, pg_column_compression(body) FROM webhook_message "
+                                      "WHERE webhook_id = 'msg_lz4'")).one()
+    assert body == sent
+    assert method == "lz4"
