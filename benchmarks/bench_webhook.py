@@ -30,11 +30,14 @@ measured round, which then ran at half the speed of the others).
 
 Also in the output: CPU per post of wrk, the gunicorn processes and the apps' PostgreSQL backends (found by
 `application_name`; wrk's includes reading its files), the gunicorn processes' kernel CPU and context switches per
-post, the machine's load average, how many posts each of antar's transactions applied (`posts_per_transaction`:
-the mean and the count of each size; delivery/webhook.py `PostGroups`), how wrk's connections were split between
-the workers (`connections_per_worker`; with one listening socket shared by the workers, before `--reuse-port`,
-splits of 0 and 32 left one worker of the bare endpoint, or of antar, with every connection), and, in-process (Flask
-test client on the same database), the statements the driver runs and the commits per single-event post.
+post, the machine's load average and the share of its CPU time left idle during the phase (`machine_idle`: near 0
+when a server's posts are bound by CPU; antar's single posts left 17-21% of it idle, the bare endpoint 3-14%, in the
+twelfth session's runs: bound by how long a post waits, not by CPU alone), how many posts each of antar's
+transactions applied (`posts_per_transaction`: the mean and the count of each size; delivery/webhook.py
+`PostGroups`), how wrk's connections were split between the workers (`connections_per_worker`; with one listening
+socket shared by the workers, before `--reuse-port`, splits of 0 and 32 left one worker of the bare endpoint, or of
+antar, with every connection), and, in-process (Flask test client on the same database), the statements the driver
+runs and the commits per single-event post.
 
     .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
         [--workers 2] [--server-threads 16] [--bare-threads T] [--single-items 10000] [--batch-items 200000]
@@ -302,6 +305,12 @@ def kernel_and_switches(pids: list[int]) -> tuple[float, int]:
     return kernel / os.sysconf("SC_CLK_TCK"), switches
 
 
+def machine_idle() -> tuple[int, int]:
+    """The machine's idle and I/O-wait clock ticks, and all ticks, since boot (the first line of /proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
 def connections_per_worker(server: Server, after: float) -> list[int]:
     """After `after` seconds of a phase: how many of the client connections each gunicorn worker holds (`ss` from
     iproute2, by owning process), smallest first; empty when `ss` is missing."""
@@ -343,8 +352,10 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
     before = (resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pids), cpu_seconds(db_pids),
               kernel_and_switches(server_pids))
     load0 = os.getloadavg()[0]
+    idle0 = machine_idle()
     counter.start()
     done = subprocess.run(argv, capture_output=True, text=True)
+    idle1 = machine_idle()
     counter.join()
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr}{done.stdout}")
@@ -369,6 +380,8 @@ def run_wrk(server: Server, prefix: Path, args: argparse.Namespace, seconds: flo
             # wrk's connections as the workers hold them (the kernel spreads them between the workers' sockets):
             # a worker's posts are applied by its one applying thread, in groups of at most its threads.
             "connections_per_worker": split,
+            # The share of the machine's CPU time nobody used: near 0 when the load is bound by CPU.
+            "machine_idle": round((idle1[0] - idle0[0]) / max(idle1[1] - idle0[1], 1), 3),
             "load_average": [load0, os.getloadavg()[0]]}
 
 
@@ -593,6 +606,7 @@ def main() -> None:
             groups = f", {r['posts_per_transaction']['mean']} posts a transaction" if name == "antar" else ""
             print(f"{name} {plan}: {r['req_per_s']} req/s, {r['events_per_s']} events/s, {r['results']}, "
                   f"non-200 {r['non200']}{groups}, connections per worker {r['connections_per_worker']}, "
+                  f"machine idle {r['machine_idle']}, "
                   f"load {r['load_average']}", file=sys.stderr, flush=True)
             runs.setdefault(f"{name}_{phase}", []).append(r)
             return r
