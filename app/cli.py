@@ -152,6 +152,37 @@ def _freeze_startup_objects(worker: Any) -> None:
     gc.freeze()
 
 
+_PORT_TAKEN = ("Port {port} di {host} sudah dipakai proses lain (mungkin `antar serve` yang masih berjalan): hentikan "
+               "proses itu atau pilih --port lain.")
+# `antar serve --worker-class gevent` in a new interpreter: gevent patches the standard library before anything else
+# is imported (app.launch would import Flask and SQLAlchemy first), then the command runs as usual.
+_GREEN_START = "from gevent import monkey; monkey.patch_all(); from app.launch import run; run()"
+
+
+def _patched_for_gevent() -> bool:
+    if "gevent" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return monkey.is_module_patched("socket") and monkey.is_module_patched("threading")
+
+
+def _check_gevent_office() -> None:
+    """gevent workers serve many requests in one thread, each giving way to the others only while it waits for the
+    network. Two things in Antar wait otherwise: SQLite's lock (a busy database makes the waiting request hold the
+    whole worker) and background jobs, which without Redis run in a thread of the server (an import would then hold
+    a worker for its whole length). So gevent serves an office on PostgreSQL whose jobs go to `antar worker`."""
+    app = create_app()
+    problems = []
+    if app.extensions["antar.engine"].dialect.name != "postgresql":
+        problems.append("basis data PostgreSQL (DATABASE_URL=postgresql://...)")
+    if not app.config.get("ANTAR_REDIS_URL"):
+        problems.append("Redis untuk pekerjaan latar (ANTAR_REDIS_URL, dijalankan oleh `antar worker`)")
+    if problems:
+        raise click.ClickException("--worker-class gevent memerlukan " + " dan ".join(problems)
+                                   + "; tanpa itu gunakan --worker-class gthread (bawaan).")
+
+
 def _port_taken(host: str, port: int) -> bool:
     """Whether something already listens on host:port. `antar serve`'s workers each bind a listening socket of their
     own with SO_REUSEPORT, which would let a second `antar serve` (a forgotten one, say) bind the same port and take
@@ -175,14 +206,32 @@ def _port_taken(host: str, port: int) -> bool:
 @click.option("--workers", default=2, show_default=True, type=int, help="Proses pekerja gunicorn.")
 @click.option("--threads", default=16, show_default=True, type=int,
               help="Thread per pekerja (kiriman kurir yang datang bersamaan diterapkan dalam satu transaksi).")
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--worker-class", type=click.Choice(["gthread", "gevent"]), default="gthread", show_default=True,
+              help="gthread: thread per pekerja (bawaan, juga untuk SQLite). gevent: greenlet per permintaan, untuk "
+                   "kantor dengan PostgreSQL dan Redis (pekerjaan latar di `antar worker`); webhook kurir jauh lebih "
+                   "cepat (BENCHMARKS.md).")
+def serve_command(host: str, port: int, workers: int, threads: int, worker_class: str) -> None:
     from gunicorn.app.base import BaseApplication
+
+    green = worker_class == "gevent"
+    if green and not _patched_for_gevent():
+        _check_gevent_office()
+        if _port_taken(host, port):
+            raise click.ClickException(_PORT_TAKEN.format(port=port, host=host))
+        # gevent's monkey patching must come before any other import (locks, queues and sockets made before it would
+        # block a whole worker): the command starts again in a new interpreter that patches first.
+        db.dispose_engines()
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-c", _GREEN_START, "serve", "--host", host, "--port", str(port),
+                                  "--workers", str(workers), "--worker-class", "gevent"])
 
     class _Server(BaseApplication):  # gunicorn's documented way to embed it ("Custom Application")
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
+            if green:
+                self.cfg.set("worker_class", "gevent")
             self.cfg.set("accesslog", "-")
             # One JSON line per request: the path without its query string (searches carry names and NIKs), no
             # referer, no user agent.
@@ -199,9 +248,9 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             return create_app()
 
     if _port_taken(host, port):
-        raise click.ClickException(f"Port {port} di {host} sudah dipakai proses lain (mungkin `antar serve` yang masih "
-                                   "berjalan): hentikan proses itu atau pilih --port lain.")
-    console.print(f"Antar melayani di http://{host}:{port}/ ({workers} pekerja x {threads} thread)")
+        raise click.ClickException(_PORT_TAKEN.format(port=port, host=host))
+    console.print(f"Antar melayani di http://{host}:{port}/ "
+                  + (f"({workers} pekerja gevent)" if green else f"({workers} pekerja x {threads} thread)"))
     app = create_app()
     storage = str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://")
     if workers > 1 and storage.startswith("memory"):

@@ -203,9 +203,22 @@ def test_a_postgresql_url_works_and_an_empty_database_says_so(tmp_path: Path, pg
     assert antar(env, "report", "--json").returncode == 0
 
 
-def test_a_province_on_one_machine_two_servers_two_workers(tmp_path: Path, pg_schema_url: str):
+def test_gevent_workers_are_refused_without_postgresql_and_redis(tmp_path: Path):
+    """`antar serve --worker-class gevent` serves an office on PostgreSQL whose background jobs go to `antar worker`
+    (Redis): on SQLite, or without Redis, it stops at once with one line saying what it needs."""
+    env = base_env(tmp_path / "instance")
+    antar(env, "db", "upgrade")
+    proc = antar(env, "serve", "--port", str(free_port()), "--worker-class", "gevent", check=False)
+    lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+    assert len(lines) == 1 and "PostgreSQL" in lines[0] and "ANTAR_REDIS_URL" in lines[0], lines
+
+
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
+def test_a_province_on_one_machine_two_servers_two_workers(tmp_path: Path, pg_schema_url: str, worker_class: str):
     """Two `antar serve` (one SECRET_KEY) and two `antar worker` on one PostgreSQL and Redis: a session works on
-    both servers, every job runs exactly once, and rate limits count across both servers."""
+    both servers, every job runs exactly once, and rate limits count across both servers; with threads as with
+    gevent's greenlets."""
     import redis
 
     redis_url = "redis://127.0.0.1:6379/12"  # its own database: it is emptied here, other tests count in theirs
@@ -223,10 +236,10 @@ def test_a_province_on_one_machine_two_servers_two_workers(tmp_path: Path, pg_sc
     for i in range(6):
         files.append(tmp_path / f"run-{i}.csv")
         generate_print_run(files[-1], cards=200, seed=30 + i, start_blanko=1_000_000 + i * 1000)
-    with (process(env, "serve", "--port", str(ports[0]), "--workers", "2", log=tmp_path / "a.log",
-                  ready_url=f"{bases[0]}/readyz"),
-          process(env, "serve", "--port", str(ports[1]), "--workers", "2", log=tmp_path / "b.log",
-                  ready_url=f"{bases[1]}/readyz"),
+    with (process(env, "serve", "--port", str(ports[0]), "--workers", "2", "--worker-class", worker_class,
+                  log=tmp_path / "a.log", ready_url=f"{bases[0]}/readyz"),
+          process(env, "serve", "--port", str(ports[1]), "--workers", "2", "--worker-class", worker_class,
+                  log=tmp_path / "b.log", ready_url=f"{bases[1]}/readyz"),
           process(env, "worker", log=tmp_path / "w1.log"), process(env, "worker", log=tmp_path / "w2.log")):
         s = login(bases[0], "staf")
         assert "/login" not in s.get(f"{bases[1]}/impor").url  # the cookie of server A opens server B

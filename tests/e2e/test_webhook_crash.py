@@ -1,7 +1,8 @@
-"""A crash of the real server (SIGKILL of the whole `antar serve` process group) while the courier posts events:
-every batch that got a 200 is stored, no batch is half stored, and once the courier has re-posted everything
-(the contract: it retries anything without a 200) every event is stored exactly once and every item ends where
-its events lead. PostgreSQL only: `antar serve` runs several gunicorn workers, which SQLite is not meant for.
+"""A crash of the real server (SIGKILL of the whole `antar serve` process group) while the courier posts events, with
+either worker class (threads, or gevent's greenlets): every batch that got a 200 is stored, no batch is half stored,
+and once the courier has re-posted everything (the contract: it retries anything without a 200) every event is
+stored exactly once and every item ends where its events lead. PostgreSQL only: `antar serve` runs several gunicorn
+workers, which SQLite is not meant for.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ SECRET = "whsec_" + "Y3Jhc2gtdGVzdC1rZXktMzItYnl0ZXMtbG9uZy0tLS0="
 ITEMS = 300
 WIB = dt.timezone(dt.timedelta(hours=7))
 T0 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=WIB)
+# gevent workers need Redis for background jobs (`antar serve --worker-class gevent`); none run here.
+REDIS_URL = "redis://127.0.0.1:6379/10"
 RETRIED_EVERY = 3  # every third item: a failed attempt, then out for delivery again, then delivered
 
 
@@ -150,15 +153,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(url: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
+def _serve(url: str, tmp_path: Path, worker_class: str) -> tuple[subprocess.Popen, str]:
     """`antar serve` in its own session (so the master and its workers are one process group), once it answers."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "ANTAR_OFFICE": OFFICE,
-           "SECRET_KEY": "t", "ANTAR_INSTANCE_PATH": str(tmp_path / "instance")}
+           "SECRET_KEY": "t", "ANTAR_INSTANCE_PATH": str(tmp_path / "instance"), "ANTAR_REDIS_URL": REDIS_URL}
     antar = str(Path(sys.executable).with_name("antar"))
     with open(tmp_path / f"serve-{port}.log", "wb") as log:  # the server keeps its own copy of the descriptor
-        proc = subprocess.Popen([antar, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([antar, "serve", "--port", str(port), "--workers", "2", "--worker-class", worker_class],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
     try:
@@ -221,8 +224,9 @@ def _assert_items_follow_their_events(stored: dict) -> None:
         assert item.last_event_at == max(e.occurred_at for e in events), number
 
 
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
 def test_sigkill_of_the_server_loses_no_acknowledged_event_and_reposting_applies_each_once(
-        schema_url: str, tmp_path: Path) -> None:
+        schema_url: str, tmp_path: Path, worker_class: str) -> None:
     numbers = _handed_over(schema_url, tmp_path)
     assert len(numbers) == ITEMS
     events = _events(numbers)
@@ -232,7 +236,7 @@ def test_sigkill_of_the_server_loses_no_acknowledged_event_and_reposting_applies
     cursor = iter(range(len(batches)))
     kill_after = len(batches) // 3
 
-    proc, base = _serve(schema_url, tmp_path)
+    proc, base = _serve(schema_url, tmp_path, worker_class)
 
     def client() -> None:  # posts the next batch until none are left; a failed post is simply not acknowledged
         with requests.Session() as session:
@@ -282,7 +286,7 @@ def test_sigkill_of_the_server_loses_no_acknowledged_event_and_reposting_applies
     _assert_items_follow_their_events(stored)
 
     # The courier re-posts everything (also what was acknowledged); each event is then stored exactly once.
-    proc, base = _serve(schema_url, tmp_path)
+    proc, base = _serve(schema_url, tmp_path, worker_class)
     try:
         with requests.Session() as session:
             for msg_id, batch in batches:
