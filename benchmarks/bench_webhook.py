@@ -1,8 +1,8 @@
 """Courier webhook benchmark: `antar serve` on PostgreSQL against a bare Flask endpoint, both driven by `wrk`.
 
-Three servers run side by side with the same gunicorn set-up: `antar serve --workers W --threads T` (its own access
-log included, each worker listening on a socket of its own), and `gunicorn -w W --threads T -k gthread --reuse-port`
-with the same access-log line for the two apps of `benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's
+Three servers run side by side with the same gunicorn set-up: `antar serve --workers W --worker-class K` (its own
+access log included, each worker listening on a socket of its own), and `gunicorn -w W -k K --reuse-port` with the
+same access-log line for the two apps of `benchmarks/bare_app.py`: `app`, a Flask endpoint with the webhook's
 URL and answer shape that only parses the JSON (no signature, no schema, no database): **the baseline**; and
 `durable_app`, the same plus one durable write per post (an INSERT of the events and a synchronous commit): not a
 target, it shows what durability alone costs here. The load is `wrk` (C: the load generator is not the bottleneck),
@@ -40,12 +40,15 @@ antar, with every connection), and, in-process (Flask test client on the same da
 runs and the commits per single-event post.
 
     .venv/bin/python benchmarks/bench_webhook.py [--duration 10] [--rounds 1] [--threads 2] [--connections 32]
-        [--workers 2] [--server-threads 16] [--bare-threads T] [--single-items 10000] [--batch-items 200000]
-        [--py-spy DIR] [--json FILE]
+        [--workers 2] [--worker-class gevent|gthread] [--server-threads 16] [--bare-threads T]
+        [--single-items 10000] [--batch-items 200000] [--py-spy DIR] [--json FILE]
 
---bare-threads runs the bare and durable endpoints with another thread count than antar (the same by default): the
-bare endpoint answers more with 8 threads than with 16, antar more with 16 (its posts that arrive together are
-committed together, delivery/webhook.py `PostGroups`), so both comparisons are worth a run.
+The worker class K is gevent by default, as an office on PostgreSQL and Redis runs `antar serve` (README): one
+greenlet per connection, and the courier posts of a worker applied together by one greenlet. With gthread (`antar
+serve`'s default, also for SQLite), T threads per worker (--server-threads, 16) and --bare-threads for the other two
+servers. --bare-threads runs the bare and durable endpoints with another thread count than antar (the same by
+default): the bare endpoint answers more with 8 threads than with 16, antar more with 16 (its posts that arrive
+together are committed together, delivery/webhook.py `PostGroups`), so both comparisons are worth a run.
 """
 
 from __future__ import annotations
@@ -516,6 +519,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (antar serve's default)")
     parser.add_argument("--server-threads", type=int, default=16, help="threads per worker (antar serve's default)")
+    parser.add_argument("--worker-class", choices=("gevent", "gthread"), default="gevent",
+                        help="gunicorn's worker class of all three servers (`antar serve --worker-class`; gevent, "
+                             "as an office on PostgreSQL and Redis serves, README)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
+                        help="antar's ANTAR_REDIS_URL (gevent workers need it: background jobs go to `antar worker`)")
     parser.add_argument("--bare-threads", type=int,
                         help="threads per worker of the bare and durable endpoints (default: --server-threads); the "
                              "bare endpoint is fastest with fewer threads than antar")
@@ -570,18 +578,20 @@ def main() -> None:
               flush=True)
 
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.bare_threads), "-k", "gthread",
+        bare_argv = [gunicorn, "-w", str(args.workers), "--threads", str(args.bare_threads), "-k", args.worker_class,
                      "-b", "127.0.0.1:{port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
                      "--graceful-timeout", "10", "--reuse-port"]
         antar_argv = [str(Path(sys.executable).with_name("antar")), "serve", "--host", "127.0.0.1", "--port",
-                      "{port}", "--workers", str(args.workers), "--threads", str(args.server_threads)]
+                      "{port}", "--workers", str(args.workers), "--threads", str(args.server_threads),
+                      "--worker-class", args.worker_class]
         specs = {
             "bare": ([*bare_argv, "benchmarks.bare_app:app"], {}),
             "durable": ([*bare_argv, "benchmarks.bare_app:durable_app"],
                         {"BARE_DSN": f"{plain_url}&application_name={app_names['durable']}"}),
             "antar": (antar_argv, {"DATABASE_URL": f"{plain_url}&application_name={app_names['antar']}",
                                    "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
-                                   "ANTAR_OFFICE": OFFICE, "ANTAR_INSTANCE_PATH": str(work / "instance")}),
+                                   "ANTAR_OFFICE": OFFICE, "ANTAR_INSTANCE_PATH": str(work / "instance"),
+                                   **({"ANTAR_REDIS_URL": args.redis_url} if args.worker_class == "gevent" else {})}),
         }
         for name, (argv, env) in specs.items():
             servers[name] = Server(name, argv, env, work / f"{name}.log")
@@ -622,7 +632,8 @@ def main() -> None:
         in_process = statements_per_post(plain_url, probe)
         summary = {"date": dt.date.today().isoformat(), "postgres": pg, "cores": os.cpu_count(),
                    "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
-                   "gunicorn": f"{args.workers} workers x {args.server_threads} threads (gthread)",
+                   "gunicorn": (f"{args.workers} workers (gevent)" if args.worker_class == "gevent" else
+                                f"{args.workers} workers x {args.server_threads} threads (gthread)"),
                    "bare_threads": args.bare_threads,
                    "single": phase_summary(runs, "single", "req_per_s", 0.5),
                    "batch_500": {**phase_summary(runs, "batch", "events_per_s", None), "target_events_per_s": 20_000},
