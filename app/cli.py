@@ -152,8 +152,6 @@ def _freeze_startup_objects(worker: Any) -> None:
     gc.freeze()
 
 
-_PORT_TAKEN = ("Port {port} di {host} sudah dipakai proses lain (mungkin `antar serve` yang masih berjalan): hentikan "
-               "proses itu atau pilih --port lain.")
 # `antar serve --worker-class gevent` in a new interpreter: gevent patches the standard library before anything else
 # is imported (app.launch would import Flask and SQLAlchemy first), then the command runs as usual.
 _GREEN_START = "from gevent import monkey; monkey.patch_all(); from app.launch import run; run()"
@@ -167,12 +165,11 @@ def _patched_for_gevent() -> bool:
     return monkey.is_module_patched("socket") and monkey.is_module_patched("threading")
 
 
-def _check_gevent_office() -> None:
+def _check_gevent_office(app: Any) -> None:
     """gevent workers serve many requests in one thread, each giving way to the others only while it waits for the
     network. Two things in Antar wait otherwise: SQLite's lock (a busy database makes the waiting request hold the
     whole worker) and background jobs, which without Redis run in a thread of the server (an import would then hold
     a worker for its whole length). So gevent serves an office on PostgreSQL whose jobs go to `antar worker`."""
-    app = create_app()
     problems = []
     if app.extensions["antar.engine"].dialect.name != "postgresql":
         problems.append("basis data PostgreSQL (DATABASE_URL=postgresql://...)")
@@ -214,10 +211,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, worker_class
     from gunicorn.app.base import BaseApplication
 
     green = worker_class == "gevent"
+    app = create_app()
     if green and not _patched_for_gevent():
-        _check_gevent_office()
-        if _port_taken(host, port):
-            raise click.ClickException(_PORT_TAKEN.format(port=port, host=host))
+        _check_gevent_office(app)
         # gevent's monkey patching must come before any other import (locks, queues and sockets made before it would
         # block a whole worker): the command starts again in a new interpreter that patches first.
         db.dispose_engines()
@@ -248,10 +244,10 @@ def serve_command(host: str, port: int, workers: int, threads: int, worker_class
             return create_app()
 
     if _port_taken(host, port):
-        raise click.ClickException(_PORT_TAKEN.format(port=port, host=host))
+        raise click.ClickException(f"Port {port} di {host} sudah dipakai proses lain (mungkin `antar serve` yang masih "
+                                   "berjalan): hentikan proses itu atau pilih --port lain.")
     console.print(f"Antar melayani di http://{host}:{port}/ "
                   + (f"({workers} pekerja gevent)" if green else f"({workers} pekerja x {threads} thread)"))
-    app = create_app()
     storage = str(app.config.get("ANTAR_RATELIMIT_STORAGE_URI") or "memory://")
     if workers > 1 and storage.startswith("memory"):
         # Each worker would count on its own: a client gets the limit once per worker (8 workers, 8 times).
