@@ -76,11 +76,15 @@ class AddressPipeline:
         return Placed(norm, geo)
 
 
+# Flags that keep a street from being looked at (an intake asks for every address: a set test, not a generator).
+_BLOCKING_BUT_PLACEHOLDER = BLOCKING - {Flag.PLACEHOLDER}
+
+
 def _flag_placeholder_street(norm: NormalizedAddress) -> None:
     """A placed kelurahan (or one placed but for a placeholder alamat) with a street part the postman cannot find:
     empty or only a temporary entry. Such a card waits for a clerk with its own reason, first, even though its
     kelurahan is clear: a clerk enters a deliverable street or sends it to its kelurahan for collection."""
-    if not norm.kode_wilayah or any(f in BLOCKING for f in norm.flags if f is not Flag.PLACEHOLDER):
+    if not norm.kode_wilayah or (norm.flags and not _BLOCKING_BUT_PLACEHOLDER.isdisjoint(norm.flags)):
         return
     if Flag.PLACEHOLDER in norm.flags or is_placeholder_street(norm.street):
         norm.flags.insert(0, Flag.PLACEHOLDER_STREET)
@@ -103,7 +107,7 @@ def card_address_values(placed: Placed) -> dict[str, Any]:
     a, g = placed.address, placed.geo
     clear = a.status == "CLEAR"
     return {
-        "address_status": a.status, "address_flags": ";".join(f.value for f in a.flags),
+        "address_status": a.status, "address_flags": ";".join([f.value for f in a.flags]) if a.flags else "",
         "kelurahan_code": a.kode_wilayah if clear else None,
         "address_candidate": None if clear else a.kode_wilayah,
         "street": a.street, "rt": a.rt, "rw": a.rw, "kode_pos": a.kode_pos,
