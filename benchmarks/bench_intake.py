@@ -100,7 +100,7 @@ class Databases:
                 c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             admin.dispose()
 
-        return f"{self.pg}?options=-csearch_path%3D{schema}", drop
+        return f"{self.pg}{'&' if '?' in self.pg else '?'}options=-csearch_path%3D{schema}", drop
 
 
 def fresh_url(backend: str, work: Path, pg: str = PG) -> tuple[str, Callable[[], None]]:
