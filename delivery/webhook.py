@@ -204,7 +204,6 @@ def _results(answer: list[dict[str, Any]]) -> Response:
     return Response(_results_body(answer), mimetype="application/json")
 
 
-
 def _apply_alone(text: str, webhook_id: str, events: list[Event], settings: Settings) -> Any:
     """One message in a transaction of its own: its results, or the error answer."""
     for _ in range(3):

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from conftest import PG_AVAILABLE, PG_URL
 
 from benchmarks.bench_intake import fresh_url
-from tests.test_bench_scale_smoke import _pg
-
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
-@pytest.mark.skipif(not _pg(), reason="PostgreSQL at 127.0.0.1:5432 (database test) is not reachable")
-@pytest.mark.parametrize("server", [SERVER, SERVER + "?application_name=bench_urls"])
-def test_a_fresh_schema_is_searched_first_and_dropped_after(tmp_path, server):
+@pytest.mark.skipif(not PG_AVAILABLE, reason=f"PostgreSQL at {PG_URL} is not reachable")
+@pytest.mark.parametrize("with_query", [False, True])
+def test_a_fresh_schema_is_searched_first_and_dropped_after(tmp_path, with_query):
+    server = PG_URL
+    if with_query:
+        server = sa.engine.make_url(PG_URL).update_query_dict({"application_name": "bench_urls"}) \
+            .render_as_string(hide_password=False)
     url, drop = fresh_url("postgresql", tmp_path, server)
     engine = sa.create_engine(url)
     try:
@@ -23,7 +25,7 @@ def test_a_fresh_schema_is_searched_first_and_dropped_after(tmp_path, server):
             assert schema.startswith("bench_")
             # The server URL's own query still counts.
             name = conn.exec_driver_sql("SELECT current_setting('application_name')").scalar_one()
-            assert (name == "bench_urls") == ("?" in server)
+            assert (name == "bench_urls") == with_query
     finally:
         engine.dispose()
         drop()
