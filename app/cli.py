@@ -11,14 +11,17 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import click
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from app import create_app, db, migrate
 from app.cli_util import cli_actor, load_office, office_code_or_default, office_option, print_report
+from app.config import load_config
 from app.db import unit_of_work
 from app.demo.command import demo_command
 from app.models import Role
@@ -165,19 +168,32 @@ def _patched_for_gevent() -> bool:
     return monkey.is_module_patched("socket") and monkey.is_module_patched("threading")
 
 
-def _check_gevent_office(app: Any) -> None:
+def _check_gevent_office(config: Mapping[str, Any]) -> None:
     """gevent workers serve many requests in one thread, each giving way to the others only while it waits for the
     network. Two things in Antar wait otherwise: SQLite's lock (a busy database makes the waiting request hold the
     whole worker) and background jobs, which without Redis run in a thread of the server (an import would then hold
-    a worker for its whole length). So gevent serves an office on PostgreSQL whose jobs go to `antar worker`."""
+    a worker for its whole length). So gevent serves an office on PostgreSQL whose jobs go to `antar worker`.
+
+    `config` is the configuration alone (`_serve_config`): the process that checks it only starts the patched one,
+    which builds the application."""
     problems = []
-    if app.extensions["antar.engine"].dialect.name != "postgresql":
+    if make_url(config["DATABASE_URL"]).get_backend_name() != "postgresql":
         problems.append("basis data PostgreSQL (DATABASE_URL=postgresql://...)")
-    if not app.config.get("ANTAR_REDIS_URL"):
+    if not config.get("ANTAR_REDIS_URL"):
         problems.append("Redis untuk pekerjaan latar (ANTAR_REDIS_URL, dijalankan oleh `antar worker`)")
     if problems:
         raise click.ClickException("--worker-class gevent memerlukan " + " dan ".join(problems)
                                    + "; tanpa itu gunakan --worker-class gthread (bawaan).")
+
+
+def _serve_config() -> dict[str, Any]:
+    """The configuration `create_app` would read (the same instance folder, its .env and secrets), without building
+    the application."""
+    from flask import Flask
+
+    probe = Flask("app", instance_path=os.environ.get("ANTAR_INSTANCE_PATH") or None, instance_relative_config=True)
+    os.makedirs(probe.instance_path, exist_ok=True)
+    return load_config(probe.instance_path)
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -211,15 +227,15 @@ def serve_command(host: str, port: int, workers: int, threads: int, worker_class
     from gunicorn.app.base import BaseApplication
 
     green = worker_class == "gevent"
-    app = create_app()
     if green and not _patched_for_gevent():
-        _check_gevent_office(app)
+        _check_gevent_office(_serve_config())
         # gevent's monkey patching must come before any other import (locks, queues and sockets made before it would
-        # block a whole worker): the command starts again in a new interpreter that patches first.
-        db.dispose_engines()
+        # block a whole worker): the command starts again in a new interpreter that patches first, and builds the
+        # application there (once, not here too).
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, "-c", _GREEN_START, "serve", "--host", host, "--port", str(port),
                                   "--workers", str(workers), "--worker-class", "gevent"])
+    app = create_app()
 
     class _Server(BaseApplication):  # gunicorn's documented way to embed it ("Custom Application")
         def load_config(self) -> None:
