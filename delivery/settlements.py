@@ -9,8 +9,8 @@ signed message at the tracking webhook; we record each settlement once and match
   fit, never silently: a line with no delivered COD item (`EXTRA`), an amount other than the fee collected
   (`WRONG_AMOUNT`), an item in more than one line (`SETTLED_TWICE`), a settlement whose total is not the sum of
   its lines (`TOTAL_MISMATCH`), and a delivered COD item in no settlement `SETTLEMENT_DAYS` days after its delivery
-  (`MISSING`). Staff resolve a difference with a note (`resolve_difference`: who, when, why); it then stays listed
-  as resolved;
+  (`MISSING`; a settlement that includes it later does not make that go away). Staff resolve a difference with a
+  note (`resolve_difference`: who, when, why); it then stays listed as resolved;
 - `cod_report` is the reconciliation's "cod" section (see its docstring for how the figures add up).
 
 The fee due for an item is what the courier said it collected (`cod_collected` on DELIVERED), or the fee on the
@@ -378,11 +378,22 @@ def match(session: Session, office: Office, today: dt.date, *, days: int = SETTL
     overdue = []
     for number, d in delivered.items():
         deadline = d.delivered_on + dt.timedelta(days=days)
-        if number not in by_number and d.due > 0 and today >= deadline:
+        if d.due <= 0 or today < deadline:
+            continue
+        same = by_number.get(number)
+        if not same:
             overdue.append(Difference(
                 Kind.MISSING, number, tracking_number=number, expected=d.due, settled=0, on=deadline,
                 detail=f"Terkirim {d.delivered_on:%d-%m-%Y}, biaya {_rupiah(d.due)} belum ada di setoran mana pun "
                        f"sejak {deadline:%d-%m-%Y}."))
+        elif same[0].on >= deadline:
+            # Settled, but not within the days: a late remittance stays a difference until staff resolve it (the
+            # settlement does not make it go away by itself).
+            overdue.append(Difference(
+                Kind.MISSING, number, tracking_number=number, expected=d.due, settled=m.paid.get(number, 0),
+                on=deadline, settlement_id=same[0].settlement_id,
+                detail=f"Terkirim {d.delivered_on:%d-%m-%Y}, biaya {_rupiah(d.due)} baru disetor "
+                       f"{same[0].on:%d-%m-%Y} ({same[0].settlement_id}), lewat batas {deadline:%d-%m-%Y}."))
     found += sorted(overdue, key=lambda x: (x.on, x.key))
     resolutions = {(r.kind, r.key): Resolution(r.resolved_at, r.resolved_by, r.note)
                    for r in session.scalars(select(CodResolution).where(CodResolution.office_id == office.id))}

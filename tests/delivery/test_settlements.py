@@ -166,6 +166,22 @@ def test_every_kind_of_difference_is_found(webhook_app, staff, settled):
         assert text in page, text
 
 
+def test_a_fee_settled_after_the_days_allowed_stays_a_difference_until_staff_resolve_it(webhook_app, client, staff,
+                                                                                         cod):
+    """Contract 6.3: "a delivery never settled within 14 days" is a difference, never silently accepted: a
+    settlement that includes the item later does not make it go away (delivered 24 November, due by 8 December)."""
+    assert settle(client, "STL-ONTIME", [(cod[1], 20000)], day=7).json["result"] == "recorded"
+    assert settle(client, "STL-LATE", [(cod[0], 20000)], day=10).json["result"] == "recorded"
+    with simulated_clock(dt.datetime(2026, 12, 12, 1, 0, tzinfo=dt.UTC)):
+        found = staff.get("/api/v1/cod/differences?kind=MISSING").json["differences"]
+    late = {d["tracking_number"]: d for d in found}
+    assert set(late) == {cod[0], cod[2], cod[3]}  # on time: cod[1]; never settled: cod[2], cod[3]
+    assert (late[cod[0]]["settled"], late[cod[0]]["settlement_id"], late[cod[0]]["status"]) == (20000, "STL-LATE",
+                                                                                             "OPEN")
+    assert "10-12-2026" in late[cod[0]]["detail"] and "08-12-2026" in late[cod[0]]["detail"]
+    assert late[cod[2]]["settled"] == 0
+
+
 def test_a_late_delivery_turns_an_extra_line_into_a_match(webhook_app, client, staff, cod):
     """Matching is done when asked, not when the settlement arrives: the courier's DELIVERED may come late."""
     with webhook_app.app_context(), unit_of_work() as s:
