@@ -297,7 +297,10 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
             results[i] = {"event_id": e.event_id, "result": "duplicate"}
             continue
         item = items.get(e.tracking_number)
-        if known is not None:  # the same event_id for another event: never applied, listed for staff
+        conflict = known is not None
+        if conflict:
+            # The same event_id for another event: the contract's `duplicate` ("that event_id was applied before:
+            # nothing changes"); never applied, and listed for staff with what it conflicts with.
             problem = (f"event_id sudah dipakai untuk event lain (resi {known[0]}, {known[1]}, "
                        f"{known[2]:%Y-%m-%d %H:%M} UTC): konflik, tidak diterapkan")
         elif e.occurred_at > now + FUTURE_TOLERANCE:
@@ -308,10 +311,14 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
             problem = "nomor resi tidak dikenal" if item is None else (
                 semantic_error(e) or _never_received(item) or _not_delivered(item, e))
         if problem:
-            results[i] = {"event_id": e.event_id, "result": "rejected", "message": problem}
+            results[i] = ({"event_id": e.event_id, "result": "duplicate"} if conflict else
+                          {"event_id": e.event_id, "result": "rejected", "message": problem})
             batch.rejected_at.append(i)
+            # A tracking number, status or reason the contract does not know may be longer than the columns (the
+            # schema allows 200 characters): the row keeps what fits, `raw` the whole event.
             batch.rejected_rows.append({"message_id": message_id, "event_id": e.event_id,
-                                        "tracking_number": e.tracking_number, "received_at": now, "message": problem,
+                                        "tracking_number": e.tracking_number[:_REJECTED_NUMBER], "received_at": now,
+                                        "message": problem[:_REJECTED_MESSAGE],
                                         "raw": json.dumps(e.raw, ensure_ascii=False)[:20000]})
             continue
         seen[e.event_id] = (e.tracking_number, e.status, e.occurred_at)
@@ -339,6 +346,10 @@ def _fold_batch(session: Session, events: Sequence[Event], items: Mapping[str, _
         batch.new_at.append(i)
         batch.new_rows.append(_event_row(e, item.id, message_id, now, result, far_km, flag))
     return batch
+
+
+_REJECTED_NUMBER = RejectedEvent.__table__.c.tracking_number.type.length
+_REJECTED_MESSAGE = RejectedEvent.__table__.c.message.type.length
 
 
 def _stored(session: Session, ids: list[str]) -> dict[str, tuple[str, str, dt.datetime]]:

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.orm import Session
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_content_length, get_input_stream
 
@@ -99,20 +99,30 @@ def _error(status: int, message: str) -> Any:
 
 
 def verifiers() -> list[Webhook]:
-    """One verifier per configured secret (two while a key is being rotated), built once per application."""
+    """One verifier per configured secret (two while a key is being rotated), built once per application. A secret
+    that is not `whsec_<base64>` verifies nothing: it is left out and logged (the others still verify; with none
+    left the webhook answers 503, which the courier retries)."""
     cached = current_app.extensions.get("antar.webhook_verifiers")
     if cached is None:
-        secrets = [s.strip() for s in (current_app.config.get("ANTAR_COURIER_WEBHOOK_SECRETS") or "").split(",")]
-        cached = [Webhook(s) for s in secrets if s]
+        cached = []
+        configured = (current_app.config.get("ANTAR_COURIER_WEBHOOK_SECRETS") or "").split(",")
+        for n, secret in enumerate((s.strip() for s in configured), start=1):
+            if not secret:
+                continue
+            try:
+                cached.append(Webhook(secret))
+            except (ValueError, EmptyWebhookSecretError) as exc:  # binascii.Error (a ValueError): not base64
+                log.error("ANTAR_COURIER_WEBHOOK_SECRETS, rahasia ke-%d bukan whsec_<base64> yang sah (%s); tidak "
+                          "dipakai", n, exc)
         current_app.extensions["antar.webhook_verifiers"] = cached
     return cached
 
 
-def _verified(text: str, received: Any) -> bool:
+def _verified(body: bytes, received: Any) -> bool:
     headers = {k: received.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     for hook in verifiers():
         try:
-            hook.verify(text, headers, json_parse=False)
+            hook.verify(body, headers, json_parse=False)
             return True
         except Exception:  # the library raises ValueError and binascii errors too on malformed headers
             continue
@@ -143,7 +153,8 @@ MESSAGES = {"type": "object", "required": ["type", "data"], "oneOf": [TRACKING_E
                "Standard Webhooks",
                tags=["kurir"], auth="signature", body=MESSAGES, validate_body=False,
                response={"anyOf": [RESULTS, SETTLEMENT_RESULT]}, parameters=WEBHOOK_HEADERS, errors=[409, 413],
-               description="Tanda tangan diperiksa lebih dulu (401), lalu ukuran (413), lalu skema (400). Objek "
+               description="Ukuran diperiksa lebih dulu (413), lalu tanda tangan atas badan apa adanya (401), lalu "
+                           "UTF-8, JSON dan skema (400). Objek "
                            "event boleh membawa field yang ditambahkan kontrak kemudian (bagian 6). Setoran COD "
                            "(type cod.settlement): 200 recorded/duplicate, 409 untuk settlement_id yang sama "
                            "dengan isi lain.")
@@ -165,14 +176,15 @@ def _applied(read: Callable[[int], bytes], content_length: int | None, headers: 
     if len(raw) > MAX_BODY_BYTES:
         return _error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte (1 MiB).")
     if not verifiers():
-        return _error(503, "ANTAR_COURIER_WEBHOOK_SECRETS belum diatur; event tidak dapat diverifikasi.")
+        return _error(503, "ANTAR_COURIER_WEBHOOK_SECRETS belum diatur atau tidak berisi rahasia whsec_<base64> yang "
+                           "sah; event tidak dapat diverifikasi.")
+    if not _verified(raw, headers):  # over the body's bytes as received, whatever they are
+        return _error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
+                           "dari sekarang.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return _error(400, "Badan permintaan bukan UTF-8.")
-    if not _verified(text, headers):
-        return _error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
-                           "dari sekarang.")
     try:  # orjson: strict JSON (no NaN, no lone surrogate), nesting at most 1024 deep
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -157,6 +157,7 @@ class Event:
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _FILLED = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_ATTEMPT = 1000
+UNKNOWN_TEXT = 200
 # The years an event can honestly carry: anything else is a corrupt clock or a corrupt message.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -181,13 +182,16 @@ EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event_id", "tracking_number", "status", "occurred_at"],
     "properties": {
-        "event_id": _text(64, True), "tracking_number": _text(40, True), "status": _text(40, True),
+        # A tracking number, status or reason code the contract does not know is `rejected`, that event alone: long
+        # enough for any such value, short enough to list (only event_id, the key of every event, is kept as is).
+        "event_id": _text(64, True), "tracking_number": _text(UNKNOWN_TEXT, True),
+        "status": _text(UNKNOWN_TEXT, True),
         "occurred_at": {**_text(40, True), "description": "waktu ISO 8601 dengan offset, mis. 2026-11-25T10:42+07:00"},
-        "reason_code": _text(40),
+        "reason_code": _text(UNKNOWN_TEXT),
         "attempt": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_ATTEMPT}, {"type": "null"}],
                     "description": f"bilangan bulat 0..{MAX_ATTEMPT} atau null"},
         "location": _part({"post_office": _text(10), "lat": _number(-90, 90), "lng": _number(-180, 180)}),
-        "recipient": _part({"name": _text(200), "relationship": _text(40)}),
+        "recipient": _part({"name": _text(200), "relationship": _text(UNKNOWN_TEXT)}),
         "proof": _part({"photo_url": _text(500), "signature_url": _text(500)}),
         "courier_id": _text(40),
         # Section 6: collection at the post office, cash on delivery, the old card.

@@ -10,6 +10,7 @@ import pytest
 import requests
 from helpers import card_row, report
 from sqlalchemy import func, select
+from standardwebhooks.webhooks import Webhook
 from tracking import OTHER_SECRET, SECRET, WIB, event, handed_over, post_events, signed_headers
 
 from app.cards import Card, CardHistory, CardState
@@ -64,6 +65,22 @@ def test_missing_or_wrong_signature_is_401_and_nothing_is_stored(webhook_app, cl
     assert count(webhook_app, WebhookMessage) == 0 and count(webhook_app, TrackingEvent) == 0
 
 
+def test_the_signature_is_checked_over_the_bytes_as_received_before_they_are_read(webhook_app, client, numbers):
+    """Contract 3: a missing or wrong signature is 401, whatever the body holds: a body that is not UTF-8 is 401
+    unsigned and 400 only once its signature verifies."""
+    raw = b'{"type": "tracking.events", "data": {"events": [{"event_id": "\xff"}]}}'
+    unsigned = client.post(URL, data=raw, headers={"Content-Type": "application/json", "webhook-id": "m",
+                                                   "webhook-timestamp": str(int(dt.datetime.now().timestamp())),
+                                                   "webhook-signature": "v1,AAAA"})
+    assert unsigned.status_code == 401, unsigned.json
+    when = dt.datetime.now(dt.UTC)
+    signed = {"Content-Type": "application/json", "webhook-id": "m", "webhook-timestamp": str(int(when.timestamp())),
+              "webhook-signature": Webhook(SECRET).sign("m", when, raw)}
+    response = client.post(URL, data=raw, headers=signed)
+    assert response.status_code == 400 and "UTF-8" in response.json["error"]["message"]
+    assert count(webhook_app, WebhookMessage) == 0
+
+
 @pytest.mark.parametrize("minutes", [-6, 6])
 def test_timestamp_more_than_five_minutes_off_is_401(webhook_app, client, numbers, minutes):
     body = body_of([event(numbers[0], "ACCEPTED", T0, "e1")])
@@ -101,6 +118,19 @@ def test_unconfigured_secrets_are_503_so_the_courier_retries(webhook_app, client
     webhook_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = ""
     webhook_app.extensions.pop("antar.webhook_verifiers", None)
     assert post_events(client, [event(numbers[0], "ACCEPTED", T0, "e1")]).status_code == 503
+
+
+def test_a_malformed_secret_is_left_out_and_the_others_still_verify(webhook_app, client, numbers, caplog):
+    """A secret that is not whsec_<base64> (a typo during a rotation) verifies nothing and is logged; the valid one
+    still verifies; with only malformed ones the webhook is 503 (the courier retries), never a 500."""
+    webhook_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = f"whsec_a, {SECRET}"
+    webhook_app.extensions.pop("antar.webhook_verifiers", None)
+    assert post_events(client, [event(numbers[0], "ACCEPTED", T0, "e1")], SECRET, "m1").status_code == 200
+    assert "rahasia ke-1 bukan whsec_<base64>" in caplog.text
+    webhook_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = "whsec_a"
+    webhook_app.extensions.pop("antar.webhook_verifiers", None)
+    response = post_events(client, [event(numbers[0], "IN_TRANSIT", T0, "e2")], SECRET, "m2")
+    assert response.status_code == 503 and "whsec_<base64>" in response.json["error"]["message"]
 
 
 @pytest.mark.parametrize("mutate,field", [
@@ -172,6 +202,31 @@ def test_results_applied_duplicate_stale_rejected_in_order(webhook_app, client, 
     assert count(webhook_app, TrackingEvent) == 2 and count(webhook_app, RejectedEvent) == 4
     assert count(webhook_app, WebhookMessage) == 2  # every message as received
     assert item(webhook_app, a).tracking_status == "OUT_FOR_DELIVERY"
+
+
+def test_a_long_unknown_status_reason_or_number_is_rejected_alone_not_the_batch(webhook_app, client, numbers):
+    """Contract 3: a status or reason code outside the table, or an unknown tracking number, is `rejected` and "one
+    rejected event does not reject the batch", however long the unknown value is (up to 200 characters)."""
+    a, b = numbers[:2]
+    long_status = "AVAILABLE_FOR_PICKUP_AT_PARTNER_AGENT_LOCATION"  # 46 characters
+    answer = post_events(client, [
+        event(a, "ACCEPTED", T0, "ok"),
+        event(b, long_status, T0, "long-status"),
+        event(b, "DELIVERY_FAILED", T0, "long-reason", reason_code="R" * 120),
+        event("RB" + "9" * 150 + "ID", "ACCEPTED", T0, "long-number"),
+        event(b, "DELIVERED", T0, "long-relationship", recipient={"name": "X", "relationship": "TETANGGA" * 20}),
+    ])
+    assert answer.status_code == 200, answer.json
+    results = answer.json["results"]
+    assert [r["result"] for r in results] == ["applied", "rejected", "rejected", "rejected", "rejected"]
+    assert long_status in results[1]["message"] and "tidak dikenal" in results[3]["message"]
+    assert item(webhook_app, a).tracking_status == "ACCEPTED" and item(webhook_app, b).tracking_status is None
+    with webhook_app.app_context(), unit_of_work() as s:  # listed for staff, each with the event as received
+        rows = {r.event_id: r for r in s.scalars(select(RejectedEvent))}
+        assert set(rows) == {"long-status", "long-reason", "long-number", "long-relationship"}
+        assert json.loads(rows["long-number"].raw)["tracking_number"] == "RB" + "9" * 150 + "ID"
+    too_long = post_events(client, [event(a, "X" * 201, T0, "too-long")], msg_id="m2")
+    assert too_long.status_code == 400 and "data.events[0].status" in too_long.json["error"]["message"]
 
 
 def test_final_state_is_never_undone_and_later_events_are_stale(webhook_app, client, numbers, runner):
