@@ -1,9 +1,11 @@
 """Our calls to the courier's API (courier-partner-api.md, section 2), over `requests`.
 
-Retries are urllib3's `Retry` mounted on a requests session: exponential backoff with jitter on 429, 5xx,
-timeouts and connection errors, honouring `Retry-After` up to a cap, bounded by a number of attempts
-(so by time: attempts x (read timeout + longest backoff)). 401/403/422 are never retried. POST is retried
-on purpose: every manifest carries its number as `Idempotency-Key`, so the courier answers a replay
+Retries are urllib3's `Retry` mounted on a requests session: exponential backoff with jitter on 429, every 5xx,
+timeouts and connection errors, honouring `Retry-After` (delay-seconds or an HTTP-date, RFC 9110) up to a cap
+(ANTAR_COURIER_RETRY_AFTER_MAX: a longer one is waited for that long, then the call is retried); a `Retry-After` that
+is neither is ignored and the usual backoff applies. Bounded by a number of attempts (so by time:
+attempts x (read timeout + the longer of the backoff cap and the Retry-After cap)). 401/403/422 are never retried.
+POST is retried on purpose: every manifest carries its number as `Idempotency-Key`, so the courier answers a replay
 with 409 and never creates a second manifest.
 """
 
@@ -17,9 +19,11 @@ from urllib.parse import quote, urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_STATUSES = frozenset({429, *range(500, 600)})  # contract, section 2: 429 and every 5xx
 
 
 class Outcome(StrEnum):
@@ -78,7 +82,7 @@ class CourierClient:
             raise CourierConfigError("ANTAR_COURIER_API_TOKEN belum diatur.")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = (connect_timeout, read_timeout)
-        self.retry = Retry(
+        self.retry = _CourierRetry(
             total=retries, connect=retries, read=retries, status=retries, other=0, redirect=0,
             allowed_methods=frozenset({"POST"}), status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff, backoff_max=backoff_max, backoff_jitter=backoff,
@@ -132,14 +136,19 @@ class CourierClient:
     def _post(self, path: str, payload: dict[str, Any], headers: dict[str, str]) -> CourierAnswer:
         url = urljoin(self.base_url, path)
         try:
+            # stream: the attempts are counted from the response before its body is read, which can fail too
             response = self.session.post(url, data=json.dumps(payload, ensure_ascii=False).encode(),
                                          headers={"Content-Type": "application/json", **headers},
-                                         timeout=self.timeout)
+                                         timeout=self.timeout, stream=True)
         except requests.RequestException as exc:
-            # requests raises only once the retries are spent: every attempt was made.
-            return CourierAnswer(Outcome.GAVE_UP, None, attempts=1 + (self.retry.total or 0), error=_reason(exc))
+            return CourierAnswer(Outcome.GAVE_UP, None, attempts=_attempts_spent(exc), error=_reason(exc))
         retries = getattr(response.raw, "retries", None)
         attempts = 1 + len(retries.history) if retries is not None else 1
+        try:
+            _ = response.content  # read the body now (as requests does without stream)
+        except requests.RequestException as exc:
+            response.close()
+            return CourierAnswer(Outcome.GAVE_UP, None, attempts=attempts, error=_reason(exc))
         try:
             body: Any = response.json()
         except ValueError:
@@ -153,6 +162,38 @@ class CourierClient:
             outcome = Outcome.UNEXPECTED
         error = None if 200 <= status < 300 else _body_message(body)
         return CourierAnswer(outcome, status, body, attempts=attempts, error=error)
+
+
+class _CourierRetry(Retry):
+    """urllib3's `Retry`, with two changes.
+
+    A `Retry-After` that is neither delay-seconds nor an HTTP-date (RFC 9110, 10.2.3), e.g. `soon`, `0.5` or a date
+    past year 9999, is ignored and the usual backoff applies; urllib3 would raise `InvalidHeader` (or `ValueError`)
+    out of the sleep between attempts, ending the call with retries left.
+    When the retries are spent, the `MaxRetryError` says how many attempts were made (`attempts`).
+    """
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except (InvalidHeader, ValueError, OverflowError):
+            return None
+
+    def increment(self, *args: Any, **kwargs: Any) -> _CourierRetry:
+        try:
+            return super().increment(*args, **kwargs)
+        except MaxRetryError as exc:
+            # self.history has one entry per earlier failed attempt; this one failed too
+            exc.attempts = len(self.history) + 1  # type: ignore[attr-defined]
+            raise
+
+
+def _attempts_spent(exc: requests.RequestException) -> int:
+    """Attempts made by a call that raised. requests wraps urllib3's `MaxRetryError` (retries ran out), on which
+    `_CourierRetry` counted them; any other error is raised on the first attempt (an error of a later attempt goes
+    through `Retry.increment`)."""
+    spent = next((a for a in exc.args if isinstance(a, MaxRetryError)), None)
+    return getattr(spent, "attempts", 1)
 
 
 def _reason(exc: Exception) -> str:

@@ -152,6 +152,14 @@ def test_429_honours_retry_after(courier_app, staff, sim, manifest):
     assert [r[3] for r in manifest_posts(sim)] == [429, 201]
 
 
+def test_an_unparseable_retry_after_does_not_fail_the_handover(courier_app, staff, sim, manifest):
+    sim.fail_next("429", 1, retry_after="soon")  # neither seconds nor an HTTP-date: ignored, the usual backoff
+    response = staff.post(f"/api/v1/manifests/{manifest.id}/handover")
+    assert response.status_code == 200, response.json
+    assert response.json["courier"]["outcome"] == "accepted" and response.json["courier"]["attempts"] == 2
+    assert [r[3] for r in manifest_posts(sim)] == [429, 201] and len(sim.manifests) == 1
+
+
 def test_gives_up_after_the_bound_then_a_later_retry_succeeds(courier_app, staff, sim, manifest, runner):
     sim.fail_next("503", 4)  # 1 try + 3 retries, all failing
     response = staff.post(f"/api/v1/manifests/{manifest.id}/handover")
