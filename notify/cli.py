@@ -57,8 +57,8 @@ def run_command(once: bool, interval: float) -> None:
 def _phone(no_hp: str) -> str:
     phone = e164(no_hp)
     if phone is None:
-        raise click.BadParameter("bukan nomor HP Indonesia (08..., 628... atau +628..., 10-15 angka)",
-                                 param_hint="NO_HP")
+        raise click.BadParameter("bukan nomor HP Indonesia yang dapat dikirimi pesan (08... dengan 10-14 angka, "
+                                 "atau 628.../+628... dengan 10-15 angka)", param_hint="NO_HP")
     return phone
 
 

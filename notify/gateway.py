@@ -22,7 +22,7 @@ import requests
 class Outcome(StrEnum):
     ACCEPTED = "accepted"  # 202: the gateway queued it
     DUPLICATE = "duplicate"  # 409: the gateway had it already (our retry of a lost answer): success
-    NO_WHATSAPP = "no_whatsapp"  # 422 {"error": "no_whatsapp"}: send again as SMS
+    NO_WHATSAPP = "no_whatsapp"  # 422 {"error": "no_whatsapp"}: send again as SMS (to an SMS: wrong, do not retry)
     REJECTED = "rejected"  # 400/422: the message is wrong, do not retry
     CREDENTIALS = "credentials"  # 401/403: our token, do not retry, tell staff
     RETRY = "retry"  # 429/5xx/timeouts/connection errors/anything else: later
@@ -101,24 +101,39 @@ def classify(response: requests.Response) -> GatewayAnswer:
     if status in (401, 403):
         return GatewayAnswer(Outcome.CREDENTIALS, status,
                              error=f"gateway menolak kredensial (HTTP {status}): periksa ANTAR_NOTIFY_API_TOKEN")
-    return GatewayAnswer(Outcome.RETRY, status, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                         error=f"HTTP {status}: {error}")
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"), date=response.headers.get("Date"))
+    return GatewayAnswer(Outcome.RETRY, status, retry_after=retry_after, error=f"HTTP {status}: {error}")
 
 
-def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """`Retry-After` as seconds: a number, or an HTTP date (RFC 9110); None when absent or unreadable."""
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None, *, date: str | None = None) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date (RFC 9110); None when absent or unreadable.
+
+    An HTTP date is a moment on the gateway's clock: the wait is measured from our clock (`now`) and, when the answer
+    carries its `Date`, from the gateway's too, and the longer of the two is taken, so that a clock of ours ahead of
+    the gateway's never makes us come back sooner than it asked."""
     if not value:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = _http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    wait = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    sent = _http_date(date)
+    if sent is not None:
+        wait = max(wait, (when - sent).total_seconds())
+    return max(0.0, wait)
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
 
 
 def _error_text(payload: Any, text: str) -> str:

@@ -9,26 +9,34 @@ import re
 
 from flask import current_app
 
-_SEPARATORS = re.compile(r"[\s.\-()/]")
-# An Indonesian mobile number after the country code: 8, then 8 to 11 more digits (0812-3456-7890 -> 81234567890).
-_MOBILE = re.compile(r"^8\d{8,11}$")
+_SEPARATORS = re.compile(r"[\s.\-()/']")
+# As the intake takes a mobile number (manifests/intake/reader.py, citizen-notifications.md): `08...`, `628...` or
+# `+628...` with 10 to 15 digits as written; and as the gateway takes it, E.164: at most 15 digits with the country
+# code, so an `08...` number of 15 digits (16 as `+628...`) cannot be messaged.
+WRITTEN_DIGITS = (10, 15)
+E164_MAX_DIGITS = 15
 
 
 def e164(no_hp: str | None) -> str | None:
-    """`08...`, `628...` or `+628...` (spaces, dots, dashes allowed) as `+628...`; None when it is not a mobile
-    number we can message (a landline, too short or long, letters)."""
+    """`08...`, `628...` or `+628...` (spaces, dots, dashes, brackets, slashes, a spreadsheet's `'` allowed) as
+    `+628...`; None when it is not a mobile number we can message (a landline, fewer than 10 or more than 15 digits
+    as written, more than 15 as E.164, letters)."""
     if not no_hp:
         return None
     raw = _SEPARATORS.sub("", str(no_hp))
     if raw.startswith("+62"):
-        national = raw[3:]
+        written, national = raw[1:], raw[3:]
     elif raw.startswith("62"):
-        national = raw[2:]
+        written, national = raw, raw[2:]
     elif raw.startswith("0"):
-        national = raw[1:]
+        written, national = raw, raw[1:]
     else:
         return None
-    return f"+62{national}" if national.isascii() and _MOBILE.match(national) else None
+    if not (national.isascii() and national.isdigit() and national.startswith("8")):
+        return None
+    phone = f"+62{national}"
+    low, high = WRITTEN_DIGITS
+    return phone if low <= len(written) <= high and len(phone) - 1 <= E164_MAX_DIGITS else None
 
 
 def mask(phone: str | None) -> str:

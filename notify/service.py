@@ -10,9 +10,12 @@ Decoupled from the domains it speaks for: delivery and returns know nothing of m
 2. `send_due`: send the queued messages whose time has come, one request each (notify.gateway), outside any
    transaction; every attempt and its outcome is recorded. Nothing goes out in quiet hours (21.00-07.00 WIB by
    default): such a message waits until they end. 429/5xx/timeouts are tried again later with exponential backoff
-   and jitter, never sooner than `Retry-After`, at most ANTAR_NOTIFY_MAX_ATTEMPTS times; 400/422 fail; 422
-   no_whatsapp goes again as SMS at once; 401/403 fail and stop sending until the token changes (staff are told on
-   /pesan), so that one wrong token does not burn the whole queue.
+   and jitter, never sooner than `Retry-After`, at most ANTAR_NOTIFY_MAX_ATTEMPTS times; a `Retry-After` longer
+   than ANTAR_NOTIFY_BACKOFF_MAX is not cut short but ends the message as failed (`gave_up`, with the wait the
+   gateway asked for; staff may queue it again), so that the retrying stays bounded; 400/422 fail; 422 no_whatsapp
+   to a WhatsApp message goes again as SMS at once, to an SMS it fails like any 422 (never retried); 401/403 fail
+   and stop sending until the token changes (staff are told on /pesan), so that one wrong token does not burn the
+   whole queue.
 
 The watermark rescans a margin of ids behind it (REPLAY_IDS): on PostgreSQL a transaction that started earlier may
 commit its rows (lower ids) after a later one was already scanned; the margin catches those, the unique (card,
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import random
 import threading
 from collections import Counter
@@ -92,7 +96,7 @@ class Settings:
     max_attempts: int = 8
     backoff: float = 30.0
     backoff_max: float = 3600.0
-    retry_after_max: float = 3600.0
+    retry_after_max: float = 3600.0  # the longest Retry-After waited for; a longer one fails the message
     concurrency: int = 8
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -536,12 +540,24 @@ def _claim(message_id: int, settings: Settings) -> tuple[Prepared | None, str | 
 def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None = None,
                     rng: random.Random | None = None) -> float:
     """The wait before attempt `attempt + 1`: exponential, capped, with jitter (half to all of it), and never less
-    than the gateway's Retry-After (itself capped)."""
+    than the gateway's Retry-After (never cut: `retry_after_too_long` says when it is more than we wait for)."""
     base = min(settings.backoff_max, settings.backoff * 2 ** max(attempt - 1, 0))
     wait = base * (0.5 + 0.5 * (rng or random).random())
     if retry_after is not None:
-        wait = max(wait, min(retry_after, settings.retry_after_max))
+        wait = max(wait, retry_after)
     return wait
+
+
+def retry_after_too_long(retry_after: float | None, settings: Settings) -> str | None:
+    """Why a message is not tried again when the gateway asks us to wait longer than `settings.retry_after_max`
+    (ANTAR_NOTIFY_BACKOFF_MAX): trying sooner than asked would only be refused again, and waiting without limit
+    would not be the bounded retrying the contract asks for. None when the wait asked for is within the limit."""
+    if retry_after is None or retry_after <= settings.retry_after_max:
+        return None
+    asked = f"{math.ceil(retry_after)}" if math.isfinite(retry_after) else "tak terhingga"
+    return (f"Gateway meminta menunggu {asked} detik sebelum mencoba lagi (Retry-After), lebih "
+            f"lama dari batas {math.floor(settings.retry_after_max)} detik (ANTAR_NOTIFY_BACKOFF_MAX): tidak dicoba "
+            "lagi; dapat diantrekan ulang")
 
 
 def _record(message_id: int, channel: str, answer: GatewayAnswer, settings: Settings) -> str:
@@ -559,15 +575,23 @@ def _record(message_id: int, channel: str, answer: GatewayAnswer, settings: Sett
             m.sent_at, m.next_attempt_at = now, None
             _finish(m, MessageStatus.SENT, now)
             _replay_reports(session, m)
-        elif answer.outcome is Outcome.NO_WHATSAPP:
+        elif answer.outcome is Outcome.NO_WHATSAPP and channel != "sms":
             # Sent again as SMS at once by the same sender, which keeps holding it meanwhile.
             m.channel, m.next_attempt_at, m.error = "sms", now, "Nomor tidak memakai WhatsApp: dikirim sebagai SMS"
             m.lease_until = now + LEASE
+        elif answer.outcome is Outcome.NO_WHATSAPP:
+            # A 422 to an SMS: the message is wrong for the gateway (citizen-notifications.md), never tried again;
+            # there is no channel left to fall back to.
+            _finish(m, MessageStatus.FAILED, now, failure=str(Outcome.REJECTED),
+                    error="Ditolak gateway: SMS pun dijawab 422 no_whatsapp, tidak ada saluran lain; tidak dicoba "
+                          "lagi")
         elif answer.outcome in (Outcome.REJECTED, Outcome.CREDENTIALS):
             _finish(m, MessageStatus.FAILED, now, error=answer.error, failure=str(answer.outcome))
         elif m.attempts >= settings.max_attempts:
             _finish(m, MessageStatus.FAILED, now, failure="gave_up",
                     error=f"Gateway tidak dapat dihubungi setelah {m.attempts} percobaan: {answer.error}")
+        elif too_long := retry_after_too_long(answer.retry_after, settings):
+            _finish(m, MessageStatus.FAILED, now, failure="gave_up", error=f"{too_long} ({answer.error})")
         else:
             wait = backoff_seconds(m.attempts, settings, answer.retry_after)
             m.next_attempt_at = settings.release(now + dt.timedelta(seconds=wait))

@@ -4,11 +4,11 @@ gateway's reports), and the gateway simulator speaking to it over HTTP."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from notify_testing import GW_TOKEN, NOTIFY_SECRET
+from notify_testing import GW_TOKEN, NOTIFY_SECRET, StubGateway
 from tracking import SECRET
 from werkzeug.serving import make_server
 
@@ -43,3 +43,19 @@ def gateway(notify_app: Flask, app_url: str) -> Iterator[GatewaySimulator]:
     notify_app.config["ANTAR_NOTIFY_BASE_URL"] = sim.url
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def stub_gateway(notify_app: Flask) -> Iterator[Callable[..., StubGateway]]:
+    """Start a `StubGateway` (its answers as the test says) and point the app at it; stopped after the test."""
+    started: list[StubGateway] = []
+
+    def start(answer: Callable[..., tuple], **kwargs: float) -> StubGateway:
+        stub = StubGateway(answer, **kwargs)
+        started.append(stub)
+        notify_app.config["ANTAR_NOTIFY_BASE_URL"] = stub.url
+        return stub
+
+    yield start
+    for stub in started:
+        stub.stop()

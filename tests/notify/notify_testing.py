@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
 from helpers import card_row
 from sqlalchemy import select
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from app.cards import Card
 from app.db import unit_of_work
@@ -56,3 +63,59 @@ def attempts(app: Flask, message_id: int) -> list[dict[str, Any]]:
         return [{c.name: getattr(a, c.name) for c in NotifyAttempt.__table__.columns}
                 for a in s.scalars(select(NotifyAttempt).where(NotifyAttempt.message_id == message_id)
                                    .order_by(NotifyAttempt.id))]
+
+
+Answer = tuple[int, Mapping[str, Any], Mapping[str, str]]  # status, JSON body, headers
+
+
+class StubGateway:
+    """A gateway on loopback whose answer to each `POST /v1/messages` is `answer(body)`, for what the simulator does
+    not do: a 422 no_whatsapp to an SMS, a `Retry-After` as an HTTP date, a clock (its `Date`) `skew` seconds off
+    ours. `requests` holds (Idempotency-Key, channel) of each request, in order."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], Answer], *, skew: float = 0.0) -> None:
+        self.answer, self.skew = answer, skew
+        self.requests: list[tuple[str | None, str | None]] = []
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(WSGIRequestHandler):
+            def date_time_string(self, timestamp: float | None = None) -> str:  # the `Date` of every answer
+                return email.utils.formatdate(stub.clock().timestamp(), usegmt=True)
+
+            def log_request(self, *args: Any) -> None:
+                pass
+
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/"
+
+    def clock(self) -> dt.datetime:
+        """The gateway's clock (real time, not Antar's simulated clock, plus `skew`)."""
+        return dt.datetime.fromtimestamp(time.time() + self.skew, dt.UTC)
+
+    def http_date(self, seconds_from_now: float) -> str:
+        return email.utils.format_datetime(self.clock() + dt.timedelta(seconds=seconds_from_now), usegmt=True)
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        body = request.get_json(silent=True) or {}
+        with self._lock:
+            self.requests.append((request.headers.get("Idempotency-Key"), body.get("channel")))
+        status, payload, headers = self.answer(body)
+        response = Response(json.dumps(payload), status, headers=dict(headers), mimetype="application/json")
+        return response(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+ACCEPTED: Answer = (202, {"message_id": "gw-stub", "status": "queued"}, {})
+NO_WHATSAPP: Answer = (422, {"error": "no_whatsapp"}, {})

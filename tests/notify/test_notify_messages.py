@@ -112,9 +112,34 @@ def test_phone_numbers_become_e164_or_nothing():
     assert e164("+62 812-3456-7890") == "+6281234567890"
     assert e164("6281234567890") == "+6281234567890"
     assert e164("0812.3456.789") == "+628123456789"
-    for bad in (None, "", "021-8812345", "0812345", "08123456789012345", "81234567890", "0812abc67890", "-"):
+    # 10 to 15 digits as written (the intake's rule), at most 15 as E.164 (the gateway's).
+    assert e164("0812345678") == "+62812345678"
+    assert e164("08123456789012") == "+628123456789012"
+    assert e164("+6281234567") == "+6281234567"
+    assert e164("6281234567") == "+6281234567"
+    assert e164("+628123456789012") == "+628123456789012"
+    for bad in (None, "", "021-8812345", "0812345", "081234567", "+628123456", "081234567890123",
+                "+6281234567890123", "08123456789012345", "81234567890", "0812abc67890", "-", "+62212345678",
+                "08١٢٣٤٥٦٧٨٩"):
         assert e164(bad) is None, bad
     assert mask("+6281234567890") == "+62812*****890"
+
+
+def test_every_number_the_intake_takes_and_e164_allows_is_messaged(notify_app, client, runner, tmp_path, gateway):
+    """`08...` of 14 digits is +628... of 15, and `+628...` of 10 digits is a number too: both are messaged. An
+    `08...` of 15 digits, which the intake takes, would be 16 digits as E.164: not messaged, and that is recorded."""
+    written = {1: "08123456789012", 2: "+6281234567", 3: "081234567890123", 4: "0812-3456-7890"}
+    numbers = handed_over(notify_app, runner, tmp_path, [card_row(i, no_hp=n) for i, n in written.items()])
+    now = dt.datetime.now(dt.UTC)
+    post_events(client, [event(n, "OUT_FOR_DELIVERY", now - dt.timedelta(minutes=5), f"o-{n}") for n in numbers])
+    assert one_pass(notify_app)["made"] == {"queued": 3, "skipped": 1}
+    found = {m["blanko"]: m for m in messages(notify_app)}
+    assert {b: (m["status"], m["phone"]) for b, m in found.items()} == {
+        "BLK0000001": ("sent", "+628123456789012"), "BLK0000002": ("sent", "+6281234567"),
+        "BLK0000003": ("skipped", None), "BLK0000004": ("sent", "+6281234567890")}
+    assert "tidak ada nomor HP" in found["BLK0000003"]["error"]
+    assert sorted(m.body["to"] for m in gateway.messages) == sorted(["+628123456789012", "+6281234567",
+                                                                     "+6281234567890"])
 
 
 def test_a_cod_card_handed_to_the_courier_is_told_the_fee_and_the_old_card_rule(notify_app, client, runner, tmp_path,

@@ -84,6 +84,26 @@ def test_opt_out_by_command_also_skips_what_is_queued_and_opt_in_undoes_it(notif
         assert s.scalars(select(NotifyOptOut)).all() == []
 
 
+def test_the_commands_take_every_number_that_can_be_messaged_and_refuse_the_rest(notify_app, client, runner,
+                                                                                  tmp_path):
+    rows = [card_row(1, no_hp="08123456789012"), card_row(2, no_hp="+6281234567")]
+    numbers = handed_over(notify_app, runner, tmp_path, rows)
+    post_events(client, [event(n, "OUT_FOR_DELIVERY", utcnow() - dt.timedelta(minutes=5), f"o-{n}") for n in numbers])
+    one_pass(notify_app)  # no gateway configured: both stay queued
+    for written in ("0812-3456-7890-12", "+62 81234567"):
+        r = cli(runner, "notify", "opt-out", written)
+        assert r.exit_code == 0 and "1 pesan antre dibatalkan" in r.output, r.output
+    assert [m["status"] for m in messages(notify_app)] == ["skipped", "skipped"]
+    with notify_app.app_context(), unit_of_work() as s:
+        assert sorted(s.scalars(select(NotifyOptOut.phone_hash))) == sorted(
+            [phone_hash("+628123456789012"), phone_hash("+6281234567")])
+    assert cli(runner, "notify", "opt-out", "628123456789012").output.startswith("Sudah tercatat")
+    for bad in ("081234567890123", "+6281234567890123", "081234567"):  # 16 digits as E.164; 9 digits
+        r = cli(runner, "notify", "opt-out", bad)
+        assert r.exit_code != 0 and "NO_HP" in r.output and "10-14" in r.output, bad
+    assert "menerima pesan lagi" in cli(runner, "notify", "opt-in", "+628123456789012").output
+
+
 def test_a_button_whose_form_expired_gets_the_citizens_page(notify_app, client):
     notify_app.config["WTF_CSRF_ENABLED"] = True
     r = client.post("/cek-status/berhenti-pesan", data={"token": "x"})

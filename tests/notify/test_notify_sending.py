@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from job_helpers import finished, job_id_of
-from notify_testing import WIB, attempts, intl, messages, one_pass, rows_with_phones
+from notify_testing import ACCEPTED, NO_WHATSAPP, WIB, attempts, intl, messages, one_pass, rows_with_phones
 from tracking import event, handed_over, post_events
 
 from app.db import simulated_clock, utcnow
@@ -97,6 +98,121 @@ def test_429_waits_at_least_retry_after_and_attempts_are_bounded(notify_app, cli
     with simulated_clock(utcnow() + dt.timedelta(hours=3)):
         one_pass(notify_app)
     assert len(gateway.requests_seen) == 3  # bounded: nothing after the last attempt
+
+
+def test_a_retry_after_longer_than_the_cap_is_not_cut_short_the_message_fails(notify_app, client, staff, runner,
+                                                                           tmp_path, gateway):
+    """The gateway asks for two hours, more than ANTAR_NOTIFY_BACKOFF_MAX: coming back after the cap (one hour) would
+    be sooner than asked, waiting however long it says would not be bounded. The message fails, saying why; staff may
+    queue it again."""
+    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.fail_next("429", retry_after=7200)
+    assert one_pass(notify_app)["sent"] == {"failed": 1}
+    (m,) = messages(notify_app)
+    assert (m["status"], m["failure"], m["attempts"], m["next_attempt_at"]) == ("failed", "gave_up", 1, None)
+    assert "7200 detik" in m["error"] and "Retry-After" in m["error"] and "3600" in m["error"]
+    assert "7200 detik" in staff.get("/pesan").get_data(as_text=True)
+    for minutes in (61, 121, 180):  # nothing goes before, at or after the time it asked for
+        with simulated_clock(utcnow() + dt.timedelta(minutes=minutes)):
+            assert one_pass(notify_app)["sent"] == {}
+    assert [status for *_, status in gateway.requests_seen] == [429]
+    assert staff.post("/pesan/ulang").status_code == 302
+    with simulated_clock(utcnow() + dt.timedelta(hours=2, minutes=1)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+
+
+def test_a_retry_after_up_to_the_cap_is_waited_for_in_full(notify_app, client, runner, tmp_path, gateway):
+    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.fail_next("429", retry_after=3600)
+    before = utcnow()
+    assert one_pass(notify_app)["sent"] == {"queued": 1}
+    (m,) = messages(notify_app)
+    assert m["next_attempt_at"] >= before + dt.timedelta(seconds=3600)
+    with simulated_clock(before + dt.timedelta(minutes=59)):
+        assert one_pass(notify_app)["sent"] == {}
+    with simulated_clock(before + dt.timedelta(minutes=61)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+
+
+def test_a_retry_after_as_an_http_date_is_honoured_on_the_gateways_clock(notify_app, client, runner, tmp_path,
+                                                                         stub_gateway):
+    """`Retry-After: <HTTP date>` is a moment on the gateway's clock, here ten minutes behind ours: it asks for twenty
+    minutes (its `Date` plus 1200 s), and twenty minutes it gets, not the ten our clock would make of it."""
+    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+
+    def answer(body):
+        if len(stub.requests) == 1:
+            return 429, {"error": "rate_limited"}, {"Retry-After": stub.http_date(1200)}
+        return ACCEPTED
+
+    stub = stub_gateway(answer, skew=-600)
+    _on_the_road(notify_app, client, runner, tmp_path)
+    before = utcnow()
+    assert one_pass(notify_app)["sent"] == {"queued": 1}
+    (m,) = messages(notify_app)
+    assert m["next_attempt_at"] >= before + dt.timedelta(seconds=1199)
+    with simulated_clock(before + dt.timedelta(minutes=15)):
+        assert one_pass(notify_app)["sent"] == {}
+    with simulated_clock(before + dt.timedelta(minutes=21)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+    assert len(stub.requests) == 2
+
+
+def test_a_retry_after_as_an_http_date_beyond_the_cap_fails_the_message(notify_app, client, runner, tmp_path,
+                                                                         stub_gateway):
+    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+
+    def answer(body):
+        return 503, {"error": "maintenance"}, {"Retry-After": stub.http_date(2 * 3600)}
+
+    stub = stub_gateway(answer)
+    _on_the_road(notify_app, client, runner, tmp_path)
+    assert one_pass(notify_app)["sent"] == {"failed": 1}
+    (m,) = messages(notify_app)
+    assert (m["status"], m["failure"]) == ("failed", "gave_up") and "Retry-After" in m["error"]
+    with simulated_clock(utcnow() + dt.timedelta(minutes=61)):
+        assert one_pass(notify_app)["sent"] == {}
+    assert len(stub.requests) == 1
+
+
+def test_a_retry_after_too_large_to_be_a_date_fails_the_message_without_breaking_the_pass(notify_app, client, runner,
+                                                                                          tmp_path, stub_gateway):
+    stub = stub_gateway(lambda body: (429, {"error": "rate_limited"}, {"Retry-After": "9" * 400}))
+    _on_the_road(notify_app, client, runner, tmp_path, count=2)
+    assert one_pass(notify_app)["sent"] == {"failed": 2}
+    assert {(m["status"], m["failure"]) for m in messages(notify_app)} == {("failed", "gave_up")}
+    assert len(stub.requests) == 2
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "sms"])
+def test_a_no_whatsapp_answer_to_an_sms_fails_the_message_and_it_is_never_sent_again(
+        notify_app, client, staff, runner, tmp_path, stub_gateway, channel):
+    """A 422 is a message the gateway calls wrong: no_whatsapp to the SMS (after the WhatsApp fallback, or with
+    ANTAR_NOTIFY_CHANNEL=sms) leaves no channel to try, and it is not retried when its lease runs out."""
+    notify_app.config.update(ANTAR_NOTIFY_CHANNEL=channel, ANTAR_NOTIFY_MAX_ATTEMPTS=3)
+    stub = stub_gateway(lambda body: NO_WHATSAPP)
+    _on_the_road(notify_app, client, runner, tmp_path)
+    expected = {"failed": 1, "sms_fallback": 1} if channel == "whatsapp" else {"failed": 1}
+    assert one_pass(notify_app)["sent"] == expected
+    (m,) = messages(notify_app)
+    assert (m["status"], m["failure"], m["channel"], m["next_attempt_at"]) == ("failed", "rejected", "sms", None)
+    assert "no_whatsapp" in m["error"] and "tidak dicoba lagi" in m["error"]
+    tried = [(a["channel"], a["outcome"], a["http_status"]) for a in attempts(notify_app, m["id"])]
+    assert tried == [("whatsapp", "no_whatsapp", 422)] * (channel == "whatsapp") + [("sms", "no_whatsapp", 422)]
+    assert [c for _, c in stub.requests] == [c for c, *_ in tried]
+    # Long past its lease (2 minutes) and any backoff: nothing more goes out; staff see it among the failures, and
+    # "queue again" (for our side's failures) leaves it be.
+    for minutes in (3, 10, 60 * 5):
+        with simulated_clock(utcnow() + dt.timedelta(minutes=minutes)):
+            assert one_pass(notify_app)["sent"] == {}
+    html = staff.get("/pesan").get_data(as_text=True)
+    assert "Gagal terakhir" in html and "no_whatsapp" in html
+    assert staff.post("/pesan/ulang").status_code == 302
+    one_pass(notify_app)
+    assert len(stub.requests) == len(tried)
+    assert messages(notify_app)[0]["status"] == "failed"
 
 
 def test_401_is_not_retried_and_stops_sending_until_the_token_changes(notify_app, client, staff, runner, tmp_path,
