@@ -182,7 +182,9 @@ class Card(Base):
     address_status: Mapped[str | None] = mapped_column(String(8))
     address_flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
     address_candidate: Mapped[str | None] = mapped_column(String(13))  # best guess of an UNCLEAR address
-    street: Mapped[str | None] = mapped_column(String(300))
+    # The street part, tidied from `alamat` (250 characters at most, the intake spec): as long as the tidying can make
+    # it, three times over (a letter upper-cased can become three, "ΐ"; "NO1" becomes "NO. 1"): migration 0026.
+    street: Mapped[str | None] = mapped_column(String(750))
     kode_pos: Mapped[str | None] = mapped_column(String(5))
     lat: Mapped[float | None]
     lng: Mapped[float | None]

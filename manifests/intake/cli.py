@@ -35,7 +35,7 @@ def run_import(path: str, office_code: str | None, *, quiet: bool = False) -> se
         return service.import_print_run(
             session, path, office=office, actor=cli_actor(),
             chunk_rows=current_app.config["INTAKE_CHUNK_ROWS"],
-            progress=lambda r: progress.update(task, completed=r.rows_read),
+            progress=lambda r: progress.update(task, completed=r.lines_read),
         )
 
 

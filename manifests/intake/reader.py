@@ -19,7 +19,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -31,8 +31,8 @@ from address.rtrw import normalize_rt_rw, over_three_digits
 from app.csvfiles import CsvFileError, csv_encoding, csv_header
 
 __all__ = [
-    "CardRow", "Chunk", "IntakeFileError", "LIMITS", "RejectedRow", "check_print_run", "estimate_rows", "file_sha256",
-    "read_print_run",
+    "CardRow", "Chunk", "IntakeFileError", "LIMITS", "RejectedRow", "Repeat", "check_print_run", "estimate_rows",
+    "file_sha256", "read_print_run", "repeated_row",
 ]
 
 
@@ -76,11 +76,22 @@ class RejectedRow:
     raw: dict[str, str]
 
 
+class Repeat(NamedTuple):
+    """A row that lists again the card of an earlier line (same blanko, same NIK), checked like any row: not a second
+    card, and not passed over either. The import counts it once, as what becomes of its card: a rejected row naming
+    `first_line` (`repeated_row`) when the card is this file's, a row already imported when an earlier run's."""
+
+    row: CardRow
+    first_line: int
+    raw: dict[str, str]
+
+
 @dataclass(slots=True)
 class Chunk:
     rows: list[CardRow]
     rejected: list[RejectedRow]
-    lines_read: int
+    lines_read: int  # the file's lines after its header so far, empty ones too
+    repeats: list[Repeat] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -841,6 +852,36 @@ def _service(values: tuple[str, str, str]) -> tuple[int | None, bool]:
     return amount, collect
 
 
+def repeated_row(nomor_blanko: str, nik: str, line: int) -> str:
+    """The reason of the rejected row that lists again the card this file brings in at an earlier line (`Repeat`):
+    so every row read is counted once (a card, a rejected row or a row already imported), and a repeat is not passed
+    over in silence. The card is the earlier line's, and only its."""
+    return (f"Baris ulang: nomor blanko {nomor_blanko} dengan NIK {nik} sudah ada di baris {line}; kartunya dihitung "
+            f"sekali, dari baris {line}")
+
+
+# An RT or RW label in `alamat` with its number ("RT 1234", "RW.01000", "RT/RW 1234/005", "rt03/1234"): the forms
+# address/rtrw.py reads, with any number of digits. That reading takes a number above 999 for no RT or RW at all;
+# the spec's limit (rt and rw at most 3 digits after normalization) makes it a rejected row naming the column.
+_LABELLED_RT_RW = re.compile(
+    r"\bRT\s*[/.\-]?\s*RW[\s.:\-]*(\d+)\s*[/\-]\s*(\d+)|\bRT[\s.:\-]*(\d+)(?:\s*/\s*(\d+))?|\bRW[\s.:\-]*(\d+)",
+    re.IGNORECASE | re.ASCII)
+
+
+def _long_rt_rw_in_alamat(alamat: str, need_rt: bool, need_rw: bool) -> None:
+    """Reject the row when the RT (`need_rt`) or RW (`need_rw`) its columns do not give is written in `alamat` with a
+    number above 999 (address/rtrw.py would take it for none, or read another number of the text for it: "RT/RW
+    003/1234" gives RW 003). Only for a row without one of them in its columns (rare): most rows have both."""
+    lowered = alamat.lower()
+    if "rt" not in lowered and "rw" not in lowered:
+        return
+    for match in _LABELLED_RT_RW.finditer(alamat):
+        both_rt, both_rw, rt, rt_rw, rw = match.groups()
+        for label, number, needed in (("rt", both_rt or rt, need_rt), ("rw", both_rw or rt_rw or rw, need_rw)):
+            if needed and number is not None and int(number) > 999:
+                raise _Reject(label, f'{label.upper()} "{_shown(number)}" di alamat lebih dari 3 digit')
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Rows
 
@@ -863,6 +904,7 @@ class _RowChecker:
         self._today = dt.date.today()
         self._latest_print = self._today + dt.timedelta(days=1)
         self._blanko: dict[str, int] = {}
+        self._repeat_of = 0  # the first line of the card the row being checked lists again (`_first_use_of_blanko`)
         self._birth_dates = _Memo(_date_parser("tanggal_lahir", "Tanggal lahir"))
         self._print_dates = _Memo(_date_parser("tanggal_cetak", "Tanggal cetak"))
         self._nik_births = _Memo(_nik_birth)
@@ -876,14 +918,20 @@ class _RowChecker:
         self._kode_pos = _Memo(_kode_pos)
         self._services = _Memo(_service)
 
-    def check(self, line: int, row: tuple[Any, ...]) -> CardRow | RejectedRow | None:
-        """A card, a rejection, or None: an empty row, or an exact repeat of a card already in this file."""
+    def check(self, line: int, row: tuple[Any, ...]) -> CardRow | Repeat | RejectedRow | None:
+        """A card, a row listing again the card of an earlier line (`Repeat`), a rejection, or None for an empty
+        row."""
         try:
-            return self._card(line, self._pick(row + ("",)))
+            card = self._card(line, self._pick(row + ("",)))
         except _Reject as reject:
+            self._repeat_of = 0  # a repeat rejected for a reason of its own is that rejection
             if self._is_empty(row):  # only a failing row can be empty: test it only then
                 return None
             return RejectedRow(line, reject.field, reject.reason[:_REASON_MAX], self.raw(row))
+        if self._repeat_of:  # rare: the row is kept as read for its rejection
+            first_line, self._repeat_of = self._repeat_of, 0
+            return Repeat(card, first_line, self.raw(row))
+        return card
 
     def raw(self, row: tuple[Any, ...], extra: Sequence[str] = ()) -> dict[str, str]:
         """The row as read, for staff: long cells cut short, the family card number masked."""
@@ -904,7 +952,7 @@ class _RowChecker:
             self.raw(row, extra),
         )
 
-    def _card(self, line: int, values: tuple[Any, ...]) -> CardRow | None:
+    def _card(self, line: int, values: tuple[Any, ...]) -> CardRow:
         (nik, nama, tempat_lahir, tanggal_lahir, jenis_kelamin, alamat, rt, rw, rt_rw, kelurahan, kecamatan,
          kabupaten_kota, provinsi, kode_wilayah, kode_pos, no_kk, nomor_blanko, tanggal_cetak, no_hp, layanan,
          biaya_antar, tarik_ktp_lama) = values
@@ -934,8 +982,7 @@ class _RowChecker:
             raise _Reject("nomor_blanko", "Nomor blanko kosong")
         if len(nomor_blanko) > _BLANKO_MAX:
             raise _too_long("nomor_blanko", nomor_blanko)
-        if not self._first_use_of_blanko(nomor_blanko, nik):
-            return None
+        first = self._first_use_of_blanko(nomor_blanko, nik)
         if printed is None or printed > self._latest_print:
             printed = self._print_date(tanggal_cetak)
         if no_kk.__class__ is not str or no_kk.strip():
@@ -948,10 +995,15 @@ class _RowChecker:
             raise _Reject("rt", f'RT "{_shown(str(rt).strip())}" lebih dari 3 digit')
         if rw_value is None and over_three_digits(rw):
             raise _Reject("rw", f'RW "{_shown(str(rw).strip())}" lebih dari 3 digit')
+        # Without a column's value (an empty column: read from alamat, if at all), an RT or RW in alamat is checked
+        # against the limit too.
+        rt_in_alamat, rw_in_alamat = rt_value is None or not rt, rw_value is None or not rw
         rt, rw = rt_value, rw_value
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
             rt, rw = rt or found_rt, rw or found_rw
+        if rt_in_alamat or rw_in_alamat:
+            _long_rt_rw_in_alamat(alamat, rt_in_alamat, rw_in_alamat)
         # tuple.__new__: what CardRow(...) does, without the named tuple's `__new__`, a Python function that the
         # compiled module (setup.py) would call for every row.
         card: CardRow = tuple.__new__(CardRow, (
@@ -960,7 +1012,8 @@ class _RowChecker:
             self._provinsi[provinsi], self._kode_wilayah[kode_wilayah], self._kode_pos[kode_pos], no_kk,
             nomor_blanko, printed, _no_hp(no_hp), cod_amount, collect_old_card,
         ))
-        self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line  # last: a rejected row claims no blanko
+        if first:
+            self._blanko[nomor_blanko] = int(nik) * _LINE_BASE + line  # last: a rejected row claims no blanko
         return card
 
     def _birth_date(self, value: Any, nik: str, reference: dt.date) -> dt.date:
@@ -988,12 +1041,15 @@ class _RowChecker:
         self._blanko = {}
 
     def _first_use_of_blanko(self, nomor_blanko: str, nik: str) -> bool:
+        """Whether the row is its blanko's first; the same card listed again (same NIK) sets `_repeat_of` to the first
+        line, another NIK is a rejected row."""
         earlier = self._blanko.get(nomor_blanko)
         if earlier is None:
             return True
         earlier_nik, earlier_line = divmod(earlier, _LINE_BASE)
         if earlier_nik == int(nik):
-            return False  # the same card listed twice: nothing new to import
+            self._repeat_of = earlier_line  # a `Repeat` if the rest of the row passes (`check`)
+            return False
         raise _Reject("nomor_blanko", f"nomor_blanko {nomor_blanko} sudah dipakai di baris {earlier_line} "
                                       f"(NIK {earlier_nik:016d})")
 
@@ -1045,6 +1101,7 @@ def _chunks(source: _Source, checker: _RowChecker, blanko_across_chunks: bool = 
                 checker.forget_blanko()
             rows: list[CardRow] = []
             rejected: list[RejectedRow] = []
+            repeats: list[Repeat] = []
             line = batch.first_line
             for index, row in enumerate(batch.rows):
                 if not row:  # an empty XLSX row
@@ -1055,11 +1112,13 @@ def _chunks(source: _Source, checker: _RowChecker, blanko_across_chunks: bool = 
                 result = checker.check(line + index, row)
                 if result.__class__ is CardRow:
                     rows.append(result)  # type: ignore[arg-type]
+                elif result.__class__ is Repeat:
+                    repeats.append(result)  # type: ignore[arg-type]
                 elif result is not None:
                     rejected.append(result)  # type: ignore[arg-type]
             lines_read += len(batch.rows)
             has_data = has_data or bool(rows or rejected)
-            yield Chunk(rows, rejected, lines_read)
+            yield Chunk(rows, rejected, lines_read, repeats)
     finally:
         source.close()
     if not has_data:  # raised last, so that the caller's transaction (its print run) is rolled back

@@ -6,6 +6,7 @@ caller's unit of work commits the whole import at once, so a crash leaves no hal
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import os
@@ -38,12 +39,14 @@ from manifests.intake.reader import (
     CardRow,
     IntakeFileError,
     RejectedRow,
+    Repeat,
     check_print_run,
     estimate_rows,
     file_sha256,
     is_kode_pos,
     is_kode_wilayah,
     read_print_run,
+    repeated_row,
 )
 
 # SQLite allows 32,766 bound parameters per statement; IN lists stay well below.
@@ -58,7 +61,11 @@ class ImportResult:
     filename: str
     print_run_id: int | None = None
     same_file_as: int | None = None  # the run that already imported this exact file
+    # The file's rows (empty ones are no rows), each counted once: cards_imported + rows_rejected + already_imported.
+    # A row listing again the card of an earlier line (`Repeat`) is a rejected row naming that line, or already
+    # imported like that line when an earlier run has the card.
     rows_read: int = 0
+    lines_read: int = 0  # the file's lines after its header, empty ones too: how far the import is
     cards_imported: int = 0
     already_imported: int = 0
     duplicates: int = 0
@@ -127,10 +134,15 @@ def import_print_run(
         # up to `_Writer.DEPTH` chunks ahead of the writer.
         for chunk in read_print_run(path, chunk_rows=chunk_rows, filename=name, blanko_across_chunks=False):
             addresses = [ctx.address(row) for row in chunk.rows]
-            if progress and result.rows_read:
+            repeat_addresses = [ctx.address(r.row) for r in chunk.repeats]  # compared if an earlier run has the card
+            if progress and result.lines_read:
                 progress(result)
-            writer.submit(ctx.add_chunk, chunk.rows, addresses, chunk.rejected, result)
-            result.rows_read = chunk.lines_read
+            # Counted before the writer adds its own rejections to the chunk's list.
+            rows = len(chunk.rows) + len(chunk.rejected) + len(chunk.repeats)
+            writer.submit(ctx.add_chunk, chunk.rows, addresses, chunk.rejected, result, chunk.repeats,
+                          repeat_addresses)
+            result.rows_read += rows
+            result.lines_read = chunk.lines_read
         writer.wait()
     if progress:
         progress(result)
@@ -226,8 +238,10 @@ def run_of_file(session: Session, office_id: int, digest: str) -> int | None:
 
 
 _DUPLICATE_REASON = "Cetak ganda: NIK yang sama masih dipegang kartu lain yang belum terkirim"
-# The normalized street can be longer than the alamat it comes from ("NO1" becomes "NO. 1"): past its column, the
-# row is rejected like any value too long, the same on every database.
+# The normalized street can be longer than the alamat it comes from ("NO1" becomes "NO. 1", a letter upper-cased can
+# become three): the card's column holds the longest an alamat within the spec's limit can make (app/cards.py), so no
+# such row is rejected for it. A longer one (a limit raised without the column) is still a rejected row, the same on
+# every database, rather than a failed import on PostgreSQL.
 _STREET_MAX = Card.__table__.c.street.type.length
 
 
@@ -289,10 +303,13 @@ class _IntakeContext:
         )
 
     def add_chunk(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
-                  result: ImportResult) -> None:
-        """Make the cards of a chunk's rows (`addresses`: each row's, from `address`) and record its rejections."""
+                  result: ImportResult, repeats: Sequence[Repeat] = (),
+                  repeat_addresses: Sequence[_Address] = ()) -> None:
+        """Make the cards of a chunk's rows (`addresses`: each row's, from `address`) and record its rejections and
+        its rows listing again an earlier line's card (`repeats`, with theirs)."""
         changed: list[ChangedRow] = []
-        rows, addresses = self._drop_known_blanko(rows, addresses, rejected, changed, result)
+        rows, addresses = self._drop_known_blanko(rows, addresses, rejected, changed, result, repeats,
+                                                  repeat_addresses)
         holders = self._nik_holders([r.nik for r in rows])
         firsts: list[_NewCard] = []
         dups: list[_NewCard] = []
@@ -300,7 +317,7 @@ class _IntakeContext:
             street = address.values["street"]
             if street and len(street) > _STREET_MAX:
                 rejected.append(RejectedRow(row.line, "alamat", f"Alamat terlalu panjang setelah dirapikan: "
-                                            f"{len(street)} karakter, paling banyak {_STREET_MAX}", {}))
+                                            f"{len(street)} karakter, paling banyak {_STREET_MAX}", _raw(row)))
                 continue
             note = _odd_codes(row, address.codes)
             if row.nik in holders:
@@ -348,19 +365,25 @@ class _IntakeContext:
         return address
 
     def _drop_known_blanko(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
-                           changed: list[ChangedRow], result: ImportResult) -> tuple[list[CardRow], list[_Address]]:
-        """Rows whose card an earlier run brought in are skipped (`changed` gets those where the file says something
-        else than the card: `_differences`); a blanko reused for another NIK is rejected. A blanko of a card this
-        file made in an earlier chunk (the reader checks within a chunk only) is what the reader says of a repeat
-        within a chunk: the same card listed twice is skipped, another NIK rejected naming the line that has it."""
+                           changed: list[ChangedRow], result: ImportResult, repeats: Sequence[Repeat],
+                           repeat_addresses: Sequence[_Address]) -> tuple[list[CardRow], list[_Address]]:
+        """Rows whose card an earlier run brought in are skipped, counted as already imported (`changed` gets those
+        where the file says something else than the card: `_differences`); a blanko reused for another NIK is
+        rejected. A blanko of a card this file made in an earlier chunk (the reader checks within a chunk only) is
+        what the reader says of a repeat within a chunk: the same card listed again is a rejected row naming the
+        line that has it (`repeated_row`), another NIK too.
+
+        `repeats` (each with its address) list again a card of an earlier line of the chunk: already imported like
+        that line when an earlier run has the card, else a rejected row naming the line. So each row is counted once,
+        and the same way whatever the chunks."""
         known: dict[str, tuple[str, int, int, int]] = {}
-        for batch in _batches([r.nomor_blanko for r in rows]):
+        for batch in _batches([r.nomor_blanko for r in rows] + [r.row.nomor_blanko for r in repeats]):
             found = _sqlite_in(self.session, "SELECT nomor_blanko, nik, print_run_id, line, id FROM card WHERE "
                                "nomor_blanko IN ({})", batch) if not is_postgresql(self.session) else \
                 self.session.execute(select(Card.nomor_blanko, Card.nik, Card.print_run_id, Card.line, Card.id)
                                      .where(Card.nomor_blanko.in_(batch)))
             known.update((blanko, (nik, run_id, line, card_id)) for blanko, nik, run_id, line, card_id in found)
-        if not known:
+        if not known and not repeats:
             return rows, addresses
         fresh, kept, again = [], [], []
         for row, address in zip(rows, addresses, strict=True):
@@ -369,17 +392,27 @@ class _IntakeContext:
                 fresh.append(row)
                 kept.append(address)
             elif run_id == self.run.id:
-                if nik != row.nik:
-                    rejected.append(RejectedRow(row.line, "nomor_blanko", f"nomor_blanko {row.nomor_blanko} sudah "
-                                                                          f"dipakai di baris {line} (NIK {nik})", {}))
+                rejected.append(RejectedRow(row.line, "nomor_blanko", repeated_row(row.nomor_blanko, nik, line)
+                                            if nik == row.nik else f"nomor_blanko {row.nomor_blanko} sudah dipakai di "
+                                                                   f"baris {line} (NIK {nik})", _raw(row)))
             elif nik == row.nik:
                 result.already_imported += 1
                 again.append((row, address, card_id))
             else:
                 rejected.append(RejectedRow(
                     row.line, "nomor_blanko",
-                    f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", {},
+                    f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", _raw(row),
                 ))
+        for repeat, address in zip(repeats, repeat_addresses, strict=True):
+            row = repeat.row
+            nik, run_id, line, card_id = known.get(row.nomor_blanko, (None, None, None, None))
+            if nik == row.nik and run_id != self.run.id:
+                result.already_imported += 1
+                again.append((row, address, card_id))
+            else:  # the card is this file's: made from the first line, or from an earlier chunk's line
+                first = line if nik == row.nik else repeat.first_line
+                rejected.append(RejectedRow(row.line, "nomor_blanko", repeated_row(row.nomor_blanko, row.nik, first),
+                                            repeat.raw))
         changed.extend(self._changed(again))
         return fresh, kept
 
@@ -449,6 +482,23 @@ class _IntakeContext:
             None, kk_hash(r.no_kk, self.kk_key) if r.no_kk else None,  # no_kk never in clear
             r.no_hp, r.tanggal_cetak, r.cod_amount, r.collect_old_card, c.duplicate_of,
         )
+
+
+def _raw(row: CardRow) -> dict[str, str]:
+    """A row rejected here (past the reader, which keeps the row as read) as its rejection keeps it: the file's
+    columns with the values read from them, the family card number masked as the reader masks it."""
+    raw = {name: "" if value is None else value.isoformat() if isinstance(value, dt.date) else str(value)
+           for name, value in zip(_RAW_COLUMNS, row[1:], strict=False)}
+    raw["no_kk"] = "(disamarkan)" if row.no_kk else ""
+    raw["layanan"] = "" if row.cod_amount is None else "COD"
+    raw["biaya_antar"] = "" if row.cod_amount is None else str(row.cod_amount)
+    raw["tarik_ktp_lama"] = "Y" if row.collect_old_card else "N"
+    return raw
+
+
+# The columns of a `CardRow` named as in the file, from nik to no_hp (its line is the rejection's, and the service
+# columns are written back as the file has them: `_raw`).
+_RAW_COLUMNS = CardRow._fields[1:CardRow._fields.index("no_hp") + 1]
 
 
 def _odd_codes(row: CardRow, codes: tuple[str | None, str | None]) -> str:
@@ -555,7 +605,7 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
     total = estimate_rows(path, filename=ctx.params["filename"])
 
     def report(r: ImportResult) -> None:
-        ctx.progress(done=r.rows_read, total=total, unit="baris", counts={
+        ctx.progress(done=r.lines_read, total=total, unit="baris", counts={
             "Baris dibaca": r.rows_read, "Kartu dibuat": r.cards_imported, "Baris ditolak": r.rows_rejected})
 
     with unit_of_work() as session:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from app.cards import Card, CardHistory, CardState
 from app.cli import main
 from app.db import unit_of_work
 from manifests.intake import service
-from manifests.intake.models import PrintRun
+from manifests.intake.models import IntakeRejection, PrintRun
 
 # One bad row per rejection rule: (row overrides, field named in the rejection).
 BAD_ROWS = [
@@ -257,6 +259,63 @@ def test_blanko_reused_for_another_nik_is_rejected(app, runner, tmp_path):
     write_csv(tmp_path / "b.csv", [card_row(2, nomor_blanko="BLK0000001")])
     result = cli(runner, "import", str(tmp_path / "b.csv"))
     assert "[nomor_blanko]" in result.output and "0 kartu diimpor" in result.output
+
+
+SUMMARY = re.compile(r"Print run #\d+: (\d+) baris dibaca, (\d+) kartu diimpor \(.*?\), (\d+) baris ditolak, "
+                     r"(\d+) sudah diimpor sebelumnya\.")
+
+
+def repeat_reason(serial: int, line: int) -> str:
+    return (f"Baris ulang: nomor blanko BLK{serial:07d} dengan NIK {make_nik(serial)} sudah ada di baris {line}; "
+            f"kartunya dihitung sekali, dari baris {line}")
+
+
+@pytest.mark.parametrize("chunk_rows", [5000, 2], ids=["repeat_in_its_chunk", "repeat_in_a_later_chunk"])
+def test_a_line_listed_twice_is_counted_once_and_the_counts_add_up_to_the_rows_read(app, runner, staff, tmp_path,
+                                                                                   chunk_rows):
+    """Before: a line repeated word for word was dropped and counted nowhere ("6 baris dibaca, 4 kartu diimpor,
+    1 baris ditolak, 0 sudah diimpor sebelumnya"). Every row read is now one outcome: a card, a rejected row (the
+    repeat names the line it repeats) or a row already imported; an empty line is no row. The same whether the
+    repeat is in its first line's chunk (the reader sees it) or in a later one (the import does)."""
+    app.config["INTAKE_CHUNK_ROWS"] = chunk_rows
+    # Lines 2-8: an empty line at 4, a row without a name at 7, line 3 again at 8.
+    rows = [card_row(1), card_row(2), {}, card_row(3), card_row(4), card_row(9, nama=""), card_row(2)]
+    out = cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).output
+    read, imported, rejected, already = map(int, SUMMARY.search(out).groups())
+    assert (read, imported, rejected, already) == (6, 4, 2, 0)
+    assert read == imported + rejected + already
+    assert f"baris 8: [nomor_blanko] {repeat_reason(2, 3)}" in out
+    assert set(cards(app)) == {f"BLK{i:07d}" for i in range(1, 5)}
+    with app.app_context(), unit_of_work() as s:
+        repeat = s.scalars(select(IntakeRejection).where(IntakeRejection.line == 8)).one()
+        assert json.loads(repeat.raw)["nama"] == "WARGA NOMOR 2"  # the row kept, as for any rejection
+    page = staff.get("/impor/1").get_data(as_text=True)
+    assert "6 baris dibaca,\n  4 kartu, 2 ditolak,\n  0 sudah diimpor sebelumnya" in page
+    assert str(escape(repeat_reason(2, 3))) in page
+    data = report(runner)
+    assert (data["printed"], data["rejected_rows"]) == (4, 2)
+
+    # An overlapping export through the API: line 4 lists again a card of the first run (already imported, like its
+    # line 2), line 5 a card this file brings in at line 3 (rejected, naming it).
+    again = write_csv(tmp_path / "b.csv", [card_row(1), card_row(5), card_row(1), card_row(5), card_row(6)])
+    response = staff.post("/api/v1/print-runs", data={"file": (io.BytesIO(again.read_bytes()), "b.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 201, response.data
+    body = response.get_json()
+    assert (body["rows_read"], body["cards_imported"], body["rows_rejected"], body["already_imported"]) == (5, 2, 1, 2)
+    assert body["rejected"] == [{"line": 5, "field": "nomor_blanko", "reason": repeat_reason(5, 3)}]
+
+    # Uploaded on the page (a background job): the job's counts add up too.
+    third = write_csv(tmp_path / "c.csv", [card_row(6), card_row(7), card_row(7), card_row(6)]).read_bytes()
+    job = finished_job(staff, staff.post("/impor", data={"file": (io.BytesIO(third), "c.csv")},
+                                         content_type="multipart/form-data"))
+    counts = job["result"]["counts"]
+    assert (counts["Baris dibaca"], counts["Kartu diimpor"], counts["Baris ditolak"],
+            counts["Sudah diimpor sebelumnya"]) == (4, 1, 1, 2)
+    with app.app_context(), unit_of_work() as s:
+        runs = s.scalars(select(PrintRun).order_by(PrintRun.id)).all()
+        assert [r.rows_read for r in runs] == [6, 5, 4]
+        assert all(r.rows_read == r.cards_imported + r.rows_rejected + r.rows_already_imported for r in runs)
 
 
 def test_import_failing_half_way_commits_nothing(app, runner, tmp_path, monkeypatch):

@@ -111,16 +111,20 @@ def test_a_blanko_used_again_in_a_later_chunk_is_found_among_the_cards_written(a
     rows.append(card_row(98, nomor_blanko="BLK0000098"))
     rows.append(card_row(97, nomor_blanko="BLK0000098"))  # line 17: the same chunk's blanko again, another NIK
     out = cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).output
-    assert "13 kartu diimpor" in out and "2 baris ditolak" in out and "0 sudah diimpor sebelumnya" in out
+    assert "16 baris dibaca, 13 kartu diimpor" in out and "3 baris ditolak" in out
+    assert "0 sudah diimpor sebelumnya" in out
+    assert (f"baris 14: [nomor_blanko] Baris ulang: nomor blanko BLK0000002 dengan NIK {make_nik(2)} sudah ada di "
+            "baris 3; kartunya dihitung sekali, dari baris 3") in out
     assert f"baris 15: [nomor_blanko] nomor_blanko BLK0000004 sudah dipakai di baris 5 (NIK {make_nik(4)})" in out
     assert f"baris 17: [nomor_blanko] nomor_blanko BLK0000098 sudah dipakai di baris 16 (NIK {make_nik(98)})" in out
     with app.app_context(), unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Card)) == 13
         assert s.scalar(select(Card.nik).where(Card.nomor_blanko == "BLK0000004")) == make_nik(4)
-    # The rows again with one more, as another file: the cards are an earlier run's now (already imported), a blanko
-    # of another NIK is refused as one the database has.
+    # The rows again with one more, as another file: the cards are an earlier run's now (already imported, line 14
+    # too: its card is found among the earlier run's), a blanko of another NIK is refused as one the database has.
     again = cli(runner, "import", str(write_csv(tmp_path / "b.csv", [*rows, card_row(50)]))).output
-    assert "1 kartu diimpor" in again and "2 baris ditolak" in again and "14 sudah diimpor sebelumnya" in again
+    assert "17 baris dibaca, 1 kartu diimpor" in again and "2 baris ditolak" in again
+    assert "14 sudah diimpor sebelumnya" in again
     assert "baris 15: [nomor_blanko] Nomor blanko BLK0000004 sudah tercatat untuk kartu dengan NIK lain" in again
 
 

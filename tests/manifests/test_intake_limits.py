@@ -61,6 +61,26 @@ def test_rt_or_rw_of_more_than_three_digits_is_a_rejected_row_naming_the_column(
     assert (card.rt, card.rw) == ("007", "999")
 
 
+def test_rt_or_rw_of_more_than_three_digits_written_in_alamat_is_a_rejected_row_naming_the_column(app, runner,
+                                                                                                   tmp_path):
+    """Before: with the rt and rw columns empty, "RT 1234" in alamat was read as no RT at all, and the card imported
+    with an unclear address; the spec's limit (at most 3 digits after normalization) makes it a rejected row."""
+    rows = [card_row(1, rt="", rw="", alamat="KP. SAWAH RT 1234 RW 05"),
+            card_row(2, rt="", rw="", alamat="JL. MAWAR NO. 2 RT.003/RW.01000"),
+            card_row(3, rt="", rw="", alamat="JL. MAWAR RT/RW 003/12345"),
+            card_row(4, rt="", rw="", alamat="JL. MAWAR NO. 4 RT 0004 RW 0005"),  # 4 and 5 once normalized
+            card_row(5, rt="7", rw="", alamat="JL. MAWAR RT 1234 RW 05")]  # the rt column wins: RT 1234 unused
+    result = runner.invoke(main, ["import", str(write_csv(tmp_path / "run.csv", rows))])
+    assert result.exit_code == 0, result.output
+    assert "2 kartu diimpor" in result.output and "3 baris ditolak" in result.output, result.output
+    assert [(r.line, r.field, r.reason) for r in rejections(app)] == [
+        (2, "rt", 'RT "1234" di alamat lebih dari 3 digit'), (3, "rw", 'RW "01000" di alamat lebih dari 3 digit'),
+        (4, "rw", 'RW "12345" di alamat lebih dari 3 digit')]
+    assert json.loads(rejections(app)[0].raw)["alamat"] == "KP. SAWAH RT 1234 RW 05"
+    got = cards(app)
+    assert [(got[b].rt, got[b].rw) for b in ("BLK0000004", "BLK0000005")] == [("004", "005"), ("007", "005")]
+
+
 def test_every_column_at_its_limit_is_stored_on_both_databases(app, runner, tmp_path):
     longest = card_row(
         1, nama="ß" * 50,  # upper-cased: 100 characters
@@ -94,16 +114,53 @@ def test_long_values_quoted_in_a_reason_do_not_overflow_its_column(app, runner, 
     assert all(len(r.reason) <= 500 for r in rejections(app))
 
 
-def test_street_longer_than_its_column_after_tidying_is_a_rejected_row(app, runner, tmp_path):
-    """"NO1" becomes "NO. 1": a 250-character address can make a longer street than the card's column holds."""
-    alamat = ("NO1 " * 63)[:250]
-    result = runner.invoke(main, ["import", str(write_csv(tmp_path / "run.csv", [card_row(1, alamat=alamat),
-                                                                                card_row(2)]))])
+def test_an_alamat_within_its_limit_is_never_rejected_for_the_street_tidied_from_it(app, runner, tmp_path):
+    """Before: "NO1" becomes "NO. 1", and a 247-character alamat made a 371-character street, past the card's 300:
+    a rejected row ("Alamat terlalu panjang setelah dirapikan"), its row kept as `{}`. The column now holds the
+    longest street 250 characters can make: a letter upper-cased can become three ("ΐ")."""
+    rows = [card_row(1, alamat="NO1 " * 62), card_row(2, alamat="DSN-" * 62),
+            card_row(3, alamat="JL 1" + "ΐ" * 246), card_row(4)]
+    result = runner.invoke(main, ["import", str(write_csv(tmp_path / "run.csv", rows))])
     assert result.exit_code == 0, result.output
-    assert "1 kartu diimpor" in result.output
-    assert re.search(r"baris 2: \[alamat\] Alamat terlalu panjang setelah dirapikan: \d+ karakter, paling banyak 300",
-                     result.output)
+    assert "4 kartu diimpor" in result.output and "0 baris ditolak" in result.output, result.output
+    got = cards(app)
+    assert [len(got[f"BLK{i:07d}"].alamat) for i in (1, 2, 3)] == [247, 248, 250]
+    assert [len(got[f"BLK{i:07d}"].street) for i in (1, 2, 3)] == [371, 432, 743]
+    assert got["BLK0000003"].street == "JL. 1" + "ΐ".upper() * 246
+    assert counts(app) == (1, 4, 0)
+
+
+def test_a_street_past_its_column_would_still_be_a_rejected_row_that_keeps_its_row(app, runner, tmp_path,
+                                                                                    monkeypatch):
+    """The guard for a column narrower than the tidied street (a limit raised without its column): a rejected row
+    on both databases rather than a failed import, and the row kept with it (it was kept as `{}`)."""
+    from manifests.intake import service
+
+    monkeypatch.setattr(service, "_STREET_MAX", 300)
+    rows = [card_row(1, alamat="NO1 " * 62, no_kk="3216060101080001"), card_row(2)]
+    result = runner.invoke(main, ["import", str(write_csv(tmp_path / "run.csv", rows))])
+    assert result.exit_code == 0, result.output
+    assert ("baris 2: [alamat] Alamat terlalu panjang setelah dirapikan: 371 karakter, paling banyak 300"
+            in result.output)
+    (rejected,) = rejections(app)
+    raw = json.loads(rejected.raw)
+    assert raw["nik"] == card_row(1)["nik"] and raw["alamat"] == ("NO1 " * 62).strip()
+    assert raw["no_kk"] == "(disamarkan)" and "3216060101080001" not in rejected.raw
     assert counts(app) == (1, 1, 1)
+
+
+def test_rows_rejected_by_the_import_past_the_reader_keep_their_row(app, runner, tmp_path):
+    """A blanko an earlier run has for another NIK, or an earlier chunk has for another NIK: rejected once the cards
+    written are looked at, their row was kept as `{}`."""
+    app.config["INTAKE_CHUNK_ROWS"] = 2
+    cli(runner, "import", str(write_csv(tmp_path / "a.csv", [card_row(1)])))
+    rows = [card_row(2, nomor_blanko="BLK0000001"), card_row(3), card_row(4, nomor_blanko="BLK0000003")]
+    out = cli(runner, "import", str(write_csv(tmp_path / "b.csv", rows))).output
+    assert "3 baris dibaca, 1 kartu diimpor" in out and "2 baris ditolak" in out
+    found = [(r.line, r.field, json.loads(r.raw)) for r in rejections(app)]
+    assert [(line, field, raw["nik"], raw["nomor_blanko"]) for line, field, raw in found] == [
+        (2, "nomor_blanko", card_row(2)["nik"], "BLK0000001"), (4, "nomor_blanko", card_row(4)["nik"], "BLK0000003")]
+    assert found[0][2]["nama"] == "WARGA NOMOR 2" and found[0][2]["tanggal_cetak"] == "2026-11-02"
 
 
 # --- the family card number: only its keyed hash

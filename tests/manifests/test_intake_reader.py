@@ -301,11 +301,21 @@ def test_blanko_reused_for_another_nik_is_rejected(tmp_path):
     assert rejected[0].reason.startswith("nomor_blanko B0001 sudah dipakai di baris 2")
 
 
-def test_exact_repeat_of_a_card_is_skipped_silently(tmp_path):
-    rows, rejected, chunks = read_all(write_csv(tmp_path, [WOMAN, MAN, WOMAN]), chunk_rows=2)
-    assert [r.line for r in rows] == [2, 3]
-    assert rejected == []
-    assert chunks[-1].lines_read == 3
+def test_exact_repeat_of_a_card_is_passed_on_as_a_repeat_of_its_first_line(tmp_path):
+    """Not dropped: the import counts it (tests/manifests/test_intake.py), with the row as read for its rejection."""
+    rows, rejected, chunks = read_all(write_csv(tmp_path, [WOMAN, MAN, WOMAN, {**MAN, "nama": "BUDI   "}]))
+    assert [r.line for r in rows] == [2, 3] and rejected == []
+    repeats = [r for c in chunks for r in c.repeats]
+    assert [(r.row.line, r.first_line) for r in repeats] == [(4, 2), (5, 3)]
+    assert repeats[0].row._replace(line=2) == rows[0]
+    assert repeats[0].raw["nama"] == " siti   aminah " and repeats[0].raw["no_kk"] == "(disamarkan)"
+    assert chunks[-1].lines_read == 4
+
+
+def test_a_repeat_rejected_for_a_reason_of_its_own_is_that_rejection(tmp_path):
+    rows, rejected, chunks = read_all(write_csv(tmp_path, [WOMAN, card(tanggal_cetak="x"), MAN]))
+    assert [r.line for r in rows] == [2, 4] and [(r.line, r.field) for r in rejected] == [(3, "tanggal_cetak")]
+    assert [r for c in chunks for r in c.repeats] == []
 
 
 def test_rejected_row_does_not_claim_its_blanko(tmp_path):
@@ -569,12 +579,15 @@ def test_limits_apply_to_the_value_as_stored(tmp_path):
 
 def test_rt_and_rw_are_at_most_three_digits(tmp_path):
     # A column of more than three digits (leading zeros aside) is a rejected row naming it (the spec's length limit);
-    # numbers inside the address text that are too long are not read as RT/RW.
+    # so is one written in the address text when the columns are empty (the RT first: the text's order).
     rows_in = [card(rt="1234", rw="00005"), card(rt="", rw="", nomor_blanko="B9", alamat="KP. A RT 1234 RW 56789"),
-               card(rt="0012", rw="00005", nomor_blanko="B10")]
+               card(rt="0012", rw="00005", nomor_blanko="B10"),
+               card(rt="", rw="", nomor_blanko="B11", alamat="KP. A RT 12 RW 56789")]
     rows, rejected, _ = read_all(write_csv(tmp_path, rows_in))
-    assert [(r.line, r.field) for r in rejected] == [(2, "rt")]
-    assert [(r.rt, r.rw) for r in rows] == [(None, None), ("012", "005")]
+    assert [(r.line, r.field, r.reason) for r in rejected] == [
+        (2, "rt", 'RT "1234" lebih dari 3 digit'), (3, "rt", 'RT "1234" di alamat lebih dari 3 digit'),
+        (5, "rw", 'RW "56789" di alamat lebih dari 3 digit')]
+    assert [(r.rt, r.rw) for r in rows] == [("012", "005")]
 
 
 def test_optional_columns_never_exceed_their_database_columns(tmp_path):
