@@ -161,8 +161,20 @@ def _date(text: str, where: str) -> dt.date:
 
 
 def digest_of(data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The settlement's `data` as values, not as text: keys in any order, and a number written `20000.0` or `2e4`
+    (JSON's integers, as the schema reads them) the same as `20000`."""
+    canonical = json.dumps(_as_values(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _as_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_values(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def parse_settlement(body: Any) -> Settlement:

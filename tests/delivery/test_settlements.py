@@ -76,6 +76,9 @@ def test_a_settlement_is_recorded_once_a_repeat_is_duplicate_and_other_data_is_4
     assert first.status_code == 200 and first.json == {"settlement_id": "STL-17510-20261201", "result": "recorded"}
     again = settle(client, "STL-17510-20261201", [(cod[0], 20000), (cod[1], 20000)], msg_id="msg-retry")
     assert again.status_code == 200 and again.json["result"] == "duplicate"
+    as_floats = settle(client, "STL-17510-20261201", [(cod[0], 20000.0), (cod[1], 2e4)], total=40000.0,
+                       msg_id="msg-floats")  # the same values, written otherwise
+    assert as_floats.status_code == 200 and as_floats.json["result"] == "duplicate", as_floats.json
     other = settle(client, "STL-17510-20261201", [(cod[0], 20000), (cod[1], 15000)], msg_id="msg-other")
     assert other.status_code == 409
     assert other.json["error"]["code"] == "conflict" and "STL-17510-20261201" in other.json["error"]["message"]
