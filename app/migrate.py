@@ -21,6 +21,32 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
 
 
+def set_varchar_length(table: str, column: str, old: int, new: int) -> None:
+    """From a migration: the declared length of a varchar column, `old` -> `new`. On PostgreSQL an ALTER (widening
+    rewrites nothing: no table or index rebuild). On SQLite, which keeps text of any length whatever the declared
+    type, only the declaration changes, in the schema table, as SQLite documents for changes that leave the stored
+    data as it is (https://sqlite.org/lang_altertable.html, section 7): rebuilding the table instead would drop the
+    card table's triggers (0009) and copy every row. Narrowing is the caller's to make safe (cut longer values
+    first)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.alter_column(table, column, type_=sa.String(length=new), existing_type=sa.String(length=old))
+        return
+    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+    declared, wanted = f"{column} VARCHAR({old})", f"{column} VARCHAR({new})"
+    if sql is None or declared not in sql:
+        raise RuntimeError(f"{table}.{column}: declaration {declared!r} not found")
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar()
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                         (sql.replace(declared, wanted, 1), table))
+    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

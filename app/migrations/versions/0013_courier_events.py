@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from app.migrate import set_varchar_length
+
 revision = '0013'
 down_revision = '0012'
 branch_labels = None
@@ -55,27 +57,5 @@ def downgrade() -> None:
 
 
 def _reason_length(old: int, new: int) -> None:
-    bind = op.get_bind()
     for table, column in REASON_COLUMNS:
-        if bind.dialect.name == 'postgresql':
-            # Widening a varchar rewrites nothing on PostgreSQL (no table or index rebuild).
-            op.alter_column(table, column, type_=sa.String(length=new), existing_type=sa.String(length=old))
-        else:
-            _sqlite_declared_type(table, column, old, new)
-
-
-def _sqlite_declared_type(table: str, column: str, old: int, new: int) -> None:
-    """SQLite keeps text of any length whatever the declared type: only the declaration changes, in the schema
-    table, as SQLite documents for changes that leave the stored data as it is (https://sqlite.org/lang_altertable.html,
-    section 7). Rebuilding the tables instead would drop the card table's triggers (0009) and copy every row."""
-    bind = op.get_bind()
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
-    declared, wanted = f"{column} VARCHAR({old})", f"{column} VARCHAR({new})"
-    if sql is None or declared not in sql:
-        raise RuntimeError(f"{table}.{column}: declaration {declared!r} not found")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                         (sql.replace(declared, wanted, 1), table))
-    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+        set_varchar_length(table, column, old, new)
