@@ -108,9 +108,8 @@ def classify(response: requests.Response) -> GatewayAnswer:
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None, *, date: str | None = None) -> float | None:
     """`Retry-After` as seconds: a number, or an HTTP date (RFC 9110); None when absent or unreadable.
 
-    An HTTP date is a moment on the gateway's clock: the wait is measured from our clock (`now`) and, when the answer
-    carries its `Date`, from the gateway's too, and the longer of the two is taken, so that a clock of ours ahead of
-    the gateway's never makes us come back sooner than it asked."""
+    An HTTP date is a moment on the gateway's clock: when the answer carries its `Date` (the same clock), the wait is
+    the one between the two, whatever our clock says; without it, the wait is measured from our clock (`now`)."""
     if not value:
         return None
     value = value.strip()
@@ -119,10 +118,8 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None, *, da
     when = _http_date(value)
     if when is None:
         return None
-    wait = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
     sent = _http_date(date)
-    if sent is not None:
-        wait = max(wait, (when - sent).total_seconds())
+    wait = (when - (sent if sent is not None else now or dt.datetime.now(dt.UTC))).total_seconds()
     return max(0.0, wait)
 
 

@@ -10,9 +10,10 @@ Decoupled from the domains it speaks for: delivery and returns know nothing of m
 2. `send_due`: send the queued messages whose time has come, one request each (notify.gateway), outside any
    transaction; every attempt and its outcome is recorded. Nothing goes out in quiet hours (21.00-07.00 WIB by
    default): such a message waits until they end. 429/5xx/timeouts are tried again later with exponential backoff
-   and jitter, never sooner than `Retry-After`, at most ANTAR_NOTIFY_MAX_ATTEMPTS times; a `Retry-After` longer
-   than ANTAR_NOTIFY_BACKOFF_MAX is not cut short but ends the message as failed (`gave_up`, with the wait the
-   gateway asked for; staff may queue it again), so that the retrying stays bounded; 400/422 fail; 422 no_whatsapp
+   and jitter, never sooner than `Retry-After`, at most ANTAR_NOTIFY_MAX_ATTEMPTS times; a `Retry-After` is waited
+   for in full up to the message's whole retrying (ANTAR_NOTIFY_MAX_ATTEMPTS x ANTAR_NOTIFY_BACKOFF_MAX), and a
+   longer one ends the message as failed (`gave_up`, with the wait the gateway asked for; staff may queue it again),
+   so that the retrying stays bounded; 400/422 fail; 422 no_whatsapp
    to a WhatsApp message goes again as SMS at once, to an SMS it fails like any 422 (never retried); 401/403 fail
    and stop sending until the token changes (staff are told on /pesan), so that one wrong token does not burn the
    whole queue.
@@ -96,7 +97,6 @@ class Settings:
     max_attempts: int = 8
     backoff: float = 30.0
     backoff_max: float = 3600.0
-    retry_after_max: float = 3600.0  # the longest Retry-After waited for; a longer one fails the message
     concurrency: int = 8
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -112,8 +112,13 @@ class Settings:
                    max_attempts=int(config.get("ANTAR_NOTIFY_MAX_ATTEMPTS", 8)),
                    backoff=float(config.get("ANTAR_NOTIFY_BACKOFF", 30.0)),
                    backoff_max=float(config.get("ANTAR_NOTIFY_BACKOFF_MAX", 3600.0)),
-                   retry_after_max=float(config.get("ANTAR_NOTIFY_BACKOFF_MAX", 3600.0)),
                    concurrency=_concurrency(config.get("ANTAR_NOTIFY_CONCURRENCY", 8)))
+
+    @property
+    def retry_after_max(self) -> float:
+        """The longest Retry-After waited for: the message's whole retrying (its attempts, each waiting up to the
+        backoff's cap); a longer one fails the message."""
+        return self.max_attempts * self.backoff_max
 
     @property
     def configured(self) -> bool:
@@ -550,13 +555,14 @@ def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None 
 
 def retry_after_too_long(retry_after: float | None, settings: Settings) -> str | None:
     """Why a message is not tried again when the gateway asks us to wait longer than `settings.retry_after_max`
-    (ANTAR_NOTIFY_BACKOFF_MAX): trying sooner than asked would only be refused again, and waiting without limit
+    (the message's whole retrying): trying sooner than asked would only be refused again, and waiting without limit
     would not be the bounded retrying the contract asks for. None when the wait asked for is within the limit."""
     if retry_after is None or retry_after <= settings.retry_after_max:
         return None
     asked = f"{math.ceil(retry_after)}" if math.isfinite(retry_after) else "tak terhingga"
     return (f"Gateway meminta menunggu {asked} detik sebelum mencoba lagi (Retry-After), lebih "
-            f"lama dari batas {math.floor(settings.retry_after_max)} detik (ANTAR_NOTIFY_BACKOFF_MAX): tidak dicoba "
+            f"lama dari batas {math.floor(settings.retry_after_max)} detik (ANTAR_NOTIFY_MAX_ATTEMPTS x "
+            "ANTAR_NOTIFY_BACKOFF_MAX): tidak dicoba "
             "lagi; dapat diantrekan ulang")
 
 

@@ -100,25 +100,43 @@ def test_429_waits_at_least_retry_after_and_attempts_are_bounded(notify_app, cli
     assert len(gateway.requests_seen) == 3  # bounded: nothing after the last attempt
 
 
-def test_a_retry_after_longer_than_the_cap_is_not_cut_short_the_message_fails(notify_app, client, staff, runner,
-                                                                           tmp_path, gateway):
-    """The gateway asks for two hours, more than ANTAR_NOTIFY_BACKOFF_MAX: coming back after the cap (one hour) would
-    be sooner than asked, waiting however long it says would not be bounded. The message fails, saying why; staff may
-    queue it again."""
-    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+def test_a_retry_after_longer_than_the_backoff_cap_is_waited_for_in_full(notify_app, client, runner, tmp_path,
+                                                                         gateway):
+    """The gateway asks for two hours, more than ANTAR_NOTIFY_BACKOFF_MAX (one hour) but within the message's whole
+    retrying (3 attempts x one hour): the retry goes when asked, not sooner, and the message is not failed for it."""
+    notify_app.config.update(ANTAR_NOTIFY_BACKOFF_MAX=3600, ANTAR_NOTIFY_MAX_ATTEMPTS=3)
     _on_the_road(notify_app, client, runner, tmp_path)
     gateway.fail_next("429", retry_after=7200)
+    before = utcnow()
+    assert one_pass(notify_app)["sent"] == {"queued": 1}
+    (m,) = messages(notify_app)
+    assert m["status"] == "queued" and m["next_attempt_at"] >= before + dt.timedelta(seconds=7200)
+    for minutes in (61, 119):  # nothing goes before the time it asked for
+        with simulated_clock(before + dt.timedelta(minutes=minutes)):
+            assert one_pass(notify_app)["sent"] == {}
+    with simulated_clock(before + dt.timedelta(minutes=121)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+    assert [status for *_, status in gateway.requests_seen] == [429, 202]
+
+
+def test_a_retry_after_past_the_whole_retrying_fails_the_message_saying_why(notify_app, client, staff, runner,
+                                                                            tmp_path, gateway):
+    """Longer than the message's whole retrying (3 attempts x one hour): coming back sooner than asked would be
+    refused again, waiting however long it says would not be bounded. The message fails, saying why; staff may
+    queue it again."""
+    notify_app.config.update(ANTAR_NOTIFY_BACKOFF_MAX=3600, ANTAR_NOTIFY_MAX_ATTEMPTS=3)
+    _on_the_road(notify_app, client, runner, tmp_path)
+    gateway.fail_next("429", retry_after=20000)
     assert one_pass(notify_app)["sent"] == {"failed": 1}
     (m,) = messages(notify_app)
     assert (m["status"], m["failure"], m["attempts"], m["next_attempt_at"]) == ("failed", "gave_up", 1, None)
-    assert "7200 detik" in m["error"] and "Retry-After" in m["error"] and "3600" in m["error"]
-    assert "7200 detik" in staff.get("/pesan").get_data(as_text=True)
-    for minutes in (61, 121, 180):  # nothing goes before, at or after the time it asked for
-        with simulated_clock(utcnow() + dt.timedelta(minutes=minutes)):
-            assert one_pass(notify_app)["sent"] == {}
+    assert "20000 detik" in m["error"] and "Retry-After" in m["error"] and "10800" in m["error"]
+    assert "20000 detik" in staff.get("/pesan").get_data(as_text=True)
+    with simulated_clock(utcnow() + dt.timedelta(hours=6)):
+        assert one_pass(notify_app)["sent"] == {}
     assert [status for *_, status in gateway.requests_seen] == [429]
     assert staff.post("/pesan/ulang").status_code == 302
-    with simulated_clock(utcnow() + dt.timedelta(hours=2, minutes=1)):
+    with simulated_clock(utcnow() + dt.timedelta(hours=6)):
         assert one_pass(notify_app)["sent"] == {"sent": 1}
 
 
@@ -160,12 +178,33 @@ def test_a_retry_after_as_an_http_date_is_honoured_on_the_gateways_clock(notify_
     assert len(stub.requests) == 2
 
 
-def test_a_retry_after_as_an_http_date_beyond_the_cap_fails_the_message(notify_app, client, runner, tmp_path,
-                                                                         stub_gateway):
-    notify_app.config["ANTAR_NOTIFY_BACKOFF_MAX"] = 3600
+def test_a_retry_after_as_an_http_date_from_a_gateway_clock_ahead_of_ours_is_its_own_wait(
+        notify_app, client, runner, tmp_path, stub_gateway):
+    """The gateway's clock two hours ahead of ours, asking for thirty seconds (its `Date` plus 30 s): thirty seconds
+    it is, measured on its clock, not the two hours and a half our clock would make of it."""
+    notify_app.config.update(ANTAR_NOTIFY_BACKOFF_MAX=3600, ANTAR_NOTIFY_MAX_ATTEMPTS=3)
 
     def answer(body):
-        return 503, {"error": "maintenance"}, {"Retry-After": stub.http_date(2 * 3600)}
+        if len(stub.requests) == 1:
+            return 429, {"error": "rate_limited"}, {"Retry-After": stub.http_date(30)}
+        return ACCEPTED
+
+    stub = stub_gateway(answer, skew=7200)
+    _on_the_road(notify_app, client, runner, tmp_path)
+    before = utcnow()
+    assert one_pass(notify_app)["sent"] == {"queued": 1}
+    (m,) = messages(notify_app)
+    assert before + dt.timedelta(seconds=29) <= m["next_attempt_at"] <= before + dt.timedelta(minutes=2)
+    with simulated_clock(before + dt.timedelta(minutes=3)):
+        assert one_pass(notify_app)["sent"] == {"sent": 1}
+
+
+def test_a_retry_after_as_an_http_date_beyond_the_cap_fails_the_message(notify_app, client, runner, tmp_path,
+                                                                         stub_gateway):
+    notify_app.config.update(ANTAR_NOTIFY_BACKOFF_MAX=3600, ANTAR_NOTIFY_MAX_ATTEMPTS=2)
+
+    def answer(body):
+        return 503, {"error": "maintenance"}, {"Retry-After": stub.http_date(3 * 3600)}
 
     stub = stub_gateway(answer)
     _on_the_road(notify_app, client, runner, tmp_path)
