@@ -46,9 +46,17 @@ NO_SCHEMA_NEEDED = frozenset({"db", "demo", "courier-sim", "notify-sim", "routes
 def main(ctx: click.Context) -> None:
     """Every command that uses the database first checks that it is reachable and migrated: if not, one line says
     what to run, the command exits with 2 and writes nothing."""
-    if ctx.invoked_subcommand in (None, *NO_SCHEMA_NEEDED) or {"--help", "-h"} & set(sys.argv[1:]):
+    if ctx.invoked_subcommand in (None, *NO_SCHEMA_NEEDED, *OWN_SCHEMA_CHECK) or {"--help", "-h"} & set(sys.argv[1:]):
         return
-    app = ctx.ensure_object(ScriptInfo).load_app()
+    _check_schema(ctx, ctx.ensure_object(ScriptInfo).load_app())
+
+
+# Commands that check the schema themselves, once they have built the application they run: `serve` with gevent
+# workers first starts again in an interpreter patched for gevent, and builds it only there.
+OWN_SCHEMA_CHECK = frozenset({"serve"})
+
+
+def _check_schema(ctx: click.Context, app: Any) -> None:
     problem = None
     with app.app_context():
         try:
@@ -213,7 +221,10 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
-@main.command("serve", help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
+# Without Flask's application context around it: the command builds its application itself, after the restart that
+# gevent workers need (below), and checks the schema then.
+@main.command("serve", with_appcontext=False,
+              help="Jalankan server web (gunicorn) untuk staf, petugas kelurahan dan webhook kurir.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="Proses pekerja gunicorn.")
@@ -223,7 +234,8 @@ def _port_taken(host: str, port: int) -> bool:
               help="gthread: thread per pekerja (bawaan, juga untuk SQLite). gevent: greenlet per permintaan, untuk "
                    "kantor dengan PostgreSQL dan Redis (pekerjaan latar di `antar worker`); webhook kurir jauh lebih "
                    "cepat (BENCHMARKS.md).")
-def serve_command(host: str, port: int, workers: int, threads: int, worker_class: str) -> None:
+@click.pass_context
+def serve_command(ctx: click.Context, host: str, port: int, workers: int, threads: int, worker_class: str) -> None:
     from gunicorn.app.base import BaseApplication
 
     green = worker_class == "gevent"
@@ -235,7 +247,8 @@ def serve_command(host: str, port: int, workers: int, threads: int, worker_class
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, "-c", _GREEN_START, "serve", "--host", host, "--port", str(port),
                                   "--workers", str(workers), "--worker-class", "gevent"])
-    app = create_app()
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    _check_schema(ctx, app)
 
     class _Server(BaseApplication):  # gunicorn's documented way to embed it ("Custom Application")
         def load_config(self) -> None:

@@ -214,6 +214,24 @@ def test_gevent_workers_are_refused_without_postgresql_and_redis(tmp_path: Path)
     assert len(lines) == 1 and "PostgreSQL" in lines[0] and "ANTAR_REDIS_URL" in lines[0], lines
 
 
+def test_gevent_serve_checks_its_settings_without_building_the_application(tmp_path: Path, monkeypatch):
+    """The process that checks `--worker-class gevent`'s settings, and would start again patched for gevent, builds
+    no application (no modules of every domain, no engine): that is done once, where it serves."""
+    from click.testing import CliRunner
+
+    import app.db
+    from app.cli import main
+
+    built: list = []
+    original = app.db.init_app
+    monkeypatch.setattr(app.db, "init_app", lambda flask_app: (built.append(flask_app), original(flask_app)))
+    env = base_env(tmp_path / "instance")
+    antar(env, "db", "upgrade")
+    result = CliRunner().invoke(main, ["serve", "--port", str(free_port()), "--worker-class", "gevent"], env=env)
+    assert result.exit_code == 1 and "PostgreSQL" in result.output, result.output
+    assert built == []
+
+
 @pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
 def test_a_province_on_one_machine_two_servers_two_workers(tmp_path: Path, pg_schema_url: str, worker_class: str):
     """Two `antar serve` (one SECRET_KEY) and two `antar worker` on one PostgreSQL and Redis: a session works on
