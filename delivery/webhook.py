@@ -10,6 +10,8 @@ answered before Flask's request pipeline (`CourierGate`): a signed webhook needs
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import queue
@@ -23,7 +25,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.orm import Session
-from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+from standardwebhooks.webhooks import Webhook
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_content_length, get_input_stream
 
@@ -100,8 +102,8 @@ def _error(status: int, message: str) -> Any:
 
 def verifiers() -> list[Webhook]:
     """One verifier per configured secret (two while a key is being rotated), built once per application. A secret
-    that is not `whsec_<base64>` verifies nothing: it is left out and logged (the others still verify; with none
-    left the webhook answers 503, which the courier retries)."""
+    that is not `whsec_<base64>` (`secret_problem`) is left out and logged (the others still verify; with none left
+    the webhook answers 503, which the courier retries)."""
     cached = current_app.extensions.get("antar.webhook_verifiers")
     if cached is None:
         cached = []
@@ -109,13 +111,29 @@ def verifiers() -> list[Webhook]:
         for n, secret in enumerate((s.strip() for s in configured), start=1):
             if not secret:
                 continue
-            try:
-                cached.append(Webhook(secret))
-            except (ValueError, EmptyWebhookSecretError) as exc:  # binascii.Error (a ValueError): not base64
+            problem = secret_problem(secret)
+            if problem:
                 log.error("ANTAR_COURIER_WEBHOOK_SECRETS, rahasia ke-%d bukan whsec_<base64> yang sah (%s); tidak "
-                          "dipakai", n, exc)
+                          "dipakai", n, problem)
+            else:
+                cached.append(Webhook(secret))
         current_app.extensions["antar.webhook_verifiers"] = cached
     return cached
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why a configured secret is not the contract's `whsec_<base64 key>` (None when it is). Stricter than the
+    library, which drops characters outside base64 and takes a secret without the prefix as base64 all the same: a
+    mistyped secret would then verify nothing, every post a 401, and nothing would say why. (A character left out
+    of valid base64 cannot be told from another key.)"""
+    if not secret.startswith("whsec_"):
+        return "tanpa awalan whsec_"
+    key = secret.removeprefix("whsec_").rstrip("=")
+    try:
+        raw = base64.b64decode(key + "=" * (-len(key) % 4), validate=True)
+    except binascii.Error:
+        return "kuncinya bukan base64"
+    return None if raw else "kuncinya kosong"
 
 
 def _verified(body: bytes, received: Any) -> bool:

@@ -4,6 +4,7 @@ kind of difference against the delivered COD items; resolving one; the reconcili
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -87,6 +88,23 @@ def test_a_settlement_is_recorded_once_a_repeat_is_duplicate_and_other_data_is_4
         row = s.scalar(select(CodSettlement))
         assert (row.total, row.items_sum, row.item_count, row.period_from) == (40000, 40000, 2, dt.date(2026, 11, 24))
         assert row.remitted_at == dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC) and row.remitted_offset == "+07:00"
+
+
+def test_a_settlement_recorded_with_a_digest_of_its_text_is_still_a_duplicate_when_sent_again(webhook_app, client,
+                                                                                                cod):
+    """Settlements recorded before the digest was over the values (their digest over `data` as written): the same
+    settlement sent again is a duplicate, other data still a 409."""
+    lines = [(cod[0], 20000.0), (cod[1], 20000.0)]
+    assert settle(client, "STL-OLD", lines, total=40000.0).json["result"] == "recorded"
+    with webhook_app.app_context(), unit_of_work() as s:  # as the code before 5c53aa6 wrote it
+        row = s.scalar(select(CodSettlement))
+        data = json.loads(row.body)["data"]
+        row.digest = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False).encode()).hexdigest()
+    again = settle(client, "STL-OLD", lines, total=40000.0, msg_id="msg-again")
+    assert again.status_code == 200 and again.json["result"] == "duplicate", again.json
+    other = settle(client, "STL-OLD", [(cod[0], 20000), (cod[1], 15000)], msg_id="msg-other")
+    assert other.status_code == 409
 
 
 def test_an_unsigned_or_badly_signed_settlement_is_401_and_nothing_is_stored(webhook_app, client, cod):

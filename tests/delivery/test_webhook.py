@@ -127,10 +127,11 @@ def test_a_malformed_secret_is_left_out_and_the_others_still_verify(webhook_app,
     webhook_app.extensions.pop("antar.webhook_verifiers", None)
     assert post_events(client, [event(numbers[0], "ACCEPTED", T0, "e1")], SECRET, "m1").status_code == 200
     assert "rahasia ke-1 bukan whsec_<base64>" in caplog.text
-    webhook_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = "whsec_a"
-    webhook_app.extensions.pop("antar.webhook_verifiers", None)
-    response = post_events(client, [event(numbers[0], "IN_TRANSIT", T0, "e2")], SECRET, "m2")
-    assert response.status_code == 503 and "whsec_<base64>" in response.json["error"]["message"]
+    for malformed in ("whsec_a", SECRET.replace("whsec_", ""), SECRET[:10] + "!" + SECRET[11:], "whsec_"):
+        webhook_app.config["ANTAR_COURIER_WEBHOOK_SECRETS"] = malformed
+        webhook_app.extensions.pop("antar.webhook_verifiers", None)
+        response = post_events(client, [event(numbers[0], "IN_TRANSIT", T0, "e2")], SECRET, "m2")
+        assert response.status_code == 503 and "whsec_<base64>" in response.json["error"]["message"], malformed
 
 
 @pytest.mark.parametrize("mutate,field", [
