@@ -1002,6 +1002,8 @@ class _RowChecker:
         if (rt is None or rw is None) and rt_rw:
             found_rt, found_rw = normalize_rt_rw(None, None, rt_rw)
             rt, rw = rt or found_rt, rw or found_rw
+            # What the rt_rw column gives is not looked for in alamat.
+            rt_in_alamat, rw_in_alamat = rt_in_alamat and found_rt is None, rw_in_alamat and found_rw is None
         if rt_in_alamat or rw_in_alamat:
             _long_rt_rw_in_alamat(alamat, rt_in_alamat, rw_in_alamat)
         # tuple.__new__: what CardRow(...) does, without the named tuple's `__new__`, a Python function that the

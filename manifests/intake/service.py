@@ -364,6 +364,15 @@ class _IntakeContext:
             self._addresses[key] = address
         return address
 
+    def _taken(self, row: CardRow, nik: str, run_id: int, line: int) -> str:
+        """Why a row whose blanko a stored card has (`nik`, `run_id`, `line`: that card's) is rejected: the same
+        card of this file listed again, or the blanko of another NIK's card (this file's, or an earlier run's)."""
+        if run_id != self.run.id:
+            return f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain"
+        if nik == row.nik:
+            return repeated_row(row.nomor_blanko, nik, line)
+        return f"nomor_blanko {row.nomor_blanko} sudah dipakai di baris {line} (NIK {nik})"
+
     def _drop_known_blanko(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
                            changed: list[ChangedRow], result: ImportResult, repeats: Sequence[Repeat],
                            repeat_addresses: Sequence[_Address]) -> tuple[list[CardRow], list[_Address]]:
@@ -391,27 +400,23 @@ class _IntakeContext:
             if nik is None:
                 fresh.append(row)
                 kept.append(address)
-            elif run_id == self.run.id:
-                rejected.append(RejectedRow(row.line, "nomor_blanko", repeated_row(row.nomor_blanko, nik, line)
-                                            if nik == row.nik else f"nomor_blanko {row.nomor_blanko} sudah dipakai di "
-                                                                   f"baris {line} (NIK {nik})", _raw(row)))
-            elif nik == row.nik:
+            elif nik == row.nik and run_id != self.run.id:
                 result.already_imported += 1
                 again.append((row, address, card_id))
             else:
-                rejected.append(RejectedRow(
-                    row.line, "nomor_blanko",
-                    f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain", _raw(row),
-                ))
+                rejected.append(RejectedRow(row.line, "nomor_blanko", self._taken(row, nik, run_id, line),
+                                            _raw(row)))
         for repeat, address in zip(repeats, repeat_addresses, strict=True):
             row = repeat.row
             nik, run_id, line, card_id = known.get(row.nomor_blanko, (None, None, None, None))
             if nik == row.nik and run_id != self.run.id:
                 result.already_imported += 1
                 again.append((row, address, card_id))
-            else:  # the card is this file's: made from the first line, or from an earlier chunk's line
-                first = line if nik == row.nik else repeat.first_line
-                rejected.append(RejectedRow(row.line, "nomor_blanko", repeated_row(row.nomor_blanko, row.nik, first),
+            elif nik is None:  # the card is this file's, made from the first line (in this chunk)
+                rejected.append(RejectedRow(row.line, "nomor_blanko",
+                                            repeated_row(row.nomor_blanko, row.nik, repeat.first_line), repeat.raw))
+            else:  # as its first line: this file's card (an earlier chunk's), or the blanko of another NIK's card
+                rejected.append(RejectedRow(row.line, "nomor_blanko", self._taken(row, nik, run_id, line),
                                             repeat.raw))
         changed.extend(self._changed(again))
         return fresh, kept

@@ -270,6 +270,19 @@ def repeat_reason(serial: int, line: int) -> str:
             f"kartunya dihitung sekali, dari baris {line}")
 
 
+@pytest.mark.parametrize("chunk_rows", [5000, 1], ids=["repeat_in_its_chunk", "repeat_in_a_later_chunk"])
+def test_a_repeat_of_a_line_rejected_for_its_blanko_is_rejected_for_the_same_reason(app, runner, tmp_path, chunk_rows):
+    """A blanko an earlier run gave to another NIK: its line is rejected, and a line repeating it is rejected for the
+    same reason (not as a repeat of a card that line never made), whatever the chunks."""
+    cli(runner, "import", str(write_csv(tmp_path / "a.csv", [card_row(1)])))
+    app.config["INTAKE_CHUNK_ROWS"] = chunk_rows
+    other = card_row(2, nomor_blanko="BLK0000001")
+    out = cli(runner, "import", str(write_csv(tmp_path / "b.csv", [other, other, card_row(3)]))).output
+    assert tuple(map(int, SUMMARY.search(out).groups())) == (3, 1, 2, 0), out
+    reason = "Nomor blanko BLK0000001 sudah tercatat untuk kartu dengan NIK lain"
+    assert f"baris 2: [nomor_blanko] {reason}" in out and f"baris 3: [nomor_blanko] {reason}" in out, out
+
+
 @pytest.mark.parametrize("chunk_rows", [5000, 2], ids=["repeat_in_its_chunk", "repeat_in_a_later_chunk"])
 def test_a_line_listed_twice_is_counted_once_and_the_counts_add_up_to_the_rows_read(app, runner, staff, tmp_path,
                                                                                    chunk_rows):

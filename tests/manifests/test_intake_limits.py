@@ -81,6 +81,19 @@ def test_rt_or_rw_of_more_than_three_digits_written_in_alamat_is_a_rejected_row_
     assert [(got[b].rt, got[b].rw) for b in ("BLK0000004", "BLK0000005")] == [("004", "005"), ("007", "005")]
 
 
+def test_an_rt_and_rw_given_by_the_rt_rw_column_are_not_looked_for_in_alamat(app, runner, tmp_path):
+    """The rt_rw column gives RT 003 and RW 005: an "RT 1234" in alamat is not what the card takes, so it rejects
+    nothing; without the rt_rw column's value, it does."""
+    rows = [card_row(1, rt="", rw="", rt_rw="003/005", alamat="KP. SAWAH RT 1234"),
+            card_row(2, rt="", rw="", rt_rw="", alamat="KP. SAWAH RT 1234 RW 05")]
+    path = write_csv(tmp_path / "run.csv", rows, header=[*HEADER, "rt_rw"])
+    result = runner.invoke(main, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 kartu diimpor" in result.output and "1 baris ditolak" in result.output, result.output
+    assert [(r.line, r.field) for r in rejections(app)] == [(3, "rt")]
+    assert (cards(app)["BLK0000001"].rt, cards(app)["BLK0000001"].rw) == ("003", "005")
+
+
 def test_every_column_at_its_limit_is_stored_on_both_databases(app, runner, tmp_path):
     longest = card_row(
         1, nama="ß" * 50,  # upper-cased: 100 characters
