@@ -2,9 +2,10 @@
 
 Retries are urllib3's `Retry` mounted on a requests session: exponential backoff with jitter on 429, every 5xx,
 timeouts and connection errors, honouring `Retry-After` (delay-seconds or an HTTP-date, RFC 9110) up to a cap
-(ANTAR_COURIER_RETRY_AFTER_MAX: a longer one is waited for that long, then the call is retried); a `Retry-After` that
-is neither is ignored and the usual backoff applies. Bounded by a number of attempts (so by time:
-attempts x (read timeout + the longer of the backoff cap and the Retry-After cap)). 401/403/422 are never retried.
+(ANTAR_COURIER_RETRY_AFTER_MAX: a longer one ends the call at once, never retried sooner than asked; the manifest is
+then "handover failed" and staff try again later); a `Retry-After` that is neither is ignored and the usual backoff
+applies. Bounded by a number of attempts (so by time: attempts x (read timeout + the longer of the backoff cap and
+the Retry-After cap)). 401/403/422 are never retried.
 POST is retried on purpose: every manifest carries its number as `Idempotency-Key`, so the courier answers a replay
 with 409 and never creates a second manifest.
 """
@@ -12,6 +13,7 @@ with 409 and never creates a second manifest.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,7 +21,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -161,6 +163,8 @@ class CourierClient:
         else:
             outcome = Outcome.UNEXPECTED
         error = None if 200 <= status < 300 else _body_message(body)
+        if outcome is Outcome.GAVE_UP and (too_long := self.retry.wait_too_long(response.raw)):
+            error = f"{too_long} ({error})" if error else too_long
         return CourierAnswer(outcome, status, body, attempts=attempts, error=error)
 
 
@@ -170,6 +174,8 @@ class _CourierRetry(Retry):
     A `Retry-After` that is neither delay-seconds nor an HTTP-date (RFC 9110, 10.2.3), e.g. `soon`, `0.5` or a date
     past year 9999, is ignored and the usual backoff applies; urllib3 would raise `InvalidHeader` (or `ValueError`)
     out of the sleep between attempts, ending the call with retries left.
+    A `Retry-After` longer than `retry_after_max` ends the call (`wait_too_long`) instead of urllib3's retry after the
+    cap, which would come back sooner than the courier asked (contract 2: honour it, for a bounded time).
     When the retries are spent, the `MaxRetryError` says how many attempts were made (`attempts`).
     """
 
@@ -179,7 +185,25 @@ class _CourierRetry(Retry):
         except (InvalidHeader, ValueError, OverflowError):
             return None
 
+    def wait_too_long(self, response: BaseHTTPResponse) -> str | None:
+        """Why the courier's answer is not retried within this call: it asks (`Retry-After`, as written) to wait
+        longer than `retry_after_max`. None otherwise."""
+        if not self.respect_retry_after_header:
+            return None
+        asked = self.new(retry_after_max=math.inf).get_retry_after(response)
+        if asked is None or asked <= self.retry_after_max:
+            return None
+        return (f"kurir meminta menunggu {math.ceil(asked)} detik (Retry-After), lebih lama dari "
+                f"ANTAR_COURIER_RETRY_AFTER_MAX ({self.retry_after_max} detik): tidak dicoba lagi sekarang")
+
     def increment(self, *args: Any, **kwargs: Any) -> _CourierRetry:
+        response = kwargs.get("response")
+        if response is not None and (too_long := self.wait_too_long(response)):
+            # No more attempts: urllib3 then hands back this answer (`raise_on_status=False`), and `_post` says why.
+            url = args[1] if len(args) > 1 else kwargs.get("url")
+            spent = MaxRetryError(kwargs.get("_pool"), url, ResponseError(too_long))
+            spent.attempts = len(self.history) + 1  # type: ignore[attr-defined]
+            raise spent
         try:
             return super().increment(*args, **kwargs)
         except MaxRetryError as exc:

@@ -180,13 +180,27 @@ def test_a_retry_after_http_date_is_honoured(sim, form):
     assert manifest_statuses(sim) == [503, 201]
 
 
-def test_a_retry_after_longer_than_the_cap_is_waited_for_the_cap_then_retried(sim):
+def test_a_retry_after_longer_than_the_cap_ends_the_call_without_coming_back_sooner(sim):
+    """Contract 2: honour Retry-After, for a bounded time. The courier asks for an hour, more than we wait within
+    a call (ANTAR_COURIER_RETRY_AFTER_MAX): the call ends at once, saying why, instead of coming back after the cap,
+    sooner than asked; the manifest is then "handover failed" and staff try again."""
     sim.fail_next("429", 1, retry_after=3600)
     started = time.monotonic()
     answer = CourierClient(sim.url, TOKEN, **{**FAST, "retry_after_max": 1}).submit_manifest(payload())
-    waited = time.monotonic() - started
+    assert time.monotonic() - started < 1
+    assert answer.outcome is Outcome.GAVE_UP and answer.attempts == 1, answer
+    assert "3600 detik" in answer.error and "ANTAR_COURIER_RETRY_AFTER_MAX" in answer.error
+    assert manifest_statuses(sim) == [429] and list(sim.manifests) == []
+    again = CourierClient(sim.url, TOKEN, **{**FAST, "retry_after_max": 1}).submit_manifest(payload())
+    assert again.outcome is Outcome.ACCEPTED and list(sim.manifests) == [NUMBER]
+
+
+def test_a_retry_after_up_to_the_cap_is_waited_for_then_retried(sim):
+    sim.fail_next("429", 1, retry_after=1)
+    started = time.monotonic()
+    answer = CourierClient(sim.url, TOKEN, **{**FAST, "retry_after_max": 1}).submit_manifest(payload())
     assert answer.outcome is Outcome.ACCEPTED and answer.attempts == 2
-    assert 1.0 <= waited < 3
+    assert 1.0 <= time.monotonic() - started < 3
     assert manifest_statuses(sim) == [429, 201] and list(sim.manifests) == [NUMBER]
 
 
