@@ -353,13 +353,19 @@ def _service_of(session: Session, card_ids: Sequence[int]) -> dict[int, tuple[in
 
 
 def allocate_numbers(session: Session, office: Office, tracking: TrackingRange, count: int) -> list[str]:
-    """Take the next `count` serials of the office's range, or raise RangeExhausted having taken none."""
-    counter = session.get(TrackingCounter, (office.id, tracking.prefix), with_for_update=True)
+    """Take the next `count` serials of the configured range, or raise RangeExhausted having taken none.
+
+    The range is the deployment's (ANTAR_TRACKING_*), and several offices may share one database: each counts its
+    own serials, but the next serial comes after the last one any office took with that prefix (their counters are
+    locked together), so that no number is given twice in the database."""
+    counters = list(session.scalars(select(TrackingCounter).where(TrackingCounter.prefix == tracking.prefix)
+                                    .order_by(TrackingCounter.office_id).with_for_update()))
+    counter = next((c for c in counters if c.office_id == office.id), None)
     if counter is None:
         counter = TrackingCounter(office_id=office.id, prefix=tracking.prefix, last_serial=tracking.first - 1)
         session.add(counter)
         session.flush()
-    start = max(counter.last_serial + 1, tracking.first)
+    start = max(max((c.last_serial for c in counters), default=tracking.first - 1) + 1, tracking.first)
     remaining = max(tracking.last - start + 1, 0)
     if count > remaining:
         raise RangeExhausted(
@@ -628,9 +634,10 @@ def ids_key(ids: Iterable[int]) -> str:
 
 
 def range_remaining(session: Session, office: Office, tracking: TrackingRange) -> int:
-    """How many tracking numbers the office's range has left (nothing is taken)."""
-    counter = session.get(TrackingCounter, (office.id, tracking.prefix))
-    start = max(counter.last_serial + 1 if counter else tracking.first, tracking.first)
+    """How many tracking numbers the range has left for the office (nothing is taken; `allocate_numbers`)."""
+    used = session.scalar(select(func.max(TrackingCounter.last_serial))
+                          .where(TrackingCounter.prefix == tracking.prefix))
+    start = max(used + 1 if used is not None else tracking.first, tracking.first)
     return max(tracking.last - start + 1, 0)
 
 

@@ -13,6 +13,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.cards import Card, CardState
+from app.cli import main
 from app.courier import s10
 from app.db import unit_of_work
 from app.demo.synthetic import generate_print_run
@@ -123,6 +124,26 @@ def test_finalize_numbers_items_with_valid_consecutive_s10_numbers_never_reused(
     all_numbers = [tn for rows in items_by_manifest(app).values() for _, tn, _ in rows]
     assert len(all_numbers) == len(set(all_numbers)) == report(runner)["by_state"]["ON_MANIFEST"]
     assert not set(all_numbers) & set(numbers)
+
+
+def test_two_offices_in_one_database_never_get_the_same_number(app, runner, tmp_path):
+    """The range is the deployment's (ANTAR_TRACKING_*): a second office in the same database numbers its cards
+    after the first office's, never again from the range's start (contract 1: a number is never reused)."""
+    import_synthetic(runner, tmp_path, cards=60)
+    assert cli(runner, "manifests", "build", "--finalize").exit_code == 0
+    path = tmp_path / "kota.csv"
+    generate_print_run(path, office_code="32.75", cards=40, seed=8, unclear_share=0.0, bad_row_share=0.0,
+                       start_blanko=5_000_000)
+    assert "40 kartu diimpor" in cli(runner, "import", str(path), "--office", "32.75").output
+    result = runner.invoke(main, ["manifests", "build", "--finalize", "--office", "32.75"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), unit_of_work() as s:
+        rows = s.execute(select(Manifest.office_id, ManifestItem.tracking_number)
+                         .join(Manifest, Manifest.id == ManifestItem.manifest_id)).all()
+    offices = {office for office, _ in rows}
+    numbers = [tn for _, tn in rows]
+    assert len(offices) == 2 and len(numbers) == len(set(numbers)) > 60
+    assert all(s10.is_valid(tn) for tn in numbers)
 
 
 def test_exhausted_range_stops_the_build_before_anything_is_numbered(app, runner, tmp_path):
