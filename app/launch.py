@@ -10,6 +10,7 @@ do not look at them either. The collector runs as usual from the command's first
 from __future__ import annotations
 
 import gc
+import sys
 
 
 def run() -> None:
@@ -19,8 +20,13 @@ def run() -> None:
     finally:
         gc.freeze()
         gc.enable()
+    from app.config import ConfigError
+
     try:
         main()
+    except ConfigError as exc:  # a setting that cannot be read: one line naming it, not a traceback
+        sys.stderr.write(f"antar: {exc}\n")
+        raise SystemExit(2) from None
     finally:
         _before_exit()
 

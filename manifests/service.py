@@ -63,8 +63,12 @@ class TrackingRange:
     def from_config(cls, config: dict[str, Any]) -> TrackingRange:
         r = cls(config["ANTAR_TRACKING_PREFIX"], int(config["ANTAR_TRACKING_FIRST"]),
                 int(config["ANTAR_TRACKING_LAST"]))
-        s10.tracking_number(r.prefix, r.first)  # validates prefix and serial bounds
-        s10.tracking_number(r.prefix, r.last)
+        for name, serial in (("ANTAR_TRACKING_FIRST", r.first), ("ANTAR_TRACKING_LAST", r.last)):
+            try:
+                s10.tracking_number(r.prefix, serial)  # validates prefix and serial bounds
+            except ValueError as exc:
+                raise ManifestError(f"Pengaturan nomor resi tidak sah (ANTAR_TRACKING_PREFIX "
+                                    f"{r.prefix!r}, {name} {serial}): {exc}") from None
         if r.first > r.last:
             raise ManifestError(f"Rentang nomor resi terbalik: {r.first} > {r.last}.")
         return r
