@@ -149,6 +149,8 @@ def show_command(manifest, office_code) -> None:
                           f"{m.item_count} kartu")
             if m.last_error:
                 console.print(f"[red]Galat terakhir:[/red] {m.last_error}")
+            for number, reason in handover.rejection_errors(m):
+                console.print(f"  ditolak kurir {number}: {reason}", markup=False, highlight=False)
             for e in m.events:
                 change = f"{e.from_status or '-'} → {e.to_status}" if e.to_status else "catatan"
                 console.print(f"  {wib(e.at)}  {e.actor}: {change}. {e.note}")

@@ -231,11 +231,24 @@ _ANSWER_WORDS = {
 }
 
 
+def rejection_errors(m: Manifest) -> list[tuple[str, str]]:
+    """Every (tracking number, reason) of the courier's last answer when it rejected the manifest (422), as kept in
+    `courier_response`; empty otherwise."""
+    if m.status is not ManifestStatus.HANDOVER_FAILED or not m.courier_response:
+        return []
+    try:
+        errors = json.loads(m.courier_response).get("errors")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(errors, list):
+        return []
+    return [(str(e.get("tracking_number") or "-"), str(e.get("message") or "")) for e in errors if isinstance(e, dict)]
+
+
 def answer_words(answer: CourierAnswer) -> str:
     """The courier's answer as a clerk reads it ("diterima kurir"), without HTTP codes."""
     if answer.outcome is Outcome.REJECTED:
-        return "ditolak kurir: " + "; ".join(
-            f"{e.get('tracking_number') or '-'}: {e.get('message')}" for e in answer.errors[:10])
+        return "ditolak kurir: " + answer.rejected_items()
     if answer.outcome is Outcome.GAVE_UP:
         return f"server PT Pos tidak dapat dihubungi setelah {answer.attempts} percobaan; coba lagi nanti"
     return _ANSWER_WORDS[answer.outcome]

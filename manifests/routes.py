@@ -263,6 +263,7 @@ def detail_page(manifest_id: int) -> Any:
                            by_status=by_status, status_labels=STATUS_LABELS, reason_labels=REASON_LABELS,
                            Status=Status, short_address=documents.short_address, S=ManifestStatus,
                            last_error=handover.in_words(m.last_error), pickup=_moment(m.pickup_scheduled_at),
+                           rejection_errors=handover.rejection_errors(m),
                            courier_problem=_courier_problem())
 
 

@@ -52,14 +52,20 @@ class CourierAnswer:
     def ok(self) -> bool:
         return self.outcome in (Outcome.ACCEPTED, Outcome.REPLAYED)
 
+    def rejected_items(self, shown: int = 10) -> str:
+        """The courier's reasons of a 422, the first `shown` of them, and how many more there are (the manifest's
+        page and `antar manifests show` list them all)."""
+        words = "; ".join(f"{e.get('tracking_number') or '-'}: {e.get('message')}" for e in self.errors[:shown])
+        more = len(self.errors) - shown
+        return words + (f"; dan {more} kesalahan lain" if more > 0 else "")
+
     def summary(self) -> str:
         """One line for staff, in Bahasa Indonesia."""
         status = f"HTTP {self.http_status}" if self.http_status else "tanpa jawaban"
         text = {
             Outcome.ACCEPTED: "diterima kurir",
             Outcome.REPLAYED: "sudah diterima kurir sebelumnya (409)",
-            Outcome.REJECTED: "ditolak kurir: " + "; ".join(
-                f"{e.get('tracking_number') or '-'}: {e.get('message')}" for e in self.errors[:10]),
+            Outcome.REJECTED: "ditolak kurir: " + self.rejected_items(),
             Outcome.CREDENTIALS: "kredensial ditolak kurir; periksa ANTAR_COURIER_API_TOKEN (tidak dicoba ulang)",
             Outcome.GAVE_UP: f"kurir tidak dapat dihubungi setelah {self.attempts} percobaan",
             Outcome.NOT_FOUND: "nomor resi tidak dikenal kurir",

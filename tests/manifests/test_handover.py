@@ -110,6 +110,35 @@ def test_422_leaves_the_manifest_failed_with_the_couriers_errors(courier_app, st
     assert "Penyerahan gagal" in page and taken in page
 
 
+def test_every_reason_of_a_422_is_shown_to_staff(courier_app, staff, sim, runner, tmp_path):
+    """Contract 2: a 422 lists the courier's reasons per tracking number. The one-line answer names the first ten
+    and how many more there are; the manifest's page and `antar manifests show` list every one."""
+    rows = [card_row(i) for i in range(1, 14)]
+    assert cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).exit_code == 0
+    assert cli(runner, "manifests", "build", "--finalize").exit_code == 0
+    with courier_app.app_context(), unit_of_work() as s:
+        manifest = s.scalar(select(Manifest))
+    with courier_app.app_context(), unit_of_work() as s:
+        numbers = list(s.scalars(select(ManifestItem.tracking_number).where(ManifestItem.manifest_id == manifest.id)
+                                 .order_by(ManifestItem.seq)))
+    assert len(numbers) > 10
+    address = {"street": "JL. A", "rt": "001", "rw": "001", "kelurahan": "K", "kecamatan": "C",
+               "kabupaten_kota": "KOTA BEKASI", "provinsi": "JAWA BARAT", "kode_pos": "17510",
+               "kode_wilayah": "32.75.01.1001"}
+    other = {"manifest_number": "MNF-LAIN", "origin": {"office": "X", "kode_wilayah": "32.75"},
+             "destination_post_office": {"code": "17510", "name": "KPC Tambun"},
+             "created_at": "2026-11-23T09:00:00+07:00",
+             "items": [{"tracking_number": n, "recipient_name": "A", "address": address} for n in numbers]}
+    assert CourierClient(sim.url, TOKEN).submit_manifest(other).http_status == 201
+    assert staff.post(f"/api/v1/manifests/{manifest.id}/handover").status_code == 502
+    m = state(courier_app, manifest.id)
+    assert f"dan {len(numbers) - 10} kesalahan lain" in m.last_error
+    page = staff.get(f"/manifest/{manifest.id}").text
+    assert f"Ditolak kurir: {len(numbers)} kesalahan" in page and all(n in page for n in numbers)
+    shown = cli(runner, "manifests", "show", str(manifest.id)).output
+    assert all(f"ditolak kurir {n}:" in shown for n in numbers), shown
+
+
 @pytest.mark.parametrize("token,status", [("salah", 403), (None, 401)])
 def test_bad_credentials_are_not_retried(courier_app, sim, manifest, runner, token, status):
     from manifests import handover
