@@ -76,9 +76,17 @@ def _item(item: Item) -> dict[str, Any]:
     entry: dict[str, Any] = {"tracking_number": item.tracking_number, "recipient_name": item.recipient_name,
                              "address": address}
     if item.phone:
-        entry["phone"] = item.phone
+        entry["phone"] = courier_phone(item.phone)
     if item.cod_amount:
         entry["cod"] = {"amount": item.cod_amount, "currency": "IDR"}
     if item.cod_amount or item.collect_old_card:
         entry["collect_old_card"] = bool(item.collect_old_card)
     return entry
+
+
+def courier_phone(no_hp: str) -> str:
+    """A card's number as the contract writes it (`"phone": "081234567890"`): a mobile number the intake kept as
+    `+628...` goes as `08...`, so that every item of a manifest carries the same form. Anything else goes as kept."""
+    if no_hp.startswith("+62") and no_hp[3:].isascii() and no_hp[3:].isdigit():
+        return "0" + no_hp[3:]
+    return no_hp

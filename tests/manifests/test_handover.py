@@ -75,6 +75,20 @@ def test_handover_succeeds_and_cards_go_with_the_courier(courier_app, staff, sim
     assert again.status_code == 409 and len(manifest_posts(sim)) == 1
 
 
+def test_every_phone_goes_to_the_courier_in_the_contracts_form(courier_app, runner, tmp_path):
+    """Contract 2's `"phone": "081234567890"`: a number the intake keeps as +62... (written 62..., 0062... or +62 in
+    the file) goes as 08..., like those written 08...; a card without one has no phone."""
+    rows = [card_row(1, no_hp="+62 812-3456-7890"), card_row(2, no_hp="6281234567891"),
+            card_row(3, no_hp="0812 3456 7892"), card_row(4, no_hp="")]
+    assert cli(runner, "import", str(write_csv(tmp_path / "a.csv", rows))).exit_code == 0
+    assert cli(runner, "manifests", "build", "--finalize").exit_code == 0
+    with courier_app.app_context(), unit_of_work() as s:
+        payload = courier_payload(s, s.scalar(select(Office)), s.scalar(select(Manifest)))
+    phones = {i["recipient_name"]: i.get("phone") for i in payload["items"]}
+    assert phones == {"WARGA NOMOR 1": "081234567890", "WARGA NOMOR 2": "081234567891",
+                      "WARGA NOMOR 3": "081234567892", "WARGA NOMOR 4": None}
+
+
 def test_409_replay_counts_as_success(courier_app, sim, manifest, runner):
     with courier_app.app_context(), unit_of_work() as s:
         payload = courier_payload(s, s.scalar(select(Office)), s.get(Manifest, manifest.id))
