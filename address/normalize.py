@@ -625,6 +625,9 @@ class _Read:
     marked_kel_codes: frozenset[str] = frozenset()
 
 
+_OUTSIDE_KEL = {"okel"}
+
+
 def _mention_kel_codes(m: _Mention) -> list[str]:
     if m.fuzzy:
         return [f.code for f in m.fuzzy if f.kind == "kel" and f.distance <= f.reach]
@@ -1497,8 +1500,12 @@ class Normalizer:
             for _, _, i, j in part.unknown:
                 dropped[k] = (dropped[k] or set()).union(range(i, j))
         for m, (k, _) in zip(scan.accepted, scan.accepted_at, strict=True):
-            if kel_column and not m.marked and code not in _mention_kel_codes(m) and "kel" in m.kinds():
-                continue  # another kelurahan's name beside the kelurahan column: a kampung's name, probably
+            kinds = m.kinds()
+            if kel_column and not m.marked and code not in _mention_kel_codes(m) and ("kel" in kinds
+                                                                                    or kinds == _OUTSIDE_KEL):
+                # Another kelurahan's name beside the kelurahan column, in the office or only outside it ("KP.
+                # LAMBANGSARI TENGAH": Tengah is a kelurahan of Jakarta and of Bogor): a kampung's name, probably.
+                continue
             dropped[k] = (dropped[k] or set()).union(range(m.i, m.j))
         pieces: list[str] = []
         last = 0

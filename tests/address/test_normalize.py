@@ -233,6 +233,18 @@ def test_street_canonical(kab, alamat, street):
     assert a.street == street
 
 
+@pytest.mark.parametrize(("alamat", "street"), [
+    ("KAMPUNG LAMBANGSARI TENGAH", "KP. LAMBANGSARI TENGAH"),
+    ("KP SUKADAMI TENGAH RT 003/RW 006", "KP. SUKADAMI TENGAH"),
+    ("KP. SETIA MEKAR TENGAH", "KP. SETIA MEKAR TENGAH"),
+])
+def test_street_keeps_a_kampung_named_like_a_kelurahan_outside_the_office(kab, alamat, street):
+    """"Tengah" is a kelurahan of Jakarta Timur and of Bogor, and also the middle part of a kampung: beside the
+    kelurahan column it is the kampung's name, which the postman needs, not a region to cut from the street."""
+    a = kab.normalize(AddressInput(alamat=alamat, kelurahan="JATIMULYA", kecamatan="TAMBUN SELATAN"))
+    assert (a.status, a.kode_wilayah, a.street) == ("CLEAR", "32.16.06.1001", street)
+
+
 def test_street_keeps_a_road_named_after_the_kelurahan(kab):
     a = kab.normalize(AddressInput(alamat="JL. RAYA JATIMULYA NO. 12", kelurahan="JATIMULYA",
                                    kecamatan="TAMBUN SELATAN"))
