@@ -10,8 +10,6 @@ answered before Flask's request pipeline (`CourierGate`): a signed webhook needs
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import queue
@@ -33,6 +31,7 @@ from app import SECURITY_HEADERS, api, csrf, health, security_headers
 from app.courier.tracking import MAX_BODY_BYTES, TRACKING_EVENTS_SCHEMA, Event, SchemaError, parse_body
 from app.db import ConnectionLost, retried_transaction
 from app.web import json_error
+from app.webhooks import secret_problem, verified
 from delivery.money_routes import settlement_message
 from delivery.service import RetryBatch, Settings, apply_batch, apply_group
 from delivery.settlements import MESSAGE_TYPE as SETTLEMENT_TYPE
@@ -121,32 +120,6 @@ def verifiers() -> list[Webhook]:
     return cached
 
 
-def secret_problem(secret: str) -> str | None:
-    """Why a configured secret is not the contract's `whsec_<base64 key>` (None when it is). Stricter than the
-    library, which drops characters outside base64 and takes a secret without the prefix as base64 all the same: a
-    mistyped secret would then verify nothing, every post a 401, and nothing would say why. (A character left out
-    of valid base64 cannot be told from another key.)"""
-    if not secret.startswith("whsec_"):
-        return "tanpa awalan whsec_"
-    key = secret.removeprefix("whsec_").rstrip("=")
-    try:
-        raw = base64.b64decode(key + "=" * (-len(key) % 4), validate=True)
-    except binascii.Error:
-        return "kuncinya bukan base64"
-    return None if raw else "kuncinya kosong"
-
-
-def _verified(body: bytes, received: Any) -> bool:
-    headers = {k: received.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
-    for hook in verifiers():
-        try:
-            hook.verify(body, headers, json_parse=False)
-            return True
-        except Exception:  # the library raises ValueError and binascii errors too on malformed headers
-            continue
-    return False
-
-
 WEBHOOK_HEADERS = [
     {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 100},
      "description": "id pesan; kiriman ulang memakai id yang sama"},
@@ -196,7 +169,7 @@ def _applied(read: Callable[[int], bytes], content_length: int | None, headers: 
     if not verifiers():
         return _error(503, "ANTAR_COURIER_WEBHOOK_SECRETS belum diatur atau tidak berisi rahasia whsec_<base64> yang "
                            "sah; event tidak dapat diverifikasi.")
-    if not _verified(raw, headers):  # over the body's bytes as received, whatever they are
+    if not verified(verifiers(), raw, headers):  # over the body's bytes as received, whatever they are
         return _error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
                            "dari sekarang.")
     try:

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from app import api, csrf
 from app.db import unit_of_work
 from app.web import json_error
+from app.webhooks import secret_problem, verified
 from notify.service import apply_report
 
 bp = Blueprint("notify_webhook", __name__)
@@ -51,23 +52,19 @@ RESULT = {"type": "object", "required": ["result"],
 
 
 def _verifier() -> Webhook | None:
+    """The verifier of ANTAR_NOTIFY_WEBHOOK_SECRET (None without one); ValueError naming what is wrong with a secret
+    that is not `whsec_<base64>` (app.webhooks.secret_problem)."""
     secret = (current_app.config.get("ANTAR_NOTIFY_WEBHOOK_SECRET") or "").strip()
     if not secret:
         return None
     cached = current_app.extensions.get("antar.notify_verifier")
     if cached is None or cached[0] != secret:
+        problem = secret_problem(secret)
+        if problem:
+            raise ValueError(problem)
         cached = (secret, Webhook(secret))
         current_app.extensions["antar.notify_verifier"] = cached
     return cached[1]
-
-
-def _verified(hook: Webhook, text: str) -> bool:
-    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
-    try:
-        hook.verify(text, headers, json_parse=False)
-        return True
-    except Exception:  # the library raises its own errors, ValueError and binascii errors on malformed headers
-        return False
 
 
 def _occurred_at(value: str | None) -> dt.datetime | None:
@@ -96,18 +93,18 @@ def reports() -> Any:
         return json_error(413, f"Badan permintaan lebih dari {MAX_BODY_BYTES} byte.")
     try:
         hook = _verifier()
-    except Exception:  # a secret that is not whsec_<base64>
-        return json_error(503, "ANTAR_NOTIFY_WEBHOOK_SECRET tidak sah (harus whsec_...); laporan tidak dapat "
-                               "diverifikasi.")
+    except ValueError as exc:  # a secret that is not whsec_<base64>
+        return json_error(503, f"ANTAR_NOTIFY_WEBHOOK_SECRET tidak sah (harus whsec_<base64>: {exc}); laporan tidak "
+                               "dapat diverifikasi.")
     if hook is None:
         return json_error(503, "ANTAR_NOTIFY_WEBHOOK_SECRET belum diatur; laporan tidak dapat diverifikasi.")
+    if not verified((hook,), raw, request.headers):  # over the body's bytes as received, whatever they are
+        return json_error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
+                               "dari sekarang.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return json_error(400, "Badan permintaan bukan UTF-8.")
-    if not _verified(hook, text):
-        return json_error(401, "Tanda tangan webhook tidak ada, salah, atau webhook-timestamp lebih dari 5 menit "
-                               "dari sekarang.")
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:

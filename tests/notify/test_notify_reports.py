@@ -91,6 +91,25 @@ def test_unsigned_malformed_and_other_reports(notify_app, client):
     assert _report(client, {"message_id": "gw-1", "status": "read"}, "b-7").status_code == 503
 
 
+def test_reports_are_checked_as_the_courier_events_are(notify_app, client):
+    """The same Standard Webhooks checks as the courier's events (app.webhooks): the signature over the body's bytes
+    before anything reads them (an unsigned body that is not UTF-8 is 401, not 400), and a secret that is not
+    whsec_<base64> is a 503 saying so, not another key that verifies nothing."""
+    raw = b'{"type": "message.status", "data": {"message_id": "\xff"}}'
+    headers = {"Content-Type": "application/json", "webhook-id": "u-1", "webhook-signature": "v1,AAAA",
+               "webhook-timestamp": str(int(dt.datetime.now(dt.UTC).timestamp()))}
+    assert client.post(URL, data=raw, headers=headers).status_code == 401
+    now = dt.datetime.now(dt.UTC)
+    signed = {**headers, "webhook-timestamp": str(int(now.timestamp())),
+              "webhook-signature": Webhook(NOTIFY_SECRET).sign("u-1", now, raw)}
+    answer = client.post(URL, data=raw, headers=signed)
+    assert answer.status_code == 400 and "UTF-8" in answer.json["error"]["message"]
+    for malformed in (NOTIFY_SECRET.removeprefix("whsec_"), NOTIFY_SECRET[:10] + "!" + NOTIFY_SECRET[11:]):
+        notify_app.config["ANTAR_NOTIFY_WEBHOOK_SECRET"] = malformed
+        answer = _report(client, {"message_id": "gw-1", "status": "read"}, "u-2")
+        assert answer.status_code == 503 and "whsec_" in answer.json["error"]["message"], malformed
+
+
 def test_a_send_finds_early_reports_by_index_not_by_reading_every_report(notify_app, client, runner, tmp_path,
                                                                          gateway):
     # Each message sent looks for reports that came before its send was recorded. An office receives about two
