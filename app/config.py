@@ -8,6 +8,7 @@ servers.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -55,7 +56,7 @@ class ConfigError(ValueError):
 
 
 def _int(name: str, default: str) -> int:
-    value = _env(name, default) or default
+    value = _env(name) or default  # unset or empty: the default
     try:
         return int(value)
     except ValueError:
@@ -63,12 +64,12 @@ def _int(name: str, default: str) -> int:
 
 
 def _float(name: str, default: str) -> float:
-    value = _env(name, default) or default
+    value = _env(name) or default  # unset or empty: the default
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r} bukan angka") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ConfigError(f"{name}={value!r} bukan angka")
     return number
 
