@@ -560,10 +560,9 @@ def retry_after_too_long(retry_after: float | None, settings: Settings) -> str |
     if retry_after is None or retry_after <= settings.retry_after_max:
         return None
     asked = f"{math.ceil(retry_after)}" if math.isfinite(retry_after) else "tak terhingga"
-    return (f"Gateway meminta menunggu {asked} detik sebelum mencoba lagi (Retry-After), lebih "
-            f"lama dari batas {math.floor(settings.retry_after_max)} detik (ANTAR_NOTIFY_MAX_ATTEMPTS x "
-            "ANTAR_NOTIFY_BACKOFF_MAX): tidak dicoba "
-            "lagi; dapat diantrekan ulang")
+    return (f"Gateway meminta menunggu {asked} detik sebelum mencoba lagi (Retry-After), lebih lama dari batas "
+            f"{math.floor(settings.retry_after_max)} detik (ANTAR_NOTIFY_MAX_ATTEMPTS x ANTAR_NOTIFY_BACKOFF_MAX): "
+            "tidak dicoba lagi; dapat diantrekan ulang")
 
 
 def _record(message_id: int, channel: str, answer: GatewayAnswer, settings: Settings) -> str:

@@ -32,7 +32,7 @@ from app.csvfiles import CsvFileError, csv_encoding, csv_header
 
 __all__ = [
     "CardRow", "Chunk", "IntakeFileError", "LIMITS", "RejectedRow", "Repeat", "check_print_run", "estimate_rows",
-    "file_sha256", "read_print_run", "repeated_row",
+    "blanko_in_use", "file_sha256", "read_print_run", "repeated_row",
 ]
 
 
@@ -860,6 +860,11 @@ def repeated_row(nomor_blanko: str, nik: str, line: int) -> str:
             f"sekali, dari baris {line}")
 
 
+def blanko_in_use(nomor_blanko: str, line: int, nik: str) -> str:
+    """The reason of the rejected row whose blanko this file already gave, at `line`, to another NIK's card."""
+    return f"nomor_blanko {nomor_blanko} sudah dipakai di baris {line} (NIK {nik})"
+
+
 # An RT or RW label in `alamat` with its number ("RT 1234", "RW.01000", "RT/RW 1234/005", "rt03/1234"): the forms
 # address/rtrw.py reads, with any number of digits. That reading takes a number above 999 for no RT or RW at all;
 # the spec's limit (rt and rw at most 3 digits after normalization) makes it a rejected row naming the column.
@@ -1052,8 +1057,7 @@ class _RowChecker:
         if earlier_nik == int(nik):
             self._repeat_of = earlier_line  # a `Repeat` if the rest of the row passes (`check`)
             return False
-        raise _Reject("nomor_blanko", f"nomor_blanko {nomor_blanko} sudah dipakai di baris {earlier_line} "
-                                      f"(NIK {earlier_nik:016d})")
+        raise _Reject("nomor_blanko", blanko_in_use(nomor_blanko, earlier_line, f"{earlier_nik:016d}"))
 
     def _print_date(self, value: Any) -> dt.date:
         printed = self._print_dates[value]

@@ -40,6 +40,7 @@ from manifests.intake.reader import (
     IntakeFileError,
     RejectedRow,
     Repeat,
+    blanko_in_use,
     check_print_run,
     estimate_rows,
     file_sha256,
@@ -371,7 +372,7 @@ class _IntakeContext:
             return f"Nomor blanko {row.nomor_blanko} sudah tercatat untuk kartu dengan NIK lain"
         if nik == row.nik:
             return repeated_row(row.nomor_blanko, nik, line)
-        return f"nomor_blanko {row.nomor_blanko} sudah dipakai di baris {line} (NIK {nik})"
+        return blanko_in_use(row.nomor_blanko, line, nik)
 
     def _drop_known_blanko(self, rows: list[CardRow], addresses: list[_Address], rejected: list[RejectedRow],
                            changed: list[ChangedRow], result: ImportResult, repeats: Sequence[Repeat],
