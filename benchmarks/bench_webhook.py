@@ -11,8 +11,12 @@ with `benchmarks/webhook_posts.lua` sending pre-signed posts read from files, no
 - **single-event posts**: one new event per post for --single-items items, each ACCEPTED, IN_TRANSIT,
   OUT_FOR_DELIVERY, then DELIVERED (location near the address, recipient, proof), status by status; all events of
   an item are sent by one wrk thread in order, and the posts in flight at one moment are for different items;
-- **500-event batches**: batches of 500 new events (one per item), the same four statuses in rounds over
-  --batch-items items.
+- **500-event batches**: batches of 500 new events (one per item) over --batch-items items. By default
+  (`--batch-mix cycle`) each batch is one manifest's items at the four stages of a delivery, as a courier's batches
+  come on a day of a cycle: 125 ACCEPTED, 125 IN_TRANSIT, 125 OUT_FOR_DELIVERY and 125 DELIVERED, each the item's
+  next event (the events before it are applied in the set-up, in-process). `--batch-mix status` sends all items'
+  ACCEPTED, then their IN_TRANSIT, and so on: a 10-second phase then sends ACCEPTED batches only (the runs before
+  2026-12-05 16:00 measured that).
 
 Each phase is `wrk -t<threads> -c<connections> -d<duration>` against each server in turn, after a warm-up of a few
 seconds on events of other items, and after a CHECKPOINT and a sync (no phase pays for the writes of the one
@@ -206,13 +210,71 @@ def single_posts(items: list[Item], threads: int, statuses: int, rng: random.Ran
 
 
 def batch_posts(items: list[Item], threads: int, rng: random.Random) -> list[list[tuple[str, str]]]:
-    """Per wrk thread, its 500-event batches: batch b of a round goes to thread b % threads, round by round."""
+    """Per wrk thread, its 500-event batches, status by status (`--batch-mix status`): all items' ACCEPTED, then
+    all their IN_TRANSIT, and so on; batch b of a status goes to thread b % threads. A 10-second phase on the
+    default 200,000 items sends ACCEPTED batches only."""
     per = [[] for _ in range(threads)]
     for k in range(len(STATUSES)):
         for b, start in enumerate(range(0, len(items), BATCH)):
             events = [event(it, k, rng) for it in items[start:start + BATCH]]
             per[b % threads].append((f"msg_b{k}_{b}_{items[start][0]}", body_of(events)))
     return per
+
+
+def stage(j: int) -> int:
+    """`--batch-mix cycle`: the status (index in STATUSES) the j-th item of a round is sent in the measured phase."""
+    return j % len(STATUSES)
+
+
+def cycle_earlier_posts(items: list[Item], rng: random.Random) -> list[tuple[str, str]]:
+    """`--batch-mix cycle`, set-up: the events each item had before the measured phase (those before its `stage`),
+    as 500-event batches, status by status: a quarter of the items ends ACCEPTED, a quarter IN_TRANSIT, a quarter
+    OUT_FOR_DELIVERY, a quarter not yet accepted."""
+    posts = []
+    for k in range(len(STATUSES) - 1):
+        behind = [it for j, it in enumerate(items) if stage(j) > k]
+        for start in range(0, len(behind), BATCH):
+            events = [event(it, k, rng) for it in behind[start:start + BATCH]]
+            posts.append((f"msg_pre{k}_{behind[start][0]}", body_of(events)))
+    return posts
+
+
+def cycle_posts(items: list[Item], threads: int, rng: random.Random) -> list[list[tuple[str, str]]]:
+    """Per wrk thread, its 500-event batches as a courier sends them on a day of a delivery cycle
+    (`--batch-mix cycle`): batch b holds the next event of 500 consecutive items (one manifest), each item at its
+    own stage: 125 ACCEPTED, 125 IN_TRANSIT, 125 OUT_FOR_DELIVERY and 125 DELIVERED (the earlier events were applied
+    in the set-up, `cycle_earlier_posts`). Every event is its item's next, so all are applied, whatever order the
+    batches arrive in; batch b goes to thread b % threads."""
+    per = [[] for _ in range(threads)]
+    for b, start in enumerate(range(0, len(items), BATCH)):
+        events = [event(it, stage(start + j), rng) for j, it in enumerate(items[start:start + BATCH])]
+        per[b % threads].append((f"msg_c{b}_{items[start][0]}", body_of(events)))
+    return per
+
+
+def apply_in_process(url: str, posts: list[tuple[str, str]]) -> None:
+    """Post these batches through Flask's test client on the benchmark's database, each answered 200 with every
+    event applied (the set-up of `--batch-mix cycle`: antar's own code, not SQL, brings the items to their stage);
+    then vacuum and checkpoint as the set-up does."""
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
+                      "ANTAR_OFFICE": OFFICE})
+    client = app.test_client()
+    hook = Webhook(SECRET)
+    for msg_id, body in posts:
+        now = dt.datetime.now(dt.UTC)
+        r = client.post(PATH, data=body, headers={
+            "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": hook.sign(msg_id, now, body), "Content-Type": "application/json"})
+        results = {x["result"] for x in r.json["results"]} if r.status_code == 200 else set()
+        assert results == {"applied"}, r.get_data(as_text=True)[:500]
+    app.extensions["antar.engine"].dispose()
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) manifest_item, card, card_history, card_flow, tracking_event")
+        conn.exec_driver_sql("CHECKPOINT")
+    engine.dispose()
 
 
 def write_signed(prefix: Path, per_thread: list[list[tuple[str, str]]]) -> None:
@@ -529,8 +591,13 @@ def main() -> None:
                              "bare endpoint is fastest with fewer threads than antar")
     parser.add_argument("--single-items", type=int, default=10_000,
                         help="items of the 1-event posts per round (4 posts each)")
-    parser.add_argument("--batch-items", type=int, default=200_000,
-                        help="items of the 500-event batches per round (enough for 20,000 events/s for 10 s)")
+    parser.add_argument("--batch-items", type=int,
+                        help="items of the 500-event batches per round: enough for 25,000 events/s for 10 s (default "
+                             "300,000 with --batch-mix cycle, one event an item; 200,000 with status, four)")
+    parser.add_argument("--batch-mix", choices=("cycle", "status"), default="cycle",
+                        help="the 500-event batches: `cycle`, each batch a manifest's items at the four stages of a "
+                             "delivery (a quarter each; the earlier events applied in the set-up), or `status`, all "
+                             "items' ACCEPTED, then their IN_TRANSIT, ... (a 10-second phase sends ACCEPTED only)")
     parser.add_argument("--geo", type=Path, default=GEO if GEO.exists() else None,
                         help="kelurahan boundaries (GeoJSON) to load, so deliveries are checked against them")
     parser.add_argument("--py-spy", type=Path, help="record the antar workers with py-spy into this folder")
@@ -541,6 +608,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the full results here")
     args = parser.parse_args()
     args.bare_threads = args.bare_threads or args.server_threads
+    args.batch_items = args.batch_items or (300_000 if args.batch_mix == "cycle" else 200_000)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -560,11 +628,18 @@ def main() -> None:
         rest = items[PROBE_ITEMS + WARM_ITEMS:]
         rng = random.Random(4)
         plans: dict[str, list[list[tuple[str, str]]]] = {"warm": single_posts(warm, args.threads, 1, rng)}
+        earlier: list[tuple[str, str]] = []
         for r in range(args.rounds):
             single = rest[r * args.single_items:(r + 1) * args.single_items]
             batch = rest[n_single + r * args.batch_items:n_single + (r + 1) * args.batch_items]
             plans[f"single{r}"] = single_posts(single, args.threads, len(STATUSES), rng)
-            plans[f"batch{r}"] = batch_posts(batch, args.threads, rng)
+            if args.batch_mix == "cycle":
+                earlier.extend(cycle_earlier_posts(batch, rng))
+                plans[f"batch{r}"] = cycle_posts(batch, args.threads, rng)
+            else:
+                plans[f"batch{r}"] = batch_posts(batch, args.threads, rng)
+        if earlier:
+            apply_in_process(plain_url, earlier)
         setup_s = time.perf_counter() - t0
         engine = sa.create_engine(setup_url)
         with engine.connect() as conn:
@@ -636,7 +711,8 @@ def main() -> None:
                                 f"{args.workers} workers x {args.server_threads} threads (gthread)"),
                    "bare_threads": args.bare_threads,
                    "single": phase_summary(runs, "single", "req_per_s", 0.5),
-                   "batch_500": {**phase_summary(runs, "batch", "events_per_s", None), "target_events_per_s": 20_000},
+                   "batch_500": {**phase_summary(runs, "batch", "events_per_s", None), "target_events_per_s": 20_000,
+                                 "mix": args.batch_mix},
                    "in_process_single_post": in_process}
         out: dict[str, Any] = {"summary": summary, "setup_s": round(setup_s, 1), "runs": runs}
         if args.py_spy:
