@@ -16,9 +16,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DATABASE_ONLY_INDEXES = frozenset({"ix_card_nama_trgm"})
 
 
+# Foreign keys that PostgreSQL checks once per statement with triggers instead (migration 0027), declared in the
+# models (SQLite keeps them as constraints): autogenerate leaves them alone.
+TRIGGER_CHECKED_FOREIGN_KEYS = frozenset({
+    "fk_tracking_event_item_id_manifest_item", "fk_tracking_event_message_id_webhook_message",
+    "fk_card_history_card_id_card", "fk_card_history_user_id_user_account"})
+
+
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Alembic's filter for autogenerate (`include_object`): everything but `DATABASE_ONLY_INDEXES`."""
-    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+    """Alembic's filter for autogenerate (`include_object`): everything but `DATABASE_ONLY_INDEXES` and
+    `TRIGGER_CHECKED_FOREIGN_KEYS`."""
+    return not ((type_ == "index" and name in DATABASE_ONLY_INDEXES)
+                or (type_ == "foreign_key_constraint" and name in TRIGGER_CHECKED_FOREIGN_KEYS))
 
 
 def set_varchar_length(table: str, column: str, old: int, new: int) -> None:
