@@ -15,6 +15,10 @@ statement, over the rows the statement inserted (a transition table), with the s
   (Antar runs READ COMMITTED; under SERIALIZABLE, SSI sees the conflict);
 - a referenced table cannot be truncated while the referring one keeps rows (a TRUNCATE of both is fine).
 
+The check of inserted rows looks each referenced id up in the referenced table's primary key (nested loop), whatever
+the statement's size: PL/pgSQL keeps the plan of its first run on a connection (migration 0021), and a hash join
+planned for a bulk first statement would then read the whole table for every later batch.
+
 The errors are PostgreSQL's own class (`foreign_key_violation`, SQLSTATE 23503, with the constraint's name), so the
 application sees the same IntegrityError. The models keep their ForeignKey: SQLite keeps the constraints, and
 `app.migrate.include_object` tells autogenerate that PostgreSQL checks these four this way.
@@ -66,21 +70,25 @@ def _statements() -> list[str]:
             f"     <> (SELECT count(DISTINCT {column}) FROM new_rows) THEN\n"
             f"    {_missing(child, column, parent, name)}\n  END IF;"
             for c, column, parent, name in REFERENCES if c == child)
-        sql += [f"CREATE FUNCTION {child}_references() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{checks}\n"
+        # Planned once per connection, at the first run, whatever its size (migration 0021): a nested loop over the
+        # referenced table's primary key is right for one row and for a whole print run; a plan made for a bulk
+        # first statement (hash join, scan of the table) would scan the table for every later batch.
+        sql += [f"CREATE FUNCTION {child}_references() RETURNS trigger LANGUAGE plpgsql SET jit = off "
+                f"SET enable_hashjoin = off SET enable_mergejoin = off AS $$\nBEGIN\n{checks}\n"
                 "  RETURN NULL;\nEND $$",
                 f"CREATE TRIGGER {child}_references AFTER INSERT ON {child} REFERENCING NEW TABLE AS new_rows "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION {child}_references()"]
     for child, column, parent, name in REFERENCES:
         ref = f"{child}_{column}"
         sql += [
-            f"CREATE FUNCTION {ref}_changed() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"CREATE FUNCTION {ref}_changed() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$\nBEGIN\n"
             f"  IF NEW.{column} IS NOT NULL THEN\n"
             f"    PERFORM 1 FROM {parent} WHERE id = NEW.{column} FOR KEY SHARE;\n"
             f"    IF NOT FOUND THEN\n      {_missing(child, column, parent, name)}\n    END IF;\n  END IF;\n"
             "  RETURN NULL;\nEND $$",
             f"CREATE TRIGGER {ref}_changed AFTER UPDATE OF {column} ON {child} FOR EACH ROW "
             f"WHEN (OLD.{column} IS DISTINCT FROM NEW.{column}) EXECUTE FUNCTION {ref}_changed()",
-            f"CREATE FUNCTION {ref}_deleted() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"CREATE FUNCTION {ref}_deleted() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$\nBEGIN\n"
             "  IF current_setting('transaction_isolation') = 'repeatable read' THEN\n"
             "    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', "
             f"MESSAGE = 'rows of \"{parent}\" are deleted under READ COMMITTED or SERIALIZABLE: \"{child}\" "
@@ -91,14 +99,14 @@ def _statements() -> list[str]:
             "  RETURN NULL;\nEND $$",
             f"CREATE TRIGGER {ref}_deleted AFTER DELETE ON {parent} REFERENCING OLD TABLE AS old_rows "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {ref}_deleted()",
-            f"CREATE FUNCTION {ref}_renumbered() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"CREATE FUNCTION {ref}_renumbered() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$\nBEGIN\n"
             f"  IF EXISTS (SELECT 1 FROM {child} WHERE {column} = OLD.id) THEN\n"
             f"    {_referenced(child, column, parent, name)}\n  END IF;\n"
             "  RETURN NULL;\nEND $$",
             f"CREATE TRIGGER {ref}_renumbered AFTER UPDATE OF id ON {parent} FOR EACH ROW "
             f"WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION {ref}_renumbered()",
             # After every table of one TRUNCATE is emptied: the referring table emptied by the same command is fine.
-            f"CREATE FUNCTION {ref}_truncated() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"CREATE FUNCTION {ref}_truncated() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$\nBEGIN\n"
             f"  IF EXISTS (SELECT 1 FROM {child} WHERE {column} IS NOT NULL) THEN\n"
             f"    RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', "
             f"MESSAGE = 'cannot truncate a table referenced in a foreign key constraint', "
