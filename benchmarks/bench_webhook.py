@@ -15,8 +15,8 @@ with `benchmarks/webhook_posts.lua` sending pre-signed posts read from files, no
   (`--batch-mix cycle`) each batch is one manifest's items at the four stages of a delivery, as a courier's batches
   come on a day of a cycle: 125 ACCEPTED, 125 IN_TRANSIT, 125 OUT_FOR_DELIVERY and 125 DELIVERED, each the item's
   next event (the events before it are applied in the set-up, in-process). `--batch-mix status` sends all items'
-  ACCEPTED, then their IN_TRANSIT, and so on: a 10-second phase then sends ACCEPTED batches only (the runs before
-  2026-12-05 16:00 measured that).
+  ACCEPTED, then their IN_TRANSIT, and so on: a 10-second phase then sends ACCEPTED batches only (BENCHMARKS.md's
+  batch figures before 2026-12-05 15:37 are those).
 
 Each phase is `wrk -t<threads> -c<connections> -d<duration>` against each server in turn, after a warm-up of a few
 seconds on events of other items, and after a CHECKPOINT and a sync (no phase pays for the writes of the one
