@@ -3,8 +3,8 @@
 Four foreign keys are on the courier webhook's path: an event's item (`tracking_event.item_id`) and message
 (`tracking_event.message_id`), a history row's card (`card_history.card_id`) and user (`card_history.user_id`).
 PostgreSQL checks a foreign key with a trigger per inserted row, each a query of its own: for a 500-event batch,
-1,000 to 2,000 lookups, about a sixth of the backend's CPU for the batch (EXPLAIN ANALYZE: 3.5 ms of a 12 ms write
-for 500 events that move no card, 5.8 of 28 ms for 500 that do). Here each is checked by one set-based query per
+1,000 to 2,000 lookups, about a sixth of the backend's CPU for the batch (EXPLAIN ANALYZE: 3.4 ms of a 12 ms write
+for 500 events that move no card, 5.6 of 27 ms for 500 that do). Here each is checked by one set-based query per
 statement, over the rows the statement inserted (a transition table), with the same meaning:
 
 - an inserted row's reference must exist, and the referenced rows are locked `FOR KEY SHARE`, as the foreign key's
