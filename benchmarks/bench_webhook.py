@@ -173,11 +173,31 @@ def handed_over_items(url: str, count: int, geo: Path | None) -> list[Item]:
     # As an office's tables are when the courier's events come, days after the import: vacuumed (hint bits set,
     # visibility map written) and the import's WAL checkpointed. Otherwise autovacuum takes up the hundreds of
     # thousands of rows just inserted during the first measured round, and that round pays for the set-up.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) manifest, card, manifest_item, region_geo")
-        conn.exec_driver_sql("CHECKPOINT")
+    vacuumed(engine, "manifest, card, manifest_item, region_geo")
     engine.dispose()
     return items
+
+
+def vacuumed(engine: sa.Engine, tables: str) -> None:
+    """`VACUUM (ANALYZE)` of these tables, then a `CHECKPOINT`: the set-up's writes done with before a phase."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {tables}")
+        conn.exec_driver_sql("CHECKPOINT")
+
+
+def in_process_app(url: str) -> Any:
+    """antar's application on the benchmark's database, for Flask's test client (its courier secret and office)."""
+    from app import create_app
+
+    return create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
+                       "ANTAR_OFFICE": OFFICE})
+
+
+def signed_headers(hook: Webhook, msg_id: str, body: str) -> dict[str, str]:
+    """A courier post's headers, signed now."""
+    now = dt.datetime.now(dt.UTC)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": hook.sign(msg_id, now, body), "Content-Type": "application/json"}
 
 
 def event(item: Item, k: int, rng: random.Random) -> dict[str, Any]:
@@ -256,24 +276,15 @@ def apply_in_process(url: str, posts: list[tuple[str, str]]) -> None:
     """Post these batches through Flask's test client on the benchmark's database, each answered 200 with every
     event applied (the set-up of `--batch-mix cycle`: antar's own code, not SQL, brings the items to their stage);
     then vacuum and checkpoint as the set-up does."""
-    from app import create_app
-
-    app = create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
-                      "ANTAR_OFFICE": OFFICE})
+    app = in_process_app(url)
     client = app.test_client()
     hook = Webhook(SECRET)
     for msg_id, body in posts:
-        now = dt.datetime.now(dt.UTC)
-        r = client.post(PATH, data=body, headers={
-            "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": hook.sign(msg_id, now, body), "Content-Type": "application/json"})
+        r = client.post(PATH, data=body, headers=signed_headers(hook, msg_id, body))
         results = {x["result"] for x in r.json["results"]} if r.status_code == 200 else set()
         assert results == {"applied"}, r.get_data(as_text=True)[:500]
-    app.extensions["antar.engine"].dispose()
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) manifest_item, card, card_history, card_flow, tracking_event")
-        conn.exec_driver_sql("CHECKPOINT")
+    engine = app.extensions["antar.engine"]
+    vacuumed(engine, "manifest_item, card, card_history, card_flow, tracking_event")
     engine.dispose()
 
 
@@ -500,10 +511,7 @@ def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
     commits; and the endpoint's own wall time per post (median), the first post left out."""
     import psycopg
 
-    from app import create_app
-
-    app = create_app({"DATABASE_URL": url, "ANTAR_COURIER_WEBHOOK_SECRETS": SECRET, "SECRET_KEY": "bench",
-                      "ANTAR_OFFICE": OFFICE})
+    app = in_process_app(url)
     counts: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     real_execute = psycopg.Cursor.execute
@@ -526,9 +534,7 @@ def statements_per_post(url: str, items: list[Item]) -> dict[str, Any]:
     try:
         for n, it in enumerate(items):
             body = body_of([event(it, 0, rng)])
-            now = dt.datetime.now(dt.UTC)
-            headers = {"webhook-id": f"probe_{n}", "webhook-timestamp": str(int(now.timestamp())),
-                       "webhook-signature": hook.sign(f"probe_{n}", now, body), "Content-Type": "application/json"}
+            headers = signed_headers(hook, f"probe_{n}", body)
             if n == 1:
                 counts.clear()
                 kinds.clear()
